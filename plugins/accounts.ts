@@ -1,0 +1,29 @@
+import fp from 'fastify-plugin'
+import type { AccountDeps } from '../src/accounts.js'
+import { EmailTokens } from '../src/email-tokens.js'
+import { UserRepository } from '../src/users.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    users: UserRepository
+    emailTokens: EmailTokens
+    /** everything the account functions of src/accounts.ts take */
+    accounts: AccountDeps
+  }
+}
+
+export default fp(async (app) => {
+  const users = new UserRepository(app.redis, app.config.REDIS_KEY_PREFIX)
+  const emailTokens = new EmailTokens(app.redis, app.config.REDIS_KEY_PREFIX)
+  app.decorate('users', users)
+  app.decorate('emailTokens', emailTokens)
+  app.decorate('accounts', {
+    users,
+    tokens: emailTokens,
+    hasher: app.hasher,
+    mailer: app.mailer,
+    log: app.log.child({ module: 'accounts' }),
+    appOrigin: app.config.APP_ORIGIN,
+    verifyTokenTtl: app.config.VERIFY_TOKEN_TTL
+  })
+}, { name: 'accounts', dependencies: ['config', 'redis', 'password-hasher', 'mailer'] })

@@ -1,0 +1,70 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { checkCredentials } from '../../src/accounts.js'
+import { publicUser } from '../../src/users.js'
+import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/schemas/common.js'
+
+const Identifier = Type.String({ minLength: 1, maxLength: 254 })
+
+export const LoginBodySchema = Type.Object({
+  email: Type.Optional(Identifier),
+  username: Type.Optional(Identifier),
+  password: AnyPasswordSchema,
+  totpCode: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' }))
+}, { additionalProperties: false, description: 'Either `email` or `username` (each may hold an email address or a username).' })
+
+export const LoginSuccessSchema = Type.Object({
+  message: Type.Literal('Login successful'),
+  user: UserSchema,
+  session: SessionSummarySchema,
+  csrfToken: Type.String()
+}, { additionalProperties: false })
+
+const MeSchema = Type.Object({ user: UserSchema, session: SessionSummarySchema, csrfToken: Type.String() }, { additionalProperties: false })
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/login', {
+    schema: {
+      tags: ['session'],
+      summary: 'Sign in and receive the session cookie',
+      body: LoginBodySchema,
+      response: { 200: LoginSuccessSchema, ...errors(401, 403, 413, 429) }
+    },
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+  }, async (request) => {
+    const user = await checkCredentials(app.accounts, request.body)
+    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    request.log.info({ userId: user.id }, 'login')
+    return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
+  })
+
+  app.get('/me', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['session'],
+      summary: 'The signed-in user and the session expiry',
+      response: { 200: MeSchema, 401: ProblemSchema, 503: ProblemSchema }
+    }
+  }, async (request) => {
+    const user = request.user!
+    const s = request.session
+    return {
+      user: publicUser(user),
+      session: { expiresAt: app.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? Date.now() }).toISOString() },
+      csrfToken: app.sessions.csrfToken(request)
+    }
+  })
+
+  app.post('/logout', {
+    schema: {
+      tags: ['session'],
+      summary: 'End this session (idempotent)',
+      response: { 204: Type.Null(), 403: ProblemSchema, 503: ProblemSchema }
+    }
+  }, async (request, reply) => {
+    await app.sessions.signOut(request, reply)
+    return await reply.code(204).send(null)
+  })
+}
+
+export default routes

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const Seconds = (def: number) => Type.Integer({ minimum: 1, default: def })
+
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$' })),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 }),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]{0,32}$', default: 'gh:' }),
+  SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  SESSION_COOKIE_NAME: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'sessionId' }),
+  SESSION_TTL: Seconds(604800),
+  SESSION_ABSOLUTE_TTL: Seconds(2592000),
+  COOKIE_SAMESITE: Type.Union([Type.Literal('Strict'), Type.Literal('Lax'), Type.Literal('None')], { default: 'Strict' }),
+  COOKIE_DOMAIN: Type.Optional(Type.String({ minLength: 1 })),
+  APP_ORIGIN: Type.String({ pattern: '^https?://[^/\\s]+$', default: 'http://localhost:3000' }),
+  CORS_ORIGINS: Type.String({ pattern: '^(https?://[^/\\s,]+(,https?://[^/\\s,]+)*)?$', default: '' }),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.String({ minLength: 3, default: 'Gatehouse <no-reply@localhost>' }),
+  MAIL_OUTBOX_DIR: Type.String({ minLength: 1, default: 'var/outbox' }),
+  MAIL_SEND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 120000, default: 2000 }),
+  TRUST_PROXY: Type.Union([Type.Literal('off'), Type.Literal('on'), Type.Integer({ minimum: 1, maximum: 32 })], { default: 'off' }),
+  LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10 }),
+  EMAIL_TOKEN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 5 }),
+  ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 1048576, default: 19456 }),
+  ARGON2_ITERATIONS: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
+  ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  VERIFY_TOKEN_TTL: Seconds(86400),
+  RESET_TOKEN_TTL: Seconds(1800),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
+}, { additionalProperties: true })
+
+export type Config = Static<typeof ConfigSchema> & {
+  SESSION_SECRET: string
+  corsOrigins: string[]
+  /** Fastify's trustProxy value derived from TRUST_PROXY */
+  trustProxy: boolean | number
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * The only place that reads the environment. Throws a ConfigError whose message is one
+ * line naming the variable, so the process can print it and exit.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const converted = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw)) as Record<string, unknown>
+  const error = Value.Errors(ConfigSchema, converted).First()
+  if (error) {
+    const name = error.path.replace(/^\//, '').split('/')[0] || 'environment'
+    throw new ConfigError(`invalid configuration: ${name} ${error.message.toLowerCase()} (got ${JSON.stringify(raw[name] ?? null)})`)
+  }
+  const cfg = converted as Static<typeof ConfigSchema>
+  if (cfg.NODE_ENV === 'production' && cfg.SESSION_SECRET === undefined) {
+    throw new ConfigError('invalid configuration: SESSION_SECRET is required when NODE_ENV=production')
+  }
+  return {
+    ...cfg,
+    // A development secret dies with the process, which is what development wants.
+    SESSION_SECRET: cfg.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    corsOrigins: cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(','),
+    trustProxy: cfg.TRUST_PROXY === 'off' ? false : cfg.TRUST_PROXY === 'on' ? true : cfg.TRUST_PROXY
+  }
+}

@@ -1,0 +1,55 @@
+import Fastify from 'fastify'
+import closeWithGrace from 'close-with-grace'
+import { writeFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import app, { serverOptions } from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './local-redis.js'
+
+export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
+
+  // With neither REDIS_URL nor a cluster, run a Redis of our own on the project's config.
+  let local: LocalRedis | undefined
+  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined) {
+    try {
+      local = await startRedis({ dir: LOCAL_REDIS_DIR })
+    } catch (err) {
+      process.stderr.write(`${err instanceof RedisNotInstalledError ? err.message : `could not start redis-server: ${(err as Error).message}`}\n`)
+      process.exit(1)
+    }
+    await writeFile(join(LOCAL_REDIS_DIR, 'url'), local.url)
+    config = { ...config, REDIS_URL: local.url }
+  }
+
+  const server = Fastify(serverOptions(config))
+  await server.register(app, { config })
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err !== undefined) server.log.error({ err }, 'closing after an error')
+    else server.log.info({ signal }, 'closing')
+    // Stops accepting, lets requests in flight finish (a login mid-hash completes), then
+    // closes Redis through the plugins' onClose hooks.
+    await server.close()
+    if (local !== undefined) {
+      await local.stop()
+      await rm(join(LOCAL_REDIS_DIR, 'url'), { force: true })
+    }
+  })
+
+  if (local !== undefined) server.log.info({ redis: local.url, dir: local.dir }, 'started redis-server with redis.conf')
+  await server.listen({ port: config.PORT, host: config.HOST })
+}
+
+await main()

@@ -1,0 +1,198 @@
+import type { RedisClient } from './redis.js'
+import { digest } from './tokens.js'
+
+/** The facts a session keeps: ids and small values, never the user object or a hash. */
+export interface SessionData {
+  userId: string
+  createdAt: number
+  absoluteExpiresAt: number
+  lastSeenAt: number
+  ip: string
+  userAgent: string
+}
+
+export interface StoreOptions {
+  prefix: string
+  /** sliding idle lifetime, ms */
+  ttl: number
+  /** absolute lifetime, ms */
+  absoluteTtl: number
+  /**
+   * The expiry is pushed forward only when it lags its target by more than this, so an
+   * active session costs one small write a minute, not one per request.
+   */
+  slideStep?: number
+  now?: () => number
+}
+
+type Callback<T = void> = (err?: Error | null, value?: T) => void
+
+interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: string }
+
+/*
+ * One round trip per read: GET, the absolute-lifetime check and the sliding refresh run in
+ * one script. The refresh is a SET with a new PX, at most once per slide step, and it also
+ * records lastSeenAt, so "last seen" costs nothing extra.
+ */
+const READ_AND_SLIDE = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local step = tonumber(ARGV[3])
+local s = cjson.decode(v)
+local abs = tonumber(s.a)
+if abs <= now then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+local target = math.min(now + ttl, abs)
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl >= 0 and now + pttl < target - step then
+  s.l = now
+  v = cjson.encode(s)
+  redis.call('SET', KEYS[1], v, 'PX', target - now)
+end
+return v
+`
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<string | null>
+  }
+}
+
+/**
+ * The session store of @fastify/session, on Redis. The key is prefix + SHA-256 of the
+ * session id: Redis never holds an id that could be put in a cookie. Each user has a
+ * sorted set of its session digests (scored by absolute expiry) sharing the user's hash
+ * tag, so listing and ending a user's sessions costs O(sessions of that user).
+ */
+export class RedisSessionStore {
+  readonly #redis: RedisClient
+  readonly #prefix: string
+  readonly ttl: number
+  readonly absoluteTtl: number
+  readonly #step: number
+  readonly #now: () => number
+
+  constructor (redis: RedisClient, options: StoreOptions) {
+    this.#redis = redis
+    this.#prefix = options.prefix
+    this.ttl = options.ttl
+    this.absoluteTtl = options.absoluteTtl
+    this.#step = options.slideStep ?? 60_000
+    this.#now = options.now ?? Date.now
+    if (typeof (redis as { gatehouseSessionRead?: unknown }).gatehouseSessionRead !== 'function') {
+      redis.defineCommand('gatehouseSessionRead', { numberOfKeys: 1, lua: READ_AND_SLIDE })
+    }
+  }
+
+  keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }
+  keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
+  indexKey (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
+
+  /** A public handle for a session: derived one way from the digest, unrelated to the cookie. */
+  static handleOf (sessionDigest: string): string { return digest(`handle:${sessionDigest}`).slice(0, 22) }
+
+  // The callback's value type is @fastify/session's Session; this module stays free of it.
+  get (sessionId: string, cb: (err: Error | null, value?: any) => void): void {
+    this.read(sessionId).then(s => cb(null, s), cb)
+  }
+
+  set (sessionId: string, session: object, cb: Callback): void {
+    this.write(sessionId, session as Record<string, unknown>).then(() => cb(), cb)
+  }
+
+  destroy (sessionId: string, cb: Callback): void {
+    this.destroyDigest(digest(sessionId)).then(() => cb(), cb)
+  }
+
+  async read (sessionId: string): Promise<SessionData | null> {
+    const v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), this.#now(), this.ttl, this.#step)
+    return v === null ? null : decode(v)
+  }
+
+  /** Expiry the client can be told about: the sliding target, bounded by the absolute lifetime. */
+  expiresAt (s: Pick<SessionData, 'absoluteExpiresAt'>, now = this.#now()): Date {
+    return new Date(Math.min(now + this.ttl, s.absoluteExpiresAt))
+  }
+
+  async write (sessionId: string, session: Record<string, unknown>): Promise<void> {
+    // @fastify/session stores a fresh, empty session on regenerate(); only signed-in
+    // sessions are worth keeping, so an anonymous visitor never costs a Redis key.
+    if (typeof session.userId !== 'string') return
+    const now = this.#now()
+    const s: Stored = {
+      u: session.userId,
+      c: num(session.createdAt, now),
+      a: num(session.absoluteExpiresAt, now + this.absoluteTtl),
+      l: num(session.lastSeenAt, now),
+      ip: typeof session.ip === 'string' ? session.ip : '',
+      ua: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
+    }
+    const px = Math.min(this.ttl, s.a - now)
+    const d = digest(sessionId)
+    if (px <= 0) {
+      await this.destroyDigest(d)
+      return
+    }
+    await this.#redis.set(this.keyOfDigest(d), JSON.stringify(s), 'PX', px)
+    await this.#redis.zadd(this.indexKey(s.u), s.a, d)
+  }
+
+  async destroyDigest (d: string): Promise<void> {
+    const v = await this.#redis.getdel(this.keyOfDigest(d))
+    if (v !== null) await this.#redis.zrem(this.indexKey(decode(v).userId), d)
+  }
+
+  /** Live sessions of a user; prunes index entries whose session has expired. */
+  async listForUser (userId: string): Promise<Array<SessionData & { digest: string, handle: string, expiresAt: Date }>> {
+    const index = this.indexKey(userId)
+    const now = this.#now()
+    await this.#redis.zremrangebyscore(index, '-inf', now)
+    const digests = await this.#redis.zrange(index, 0, -1)
+    const rows = await Promise.all(digests.map(async d => {
+      const key = this.keyOfDigest(d)
+      const [v, pttl] = await Promise.all([this.#redis.get(key), this.#redis.pttl(key)])
+      return { d, v, pttl }
+    }))
+    const dead = rows.filter(r => r.v === null).map(r => r.d)
+    if (dead.length > 0) await this.#redis.zrem(index, ...dead)
+    return rows.filter(r => r.v !== null).map(r => {
+      const s = decode(r.v as string)
+      return { ...s, digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }
+    })
+  }
+
+  /** Ends every session of a user except, optionally, the one with digest `keep`. */
+  async destroyAllForUser (userId: string, keep?: string): Promise<number> {
+    const index = this.indexKey(userId)
+    const digests = (await this.#redis.zrange(index, 0, -1)).filter(d => d !== keep)
+    if (digests.length === 0) return 0
+    // One key per command: session keys live in other cluster slots than the index.
+    await Promise.all(digests.map(async d => await this.#redis.del(this.keyOfDigest(d))))
+    await this.#redis.zrem(index, ...digests)
+    return digests.length
+  }
+
+  /** Ends the session of `userId` whose public handle is `handle`; false if it has none. */
+  async destroyByHandle (userId: string, handle: string): Promise<boolean> {
+    const digests = await this.#redis.zrange(this.indexKey(userId), 0, -1)
+    const d = digests.find(x => RedisSessionStore.handleOf(x) === handle)
+    if (d === undefined) return false
+    const existed = await this.#redis.del(this.keyOfDigest(d))
+    await this.#redis.zrem(this.indexKey(userId), d)
+    return existed === 1
+  }
+}
+
+function num (v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : fallback
+}
+
+function decode (v: string): SessionData {
+  const s = JSON.parse(v) as Stored
+  return { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip, userAgent: s.ua }
+}

@@ -1,0 +1,117 @@
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import app, { serverOptions } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { startRedis, type LocalRedis } from '../src/local-redis.js'
+
+type Tap = { teardown: (fn: () => unknown) => void }
+
+export const PASSWORD = 'correct horse battery staple'
+
+/**
+ * One redis-server per test file (tap runs files as separate processes), from the
+ * project's redis.conf, on a free port in a temporary directory; stopped at teardown.
+ */
+export async function startTestRedis (t: Tap): Promise<LocalRedis> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-redis-'))
+  const redis = await startRedis({ dir })
+  t.teardown(async () => {
+    await redis.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return redis
+}
+
+export interface TestContext {
+  app: FastifyInstance
+  redis: Redis
+  config: Config
+  outbox: string
+  server: LocalRedis
+}
+
+/** Builds the app plugin against the suite's own Redis; env overrides config. */
+export async function build (t: Tap, env: Record<string, string> = {}, shared?: LocalRedis): Promise<TestContext> {
+  const server = shared ?? await startTestRedis(t)
+  const outbox = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'))
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    REDIS_URL: server.url,
+    MAIL_OUTBOX_DIR: outbox,
+    LOGIN_RATE_LIMIT: '1000',
+    EMAIL_TOKEN_RATE_LIMIT: '1000',
+    ...env
+  })
+  const fastify = Fastify(serverOptions(config))
+  await fastify.register(app, { config })
+  await fastify.ready()
+  const redis = new Redis(server.url)
+  t.teardown(async () => {
+    await fastify.close()
+    redis.disconnect()
+    await rm(outbox, { recursive: true, force: true })
+  })
+  return { app: fastify, redis, config, outbox, server }
+}
+
+export interface ParsedMail { file: string, to: string, subject: string, text: string, raw: string }
+
+/** Messages in the outbox, oldest first, optionally only those to `to`. */
+export async function outboxMessages (outbox: string, to?: string): Promise<ParsedMail[]> {
+  const files = (await readdir(outbox).catch(() => [] as string[])).filter(f => f.endsWith('.eml')).sort()
+  const out: ParsedMail[] = []
+  for (const f of files) {
+    const raw = await readFile(join(outbox, f), 'utf8')
+    const header = (name: string): string => raw.match(new RegExp(`^${name}: (.*)$`, 'mi'))?.[1].trim() ?? ''
+    const mail = { file: f, to: header('To'), subject: header('Subject'), text: raw, raw }
+    if (to === undefined || mail.to.includes(to)) out.push(mail)
+  }
+  return out
+}
+
+/** The token of the last link of `kind` mailed to `to`. */
+export async function tokenFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password'): Promise<string> {
+  const mails = await outboxMessages(outbox, to)
+  for (const m of mails.reverse()) {
+    const unfolded = m.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+    const match = unfolded.match(new RegExp(`/${kind}\\?token=([A-Za-z0-9_-]+)`))
+    if (match !== null) return match[1]
+  }
+  throw new Error(`no ${kind} link mailed to ${to}`)
+}
+
+export function cookieOf (res: LightMyRequestResponse, name = 'sessionId'): string | undefined {
+  const c = res.cookies.find(x => x.name === name)
+  return c === undefined ? undefined : `${name}=${c.value}`
+}
+
+let counter = 0
+export function uniqueEmail (label = 'user'): string {
+  counter += 1
+  return `${label}.${process.pid}.${counter}@example.com`
+}
+
+export async function registerUser (ctx: TestContext, email = uniqueEmail(), password = PASSWORD, extra: Record<string, string> = {}): Promise<{ email: string, password: string }> {
+  const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password, ...extra } })
+  if (res.statusCode !== 202) throw new Error(`register answered ${res.statusCode}: ${res.body}`)
+  return { email, password }
+}
+
+export async function verifyUser (ctx: TestContext, email: string): Promise<void> {
+  const token = await tokenFromOutbox(ctx.outbox, email, 'verify-email')
+  const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/verify-email', payload: { token } })
+  if (res.statusCode !== 200) throw new Error(`verify answered ${res.statusCode}: ${res.body}`)
+}
+
+/** Registers, verifies and logs in; returns the session cookie. */
+export async function signedInUser (ctx: TestContext, email = uniqueEmail()): Promise<{ email: string, password: string, cookie: string, login: LightMyRequestResponse }> {
+  await registerUser(ctx, email)
+  await verifyUser(ctx, email)
+  const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: PASSWORD } })
+  if (login.statusCode !== 200) throw new Error(`login answered ${login.statusCode}: ${login.body}`)
+  return { email, password: PASSWORD, cookie: cookieOf(login) as string, login }
+}
