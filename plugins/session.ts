@@ -17,6 +17,12 @@ declare module 'fastify' {
       csrfToken: (request: FastifyRequest) => string
       /** digest of the request's session id: what the store and the index know it by */
       currentDigest: (request: FastifyRequest) => string | undefined
+      /**
+       * Ends every session of a user (except the one whose digest is `keep`). Everything
+       * that must end sessions (password reset and change, 2FA changes, logout-all,
+       * disabling an account) goes through here, so new kinds of session are ended too.
+       */
+      endAll: (userId: string, keep?: string) => Promise<number>
     }
   }
   interface Session {
@@ -96,6 +102,9 @@ export default fp(async (app) => {
       reply.clearCookie(cookieName, { path: '/', domain: c.COOKIE_DOMAIN, httpOnly: true, sameSite, secure })
     },
     csrfToken,
+    async endAll (userId: string, keep?: string) {
+      return await store.destroyAllForUser(userId, keep)
+    },
     currentDigest (request: FastifyRequest) {
       const session = request.session as typeof request.session | null
       return session?.userId === undefined ? undefined : digest(session.sessionId)
