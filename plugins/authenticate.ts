@@ -3,6 +3,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError } from '../src/errors.js'
 import type { User } from '../src/users.js'
 
+/**
+ * How a request was authenticated. A CSRF check applies to `session` only: a bearer token
+ * is never sent by a browser on its own, so a bearer request cannot be forged cross-site.
+ */
+export type RequestAuth =
+  | { kind: 'session' }
+  | { kind: 'bearer', familyId: string, expiresAt: Date }
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** The guard protected routes name in `onRequest`. */
@@ -10,12 +18,38 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     user: User | null
+    auth: RequestAuth | null
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined without that scheme. */
+export function bearerToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header === undefined) return undefined
+  const m = /^Bearer[ \t]+(\S*)[ \t]*$/i.exec(header)
+  if (m !== null) return m[1]
+  // "Bearer" with nothing usable after it is still a bearer attempt, and must fail as one.
+  return /^Bearer\b/i.test(header) ? '' : undefined
 }
 
 export default fp(async (app) => {
   app.decorateRequest('user', null)
+  app.decorateRequest('auth', null)
   app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = bearerToken(request)
+    if (token !== undefined) {
+      // A request that presents a bearer token is judged by it alone, cookie or not.
+      const grant = await app.tokenStore.authenticate(token)
+      if (grant === null) throw new AuthError('UNAUTHENTICATED', 'The access token is invalid or expired.')
+      const user = await app.users.findById(grant.userId)
+      if (user === null || user.disabled) {
+        await app.tokenStore.endFamily(grant.userId, grant.familyId)
+        throw new AuthError('UNAUTHENTICATED')
+      }
+      request.user = user
+      request.auth = { kind: 'bearer', familyId: grant.familyId, expiresAt: grant.expiresAt }
+      return
+    }
     const session = request.session as typeof request.session | null
     const userId = session?.userId
     if (userId === undefined) throw new AuthError('UNAUTHENTICATED')
@@ -26,5 +60,6 @@ export default fp(async (app) => {
       throw new AuthError('UNAUTHENTICATED')
     }
     request.user = user
+    request.auth = { kind: 'session' }
   })
-}, { name: 'authenticate', dependencies: ['session', 'accounts'] })
+}, { name: 'authenticate', dependencies: ['session', 'accounts', 'tokens'] })

@@ -18,7 +18,8 @@ declare module 'fastify' {
       /** digest of the request's session id: what the store and the index know it by */
       currentDigest: (request: FastifyRequest) => string | undefined
       /**
-       * Ends every session of a user (except the one whose digest is `keep`). Everything
+       * Ends every session and bearer token family of a user (except the session whose
+       * digest, or the family whose id, is `keep`). Everything
        * that must end sessions (password reset and change, 2FA changes, logout-all,
        * disabling an account) goes through here, so new kinds of session are ended too.
        */
@@ -103,11 +104,14 @@ export default fp(async (app) => {
     },
     csrfToken,
     async endAll (userId: string, keep?: string) {
-      return await store.destroyAllForUser(userId, keep)
+      // Bearer token families are sessions too; `keep` may name either kind (a session
+      // digest, or a family id: request.auth.familyId of a bearer request).
+      const [sessions, families] = await Promise.all([store.destroyAllForUser(userId, keep), app.tokenStore.endAllForUser(userId, keep)])
+      return sessions + families
     },
     currentDigest (request: FastifyRequest) {
       const session = request.session as typeof request.session | null
       return session?.userId === undefined ? undefined : digest(session.sessionId)
     }
   })
-}, { name: 'session', dependencies: ['config', 'redis'] })
+}, { name: 'session', dependencies: ['config', 'redis', 'tokens'] })

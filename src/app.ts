@@ -6,12 +6,15 @@ import redisPlugin from '../plugins/redis.js'
 import hasherPlugin from '../plugins/password-hasher.js'
 import mailerPlugin from '../plugins/mailer.js'
 import accountsPlugin from '../plugins/accounts.js'
+import tokensPlugin from '../plugins/tokens.js'
 import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
+import sessionsRoutes from '../routes/auth/sessions.js'
+import tokenRoutes from '../routes/auth/token.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -55,6 +58,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(hasherPlugin)
   await fastify.register(mailerPlugin)
   await fastify.register(accountsPlugin)
+  await fastify.register(tokensPlugin)
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
@@ -63,5 +67,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(async (api) => {
     await api.register(registerRoutes)
     await api.register(sessionRoutes)
+    await api.register(sessionsRoutes)
+    await api.register(tokenRoutes)
   }, { prefix: '/api/auth' })
 }

@@ -16,6 +16,8 @@ export const ConfigSchema = Type.Object({
   SESSION_COOKIE_NAME: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'sessionId' }),
   SESSION_TTL: Seconds(604800),
   SESSION_ABSOLUTE_TTL: Seconds(2592000),
+  ACCESS_TOKEN_TTL: Seconds(900),
+  REFRESH_TOKEN_TTL: Seconds(2592000),
   COOKIE_SAMESITE: Type.Union([Type.Literal('Strict'), Type.Literal('Lax'), Type.Literal('None')], { default: 'Strict' }),
   COOKIE_DOMAIN: Type.Optional(Type.String({ minLength: 1 })),
   APP_ORIGIN: Type.String({ pattern: '^https?://[^/\\s]+$', default: 'http://localhost:3000' }),

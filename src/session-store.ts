@@ -48,10 +48,17 @@ if abs <= now then
 end
 local target = math.min(now + ttl, abs)
 local pttl = redis.call('PTTL', KEYS[1])
-if pttl >= 0 and now + pttl < target - step then
+local slide = pttl >= 0 and now + pttl < target - step
+-- Once the absolute lifetime caps the target there is nothing left to slide, but "last
+-- seen" must still move: it is rewritten on its own, keeping the TTL, at most once a step.
+if slide or now - tonumber(s.l) >= step then
   s.l = now
   v = cjson.encode(s)
-  redis.call('SET', KEYS[1], v, 'PX', target - now)
+  if slide then
+    redis.call('SET', KEYS[1], v, 'PX', target - now)
+  else
+    redis.call('SET', KEYS[1], v, 'KEEPTTL')
+  end
 end
 return v
 `
@@ -139,7 +146,29 @@ export class RedisSessionStore {
       return
     }
     await this.#redis.set(this.keyOfDigest(d), JSON.stringify(s), 'PX', px)
-    await this.#redis.zadd(this.indexKey(s.u), s.a, d)
+    const added = await this.#redis.zadd(this.indexKey(s.u), s.a, d)
+    // A new entry is the moment the index can grow: drop the entries of sessions that have
+    // ended since (idle expiry happens in Redis and leaves the entry behind), so the index
+    // never holds more than the user's live sessions plus this one.
+    if (added === 1) await this.pruneIndex(s.u)
+  }
+
+  /**
+   * Removes index entries whose session is gone: by score (absolute expiry passed) and by
+   * asking for each remaining session key (idle expiry). One key per command, because the
+   * session keys live in other cluster slots than the index. Cost O(entries of that user).
+   * The index key itself expires with the last absolute expiry it holds.
+   */
+  async pruneIndex (userId: string): Promise<number> {
+    const index = this.indexKey(userId)
+    await this.#redis.zremrangebyscore(index, '-inf', this.#now())
+    const digests = await this.#redis.zrange(index, 0, -1)
+    const alive = await Promise.all(digests.map(async d => await this.#redis.exists(this.keyOfDigest(d))))
+    const dead = digests.filter((_, i) => alive[i] === 0)
+    if (dead.length > 0) await this.#redis.zrem(index, ...dead)
+    const last = await this.#redis.zrange(index, -1, -1, 'WITHSCORES')
+    if (last.length === 2) await this.#redis.pexpireat(index, Math.ceil(Number(last[1])))
+    return digests.length - dead.length
   }
 
   async destroyDigest (d: string): Promise<void> {

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkCredentials } from '../../src/accounts.js'
 import { publicUser } from '../../src/users.js'
+import { bearerToken } from '../../plugins/authenticate.js'
 import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/schemas/common.js'
 
 const Identifier = Type.String({ minLength: 1, maxLength: 254 })
@@ -48,9 +49,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const user = request.user!
     const s = request.session
+    // With a bearer token, the expiry reported is the access token's.
+    const expiresAt = request.auth?.kind === 'bearer' ? request.auth.expiresAt : app.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? Date.now() })
     return {
       user: publicUser(user),
-      session: { expiresAt: app.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? Date.now() }).toISOString() },
+      session: { expiresAt: expiresAt.toISOString() },
       csrfToken: app.sessions.csrfToken(request)
     }
   })
@@ -58,10 +61,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/logout', {
     schema: {
       tags: ['session'],
-      summary: 'End this session (idempotent)',
+      summary: 'End this session, or with a bearer token its token family (idempotent)',
       response: { 204: Type.Null(), 403: ProblemSchema, 503: ProblemSchema }
     }
   }, async (request, reply) => {
+    // A bearer client logs out by ending its token family.
+    const grant = await app.tokenStore.authenticate(bearerToken(request) ?? '')
+    if (grant !== null) await app.tokenStore.endFamily(grant.userId, grant.familyId)
     await app.sessions.signOut(request, reply)
     return await reply.code(204).send(null)
   })

@@ -1,0 +1,50 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { checkCredentials } from '../../src/accounts.js'
+import { errors } from '../../src/schemas/common.js'
+import { LoginBodySchema } from './session.js'
+
+export const TokenGrantSchema = Type.Object({
+  accessToken: Type.String({ description: 'send as `Authorization: Bearer <accessToken>`' }),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer({ description: 'seconds until the access token expires' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+  refreshToken: Type.String({ description: 'single use: POST /token/refresh answers with a new one' })
+}, { additionalProperties: false })
+
+const RefreshBodySchema = Type.Object({
+  refreshToken: Type.String({ minLength: 1, maxLength: 128 })
+}, { additionalProperties: false })
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/token', {
+    schema: {
+      tags: ['tokens'],
+      summary: 'Sign in and receive a bearer access token and a refresh token (for clients without cookies)',
+      body: LoginBodySchema,
+      response: { 200: TokenGrantSchema, ...errors(401, 403, 413, 429) }
+    },
+    // The same limit as /login (its own count per client IP).
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+  }, async (request) => {
+    const user = await checkCredentials(app.accounts, request.body)
+    // 2FA goes here: when user.mfaEnabled, answer the challenge as /login does and let the
+    // verification step call app.tokens.signIn(request, user) instead of sessions.signIn.
+    return await app.tokens.signIn(request, user)
+  })
+
+  app.post('/token/refresh', {
+    schema: {
+      tags: ['tokens'],
+      summary: 'Spend a refresh token for a new access and refresh token',
+      description: 'The refresh token is single use. Presenting a spent one ends its whole family: every access and refresh token of that login.',
+      body: RefreshBodySchema,
+      response: { 200: TokenGrantSchema, ...errors(401, 413, 429) }
+    },
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT * 6, timeWindow: 60_000 } }
+  }, async (request) => {
+    return await app.tokens.refresh(request, request.body.refreshToken)
+  })
+}
+
+export default routes
