@@ -1,7 +1,7 @@
 /*
  * Account administration without the HTTP API:
  *   npm run user -- add <email> [--password <pw>] [--username <name>] [--admin] [--unverified]
- *   npm run user -- disable <email>     (ends every session of the account)
+ *   npm run user -- disable <email>     (ends every session and token family of the account)
  *   npm run user -- enable <email>
  *   npm run user -- list
  * Uses REDIS_URL / REDIS_CLUSTER_NODES like the server; without them, the Redis that
@@ -17,6 +17,7 @@ import { startRedis, PROJECT_ROOT, type LocalRedis } from './local-redis.js'
 import { PasswordHasher, checkPasswordPolicy } from './passwords.js'
 import { UserRepository, parseEmail, parseUsername, publicUser } from './users.js'
 import { RedisSessionStore } from './session-store.js'
+import { TokenStore } from './token-store.js'
 import { randomToken } from './tokens.js'
 import { AuthError } from './errors.js'
 
@@ -59,6 +60,7 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
   const [command, emailArg] = positionals
   const users = new UserRepository(redis, config.REDIS_KEY_PREFIX)
   const sessions = new RedisSessionStore(redis, { prefix: config.REDIS_KEY_PREFIX, ttl: config.SESSION_TTL * 1000, absoluteTtl: config.SESSION_ABSOLUTE_TTL * 1000 })
+  const tokens = new TokenStore(redis, { prefix: config.REDIS_KEY_PREFIX, accessTtl: config.ACCESS_TOKEN_TTL * 1000, refreshTtl: config.REFRESH_TOKEN_TTL * 1000 })
   switch (command) {
     case 'add': {
       if (emailArg === undefined) { out(USAGE); return 2 }
@@ -87,7 +89,8 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
       if (user === null) { out('error: no such user'); return 1 }
       await users.update(user.id, { disabled: command === 'disable' })
       const ended = command === 'disable' ? await sessions.destroyAllForUser(user.id) : 0
-      out(`${command}d ${user.email}${command === 'disable' ? ` (${ended} session(s) ended)` : ''}`)
+      const families = command === 'disable' ? await tokens.endAllForUser(user.id) : 0
+      out(`${command}d ${user.email}${command === 'disable' ? ` (${ended} session(s) and ${families} token famil${families === 1 ? 'y' : 'ies'} ended)` : ''}`)
       return 0
     }
     case 'list': {
