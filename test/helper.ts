@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import fp from 'fastify-plugin'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { startRedis, type LocalRedis } from '../src/local-redis.js'
@@ -47,7 +48,8 @@ export async function build (t: Tap, env: Record<string, string> = {}, shared?: 
     ...env
   })
   const fastify = Fastify(serverOptions(config))
-  await fastify.register(app, { config })
+  // fp() lifts the app's decorators to the root, so tests can reach app.users and friends.
+  await fastify.register(fp(app), { config })
   await fastify.ready()
   const redis = new Redis(server.url)
   t.teardown(async () => {
