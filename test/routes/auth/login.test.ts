@@ -135,3 +135,14 @@ t.test('login', async t => {
     t.equal(other.statusCode, 401, 'another IP is not limited')
   })
 })
+
+t.test('a hash made with weaker parameters is upgraded at the next login', async t => {
+  const weak = await build(t, { ARGON2_MEMORY_KIB: '4096', ARGON2_ITERATIONS: '1' })
+  const u = await signedInUser(weak)
+  const before = (await weak.app.users.findByEmail(u.email))!.passwordHash
+  t.match(before, /m=4096,p=1,t=1/)
+  const strong = await build(t, {}, weak.server)
+  const res = await strong.app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: u.email, password: PASSWORD } })
+  t.equal(res.statusCode, 200)
+  t.match((await strong.app.users.findByEmail(u.email))!.passwordHash, /m=19456,p=1,t=2/)
+})
