@@ -99,6 +99,10 @@ export async function checkCredentials (deps: Pick<AccountDeps, 'users' | 'hashe
   if (!ok || user === null) throw new AuthError('INVALID_CREDENTIALS', 'The email, username or password is incorrect.')
   if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
   if (!user.emailVerified) throw new AuthError('EMAIL_NOT_VERIFIED', 'Verify your email address before signing in.')
+  // Raising the Argon2 cost in configuration upgrades each hash at its owner's next login.
+  if (deps.hasher.needsRehash(user.passwordHash)) {
+    await deps.users.update(user.id, { passwordHash: await deps.hasher.hash(input.password) })
+  }
   return user
 }
 

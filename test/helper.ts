@@ -3,9 +3,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import fp from 'fastify-plugin'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { startRedis, type LocalRedis } from '../src/local-redis.js'
+import { newestToken, readOutbox } from '../src/outbox.js'
 
 type Tap = { teardown: (fn: () => unknown) => void }
 
@@ -47,7 +49,8 @@ export async function build (t: Tap, env: Record<string, string> = {}, shared?: 
     ...env
   })
   const fastify = Fastify(serverOptions(config))
-  await fastify.register(app, { config })
+  // fp() lifts the app's decorators to the root, so tests can reach app.users and friends.
+  await fastify.register(fp(app), { config })
   await fastify.ready()
   const redis = new Redis(server.url)
   t.teardown(async () => {
@@ -75,13 +78,9 @@ export async function outboxMessages (outbox: string, to?: string): Promise<Pars
 
 /** The token of the last link of `kind` mailed to `to`. */
 export async function tokenFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password'): Promise<string> {
-  const mails = await outboxMessages(outbox, to)
-  for (const m of mails.reverse()) {
-    const unfolded = m.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
-    const match = unfolded.match(new RegExp(`/${kind}\\?token=([A-Za-z0-9_-]+)`))
-    if (match !== null) return match[1]
-  }
-  throw new Error(`no ${kind} link mailed to ${to}`)
+  const token = newestToken(await readOutbox(outbox), kind, to)
+  if (token === undefined) throw new Error(`no ${kind} link mailed to ${to}`)
+  return token
 }
 
 export function cookieOf (res: LightMyRequestResponse, name = 'sessionId'): string | undefined {
