@@ -90,7 +90,7 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
       await users.update(user.id, { disabled: command === 'disable' })
       const ended = command === 'disable' ? await sessions.destroyAllForUser(user.id) : 0
       const families = command === 'disable' ? await tokens.endAllForUser(user.id) : 0
-      out(`${command}d ${user.email}${command === 'disable' ? ` (${ended} session(s) and ${families} token famil${families === 1 ? 'y' : 'ies'} ended)` : ''}`)
+      out(`${command}d ${user.email}${command === 'disable' ? ` (${ended} session(s) ended, ${families} token famil${families === 1 ? 'y' : 'ies'} ended)` : ''}`)
       return 0
     }
     case 'list': {
