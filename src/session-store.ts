@@ -201,9 +201,10 @@ export class RedisSessionStore {
     const digests = (await this.#redis.zrange(index, 0, -1)).filter(d => d !== keep)
     if (digests.length === 0) return 0
     // One key per command: session keys live in other cluster slots than the index.
-    await Promise.all(digests.map(async d => await this.#redis.del(this.keyOfDigest(d))))
+    const deleted = await Promise.all(digests.map(async d => await this.#redis.del(this.keyOfDigest(d))))
     await this.#redis.zrem(index, ...digests)
-    return digests.length
+    // Entries whose session had already expired are dropped but not counted as ended.
+    return deleted.reduce((sum, n) => sum + n, 0)
   }
 
   /** Ends the session of `userId` whose public handle is `handle`; false if it has none. */

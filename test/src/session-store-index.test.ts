@@ -89,3 +89,13 @@ t.test('destroyAllForUser and destroyByHandle touch only that user', async t => 
   t.equal(await redis.exists(store.keyOf(mine[2])), 0)
   t.equal(await redis.exists(store.keyOf(theirs)), 1, 'the other user is untouched')
 })
+
+t.test('ending all sessions counts only those that were still alive', async t => {
+  const redis = await connect(t)
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 3600_000, absoluteTtl: 7200_000 })
+  const ids = [randomToken(32), randomToken(32), randomToken(32)]
+  for (const id of ids) await store.write(id, session(Date.now(), 7200_000))
+  await redis.del(store.keyOf(ids[0])) // as if it had expired by idleness
+  t.equal(await store.destroyAllForUser(USER), 2)
+  t.equal(await redis.exists(store.indexKey(USER)), 0, 'the index is gone with its entries')
+})
