@@ -86,3 +86,25 @@ t.test('expired families leave the index, and rotations do not grow the family',
   t.same(await store.listForUser(USER), [], 'an expired family is not listed')
   t.equal(await redis.zcard(store.indexKey(USER)), 0)
 })
+
+t.test("a family's last seen moves with its access token at most once a step", async t => {
+  const redis = await connect(t)
+  const start = Date.now()
+  let now = start
+  const store = new TokenStore(redis, { prefix: 'gh:', accessTtl: 600_000, refreshTtl: 3600_000, touchStep: 60_000, now: () => now })
+  const issued = await store.issue(USER, META)
+  const lastSeen = async (): Promise<number> => (await store.listForUser(USER))[0].lastSeenAt
+  now = start + 30_000
+  t.ok(await store.authenticate(issued.accessToken))
+  t.equal(await lastSeen(), start, 'not written within a step')
+  now = start + 61_000
+  t.ok(await store.authenticate(issued.accessToken))
+  t.equal(await lastSeen(), start + 61_000, 'written after a step')
+  now = start + 90_000
+  t.ok(await store.authenticate(issued.accessToken))
+  t.equal(await lastSeen(), start + 61_000)
+  await store.endFamily(USER, issued.familyId)
+  now = start + 200_000
+  t.equal(await store.authenticate(issued.accessToken), null)
+  t.equal(await redis.exists(store.familyKey(USER, issued.familyId)), 0, 'an ended family is not brought back')
+})
