@@ -9,9 +9,11 @@ import accountsPlugin from '../plugins/accounts.js'
 import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
+import mfaPlugin from '../plugins/mfa.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
+import twoFactorRoutes from '../routes/auth/two-factor.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -58,10 +60,12 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(mfaPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
     await api.register(registerRoutes)
     await api.register(sessionRoutes)
+    await api.register(twoFactorRoutes)
   }, { prefix: '/api/auth' })
 }
