@@ -46,9 +46,10 @@ export function totpAtStep (secret: string, step: number): string {
 
 /**
  * An authenticator that knows the server accepts each time step once and only steps after
- * the last one used. It picks the earliest step that is both unused and not in the past
- * (so a step boundary passing during the request still leaves it inside the server's
- * one-step window), and waits for the clock only when every usable step is spent.
+ * the last one used. It picks the earliest unused step still safely inside the server's
+ * one-step window: the previous step only while more than 10 s of the current one remain,
+ * so a step boundary passing during the request cannot push it out. It waits for the
+ * clock only when every usable step is spent.
  */
 export class Authenticator {
   readonly secret: string
@@ -62,7 +63,8 @@ export class Authenticator {
     for (;;) {
       const now = Date.now()
       const current = stepAt(now)
-      const step = Math.max(this.last + 1, current)
+      const leftMs = (current + 1) * PERIOD * 1000 - now
+      const step = Math.max(this.last + 1, leftMs > 10_000 ? current - 1 : current)
       if (step <= current + 1) {
         this.last = step
         return totpAtStep(this.secret, step)
