@@ -14,6 +14,9 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const prefix = app.config.REDIS_KEY_PREFIX
   const box = new CryptoBox(app.config.dataKeys)
+  if (app.config.DATA_ENCRYPTION_KEY === undefined && app.config.NODE_ENV === 'development') {
+    app.log.warn('DATA_ENCRYPTION_KEY is not set: using a key that lives as long as this process; 2FA enrolled now stops working after a restart')
+  }
   app.decorate('mfa', {
     users: app.users,
     hasher: app.hasher,
