@@ -169,6 +169,9 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
   const secret = await deps.totp.pending(user.id, sessionDigest)
   if (secret === null) throw new AuthError('MFA_SETUP_REQUIRED', 'Start with /2fa/setup in this session; a setup lasts 10 minutes.')
   if (await deps.totp.check(user.id, secret, code) !== 'ok') throw invalidCode()
+  // Two enables racing with codes of two steps: only one completes, so only one set of
+  // backup codes is ever shown.
+  if (!await deps.totp.claimPending(user.id)) throw new AuthError('MFA_SETUP_REQUIRED', 'This setup was already completed or has expired.')
   await deps.totp.activate(user.id, secret)
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.update(user.id, { mfaEnabled: true })

@@ -122,6 +122,11 @@ export class TotpStore {
     return this.#box.open(h.secret, `pending:${userId}`)
   }
 
+  /** True for the one caller that takes the pending setup (DEL answers 1 once). */
+  async claimPending (userId: string): Promise<boolean> {
+    return await this.#redis.del(this.pendingKey(userId)) === 1
+  }
+
   async activate (userId: string, secret: string): Promise<void> {
     await this.#redis.multi()
       .del(this.pendingKey(userId))

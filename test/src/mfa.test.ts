@@ -92,3 +92,19 @@ t.test('enabling needs the pending setup of the same session', async t => {
   t.equal(codes.length, 10)
   t.equal((await deps.users.findById(user.id))!.mfaEnabled, true)
 })
+
+t.test('two enables racing with codes of two different steps: one wins, one set of backup codes exists', async t => {
+  const { deps, redis } = await setup(t)
+  const user = await newUser(deps)
+  const s = await setupTotp(deps, user, PASSWORD, 's1')
+  const auth = new Authenticator(s.secret)
+  const codes = [await auth.next(), await auth.next()]
+  const results = await Promise.allSettled(codes.map(async c => await enableTotp(deps, user, c, 's1')))
+  const won = results.filter(r => r.status === 'fulfilled')
+  t.equal(won.length, 1)
+  const lost = results.find(r => r.status === 'rejected') as PromiseRejectedResult
+  t.match(lost.reason, { code: /^(MFA_SETUP_REQUIRED|INVALID_MFA_CODE)$/ })
+  const shown = (won[0] as PromiseFulfilledResult<string[]>).value
+  t.equal(await redis.scard(`gh:user:{${user.id}}:backup-codes`), 10)
+  t.equal(await deps.backupCodes.consume(user.id, shown[0]), true, 'the codes shown are the ones stored')
+})
