@@ -98,9 +98,13 @@ async function requirePassword (deps: Pick<MfaDeps, 'hasher'>, user: User, passw
 
 /** A TOTP code or a backup code: by `method`, or by its shape when no method is named. */
 export async function checkSecondFactor (deps: Pick<MfaDeps, 'totp' | 'backupCodes'>, userId: string, code: string, method?: MfaMethod): Promise<boolean> {
-  const m = method ?? (/^\s*[0-9]{6}\s*$/.test(code) ? 'totp' : 'backup_code')
-  if (m === 'totp') return await deps.totp.checkActive(userId, code.trim()) === 'ok'
+  if ((method ?? methodOf(code)) === 'totp') return await deps.totp.checkActive(userId, code.replace(/[\s-]/g, '')) === 'ok'
   return await deps.backupCodes.consume(userId, code)
+}
+
+/** Apps show a TOTP code as "123 456": six digits once spaces and dashes are gone. */
+function methodOf (code: string): MfaMethod {
+  return /^[0-9]{6}$/.test(code.replace(/[\s-]/g, '')) ? 'totp' : 'backup_code'
 }
 
 /**
@@ -138,7 +142,7 @@ export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInpu
   if (await checkSecondFactor(deps, user.id, input.code, input.method)) {
     if (!await deps.challenges.consume(input.mfaToken)) throw dead
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
-    if (input.method === 'backup_code' || !/^\s*[0-9]{6}\s*$/.test(input.code)) {
+    if ((input.method ?? methodOf(input.code)) === 'backup_code') {
       deps.log.info({ userId: user.id, remaining: await deps.backupCodes.remaining(user.id) }, 'backup code used')
     }
     return user

@@ -21,7 +21,8 @@ t.test('log out, then log in through the challenge and with an inline code', asy
   t.match(challenge.mfaToken, /^[A-Za-z0-9_-]{43}$/, '256 bits')
   t.notOk((await dumpRedis(ctx)).includes(challenge.mfaToken), 'only its digest is stored')
 
-  const verified = await post(ctx, '/mfa/verify', { mfaToken: challenge.mfaToken, code: await e.auth.next() })
+  const spaced = (await e.auth.next()).replace(/^(...)/, '$1 ')
+  const verified = await post(ctx, '/mfa/verify', { mfaToken: challenge.mfaToken, code: spaced })
   assertLoginSuccess(t, verified, e.email)
   const viaChallenge = cookieOf(verified) as string
   t.equal((await me(ctx, viaChallenge)).statusCode, 200)
