@@ -10,11 +10,13 @@ import tokensPlugin from '../plugins/tokens.js'
 import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
+import mfaPlugin from '../plugins/mfa.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
 import sessionsRoutes from '../routes/auth/sessions.js'
 import tokenRoutes from '../routes/auth/token.js'
+import twoFactorRoutes from '../routes/auth/two-factor.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -62,6 +64,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(mfaPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
@@ -69,5 +72,6 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(sessionRoutes)
     await api.register(sessionsRoutes)
     await api.register(tokenRoutes)
+    await api.register(twoFactorRoutes)
   }, { prefix: '/api/auth' })
 }

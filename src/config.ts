@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { ephemeralKeyRing, parseKeyRing, type KeyRing } from './crypto-box.js'
 
 const Seconds = (def: number) => Type.Integer({ minimum: 1, default: def })
 
@@ -34,6 +35,10 @@ export const ConfigSchema = Type.Object({
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   VERIFY_TOKEN_TTL: Seconds(86400),
   RESET_TOKEN_TTL: Seconds(1800),
+  // One key, or a ring `kid:key,kid:key` (first seals, all open); keys are 32 bytes in hex or base64.
+  // Checked by parseKeyRing, whose errors never echo the value (a schema error would).
+  DATA_ENCRYPTION_KEY: Type.Optional(Type.String()),
+  MFA_CHALLENGE_TTL: Seconds(300),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 }, { additionalProperties: true })
 
@@ -42,6 +47,8 @@ export type Config = Static<typeof ConfigSchema> & {
   corsOrigins: string[]
   /** Fastify's trustProxy value derived from TRUST_PROXY */
   trustProxy: boolean | number
+  /** DATA_ENCRYPTION_KEY parsed (a random one-process key in development when unset) */
+  dataKeys: KeyRing
 }
 
 export class ConfigError extends Error {}
@@ -66,8 +73,19 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (cfg.NODE_ENV === 'production' && cfg.SESSION_SECRET === undefined) {
     throw new ConfigError('invalid configuration: SESSION_SECRET is required when NODE_ENV=production')
   }
+  if (cfg.NODE_ENV === 'production' && cfg.DATA_ENCRYPTION_KEY === undefined) {
+    throw new ConfigError('invalid configuration: DATA_ENCRYPTION_KEY is required when NODE_ENV=production')
+  }
+  let dataKeys: KeyRing
+  try {
+    // A development key dies with the process: 2FA enrolments made under it stop opening.
+    dataKeys = cfg.DATA_ENCRYPTION_KEY === undefined ? ephemeralKeyRing() : parseKeyRing(cfg.DATA_ENCRYPTION_KEY)
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: DATA_ENCRYPTION_KEY ${(err as Error).message}`)
+  }
   return {
     ...cfg,
+    dataKeys,
     // A development secret dies with the process, which is what development wants.
     SESSION_SECRET: cfg.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
     corsOrigins: cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(','),

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkCredentials } from '../../src/accounts.js'
+import { loginStep } from '../../src/mfa.js'
 import { publicUser } from '../../src/users.js'
 import { bearerToken } from '../../plugins/authenticate.js'
 import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/schemas/common.js'
@@ -21,6 +22,13 @@ export const LoginSuccessSchema = Type.Object({
   csrfToken: Type.String()
 }, { additionalProperties: false })
 
+export const MfaChallengeSchema = Type.Object({
+  mfaRequired: Type.Literal(true),
+  mfaToken: Type.String({ description: 'answer it at POST /mfa/verify' }),
+  mfaMethods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('backup_code')])),
+  expiresIn: Type.Integer({ description: 'seconds' })
+}, { additionalProperties: false, description: 'The password is right and 2FA is on: no session yet.' })
+
 const MeSchema = Type.Object({ user: UserSchema, session: SessionSummarySchema, csrfToken: Type.String() }, { additionalProperties: false })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -29,11 +37,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['session'],
       summary: 'Sign in and receive the session cookie',
       body: LoginBodySchema,
-      response: { 200: LoginSuccessSchema, ...errors(401, 403, 413, 429) }
+      response: { 200: Type.Union([LoginSuccessSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
   }, async (request) => {
     const user = await checkCredentials(app.accounts, request.body)
+    const challenge = await loginStep(app.mfa, user, request.body.totpCode)
+    if (challenge !== null) return challenge
     const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }

@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkCredentials } from '../../src/accounts.js'
 import { errors } from '../../src/schemas/common.js'
-import { LoginBodySchema } from './session.js'
+import { LoginBodySchema, MfaChallengeSchema } from './session.js'
+import { loginStep } from '../../src/mfa.js'
 
 export const TokenGrantSchema = Type.Object({
   accessToken: Type.String({ description: 'send as `Authorization: Bearer <accessToken>`' }),
@@ -22,14 +23,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['tokens'],
       summary: 'Sign in and receive a bearer access token and a refresh token (for clients without cookies)',
       body: LoginBodySchema,
-      response: { 200: TokenGrantSchema, ...errors(401, 403, 413, 429) }
+      response: { 200: Type.Union([TokenGrantSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
     // The same limit as /login (its own count per client IP).
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
   }, async (request) => {
     const user = await checkCredentials(app.accounts, request.body)
-    // 2FA goes here: when user.mfaEnabled, answer the challenge as /login does and let the
-    // verification step call app.tokens.signIn(request, user) instead of sessions.signIn.
+    // With 2FA on: the inline totpCode, or a challenge whose /mfa/verify answers with tokens.
+    const challenge = await loginStep(app.mfa, user, request.body.totpCode, 'token')
+    if (challenge !== null) return challenge
     return await app.tokens.signIn(request, user)
   })
 

@@ -1,0 +1,122 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { disableTotp, enableTotp, regenerateBackupCodes, setupTotp, verifyChallenge } from '../../src/mfa.js'
+import { BACKUP_CODE_COUNT } from '../../src/backup-codes.js'
+import { publicUser } from '../../src/users.js'
+import { AnyPasswordSchema, MessageSchema, errors } from '../../src/schemas/common.js'
+import { LoginSuccessSchema } from './session.js'
+import { TokenGrantSchema } from './token.js'
+
+const TotpCodeSchema = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6-digit code of the authenticator app' })
+const SecondFactorCodeSchema = Type.String({
+  minLength: 6,
+  maxLength: 24,
+  pattern: '^[0-9A-Za-z -]+$',
+  description: 'a 6-digit TOTP code or a backup code (XXXX-XXXX-XXXX-XXXX; case, spaces and dashes do not matter)'
+})
+const MfaTokenSchema = Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]+$', description: 'the mfaToken of the login answer' })
+const BackupCodesSchema = Type.Object({
+  backupCodes: Type.Array(Type.String({ pattern: '^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$' }), { minItems: BACKUP_CODE_COUNT, maxItems: BACKUP_CODE_COUNT })
+}, { additionalProperties: false, description: 'Shown once: only their hashes are kept. Each works once.' })
+
+const SetupBodySchema = Type.Object({ password: AnyPasswordSchema }, { additionalProperties: false })
+const SetupAnswerSchema = Type.Object({
+  secret: Type.String({ description: 'Base32 TOTP secret, for typing into an app by hand' }),
+  otpauthUrl: Type.String({ description: 'Key URI Format: otpauth://totp/Gatehouse:<email>?secret&issuer&algorithm&digits&period' }),
+  qrSvg: Type.String({ description: 'the otpauthUrl as a QR code, an SVG document' })
+}, { additionalProperties: false })
+const EnableBodySchema = Type.Object({ code: TotpCodeSchema }, { additionalProperties: false })
+const DisableBodySchema = Type.Object({ password: AnyPasswordSchema, code: SecondFactorCodeSchema }, { additionalProperties: false })
+const VerifyBodySchema = Type.Object({
+  mfaToken: MfaTokenSchema,
+  code: SecondFactorCodeSchema,
+  method: Type.Optional(Type.Union([Type.Literal('totp'), Type.Literal('backup_code')], { description: 'guessed from the code when absent' }))
+}, { additionalProperties: false })
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  // Each of these checks a password (Argon2): limit them like login.
+  const rateLimit = { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 }
+
+  app.post('/2fa/setup', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['two-factor'],
+      summary: 'Start TOTP enrolment: a new secret, its otpauth URI and QR code (nothing is on until /2fa/enable)',
+      body: SetupBodySchema,
+      response: { 200: SetupAnswerSchema, ...errors(401, 409, 413, 429) }
+    },
+    config: { rateLimit }
+  }, async (request) => {
+    return await setupTotp(app.mfa, request.user!, request.body.password, app.sessions.currentDigest(request) ?? '')
+  })
+
+  app.post('/2fa/enable', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['two-factor'],
+      summary: 'Turn TOTP on with a first code from the app; answers the backup codes once and ends the other sessions',
+      description: 'The password was given to /2fa/setup; the setup belongs to that session and lasts 10 minutes.',
+      body: EnableBodySchema,
+      response: { 200: BackupCodesSchema, ...errors(401, 409, 413, 429) }
+    },
+    config: { rateLimit }
+  }, async (request) => {
+    const user = request.user!
+    const current = app.sessions.currentDigest(request)
+    const backupCodes = await enableTotp(app.mfa, user, request.body.code, current ?? '')
+    await app.sessions.endAll(user.id, current)
+    return { backupCodes }
+  })
+
+  app.post('/2fa/disable', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['two-factor'],
+      summary: 'Turn TOTP off (password and a TOTP or backup code); ends the other sessions',
+      body: DisableBodySchema,
+      response: { 200: MessageSchema, ...errors(401, 409, 413, 429) }
+    },
+    config: { rateLimit }
+  }, async (request) => {
+    const user = request.user!
+    await disableTotp(app.mfa, user, request.body.password, request.body.code)
+    await app.sessions.endAll(user.id, app.sessions.currentDigest(request))
+    return { message: 'Two-factor authentication is off.' }
+  })
+
+  app.post('/2fa/backup-codes', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['two-factor'],
+      summary: 'Replace the backup codes (the old ones stop working); ends the other sessions',
+      body: SetupBodySchema,
+      response: { 200: BackupCodesSchema, ...errors(401, 409, 413, 429) }
+    },
+    config: { rateLimit }
+  }, async (request) => {
+    const user = request.user!
+    const backupCodes = await regenerateBackupCodes(app.mfa, user, request.body.password)
+    await app.sessions.endAll(user.id, app.sessions.currentDigest(request))
+    return { backupCodes }
+  })
+
+  app.post('/mfa/verify', {
+    schema: {
+      tags: ['session'],
+      summary: 'Answer the login challenge with a TOTP or backup code; answers as a successful login',
+      description: 'A challenge dies after 5 wrong codes or its lifetime (5 minutes): 400 INVALID_TOKEN, sign in again.',
+      body: VerifyBodySchema,
+      response: { 200: Type.Union([LoginSuccessSchema, TokenGrantSchema]), ...errors(401, 403, 413, 429) }
+    },
+    config: { rateLimit }
+  }, async (request) => {
+    const { user, grant } = await verifyChallenge(app.mfa, request.body)
+    // A challenge begun at POST /token completes with bearer tokens, not a cookie.
+    if (grant === 'token') return await app.tokens.signIn(request, user)
+    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    request.log.info({ userId: user.id }, 'login (second factor)')
+    return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
+  })
+}
+
+export default routes
