@@ -9,6 +9,10 @@ import accountsPlugin from '../plugins/accounts.js'
 import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
+import loginThrottlePlugin from '../plugins/login-throttle.js'
+import securityHeadersPlugin from '../plugins/security-headers.js'
+import corsPlugin from '../plugins/cors.js'
+import csrfPlugin from '../plugins/csrf.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -58,6 +62,10 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(loginThrottlePlugin)
+  await fastify.register(securityHeadersPlugin)
+  await fastify.register(corsPlugin)
+  await fastify.register(csrfPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {

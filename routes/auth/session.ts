@@ -32,7 +32,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
   }, async (request) => {
-    const user = await checkCredentials(app.accounts, request.body)
+    // Per-account back-off, keyed by the identifier as typed (normalised), known or not.
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body))
     const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
