@@ -13,6 +13,7 @@ import loginThrottlePlugin from '../plugins/login-throttle.js'
 import securityHeadersPlugin from '../plugins/security-headers.js'
 import corsPlugin from '../plugins/cors.js'
 import csrfPlugin from '../plugins/csrf.js'
+import jsonBodyPlugin from '../plugins/json-body.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -55,6 +56,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   fastify.setNotFoundHandler((request, reply) => sendProblem(reply, problem('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)))
 
   await fastify.register(configPlugin, { config: opts.config })
+  await fastify.register(jsonBodyPlugin)
   await fastify.register(redisPlugin)
   await fastify.register(hasherPlugin)
   await fastify.register(mailerPlugin)
