@@ -20,6 +20,18 @@ import sessionRoutes from '../routes/auth/session.js'
 
 export const BODY_LIMIT = 16 * 1024
 
+/**
+ * TRUST_PROXY as Fastify's trustProxy. Fastify 5.x treats a bare hop count as "trust
+ * nothing" (it cannot tell a proxy from a client that connects directly), so a count
+ * becomes the function proxy-addr understands: the socket peer and the next `hops - 1`
+ * addresses written by proxies are trusted, the address before them is the client. Use a
+ * count only when clients cannot reach the server except through those proxies.
+ */
+export function trustProxyOption (trust: boolean | number): boolean | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust
+  return trust
+}
+
 /** Fastify's own options; the server and the tests create Fastify with these. */
 export function serverOptions (config: Config): FastifyServerOptions {
   return {
@@ -32,8 +44,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
       }
     },
     bodyLimit: BODY_LIMIT,
-    // A hop count is valid for Fastify (proxy-addr) though its types only list booleans and lists.
-    trustProxy: config.trustProxy as boolean,
+    trustProxy: trustProxyOption(config.trustProxy),
     // Fastify's JSON parser refuses __proto__ and constructor.prototype keys (secure-json-parse).
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
