@@ -11,9 +11,9 @@ export async function listen (app: FastifyInstance): Promise<string> {
 export interface HttpAnswer { status: number, headers: Headers, body: any, text: string, cookie?: string }
 
 /** fetch over the real socket; JSON in and out, the session cookie picked out of Set-Cookie. */
-export async function http (base: string, method: string, path: string, opts: { body?: unknown, raw?: string | Uint8Array, headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+export async function http (base: string, method: string, path: string, opts: { body?: unknown, raw?: string | Uint8Array<ArrayBuffer>, headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
   const headers: Record<string, string> = { ...opts.headers }
-  let body: string | Uint8Array | undefined
+  let body: string | Uint8Array<ArrayBuffer> | undefined
   if (opts.raw !== undefined) body = opts.raw
   else if (opts.body !== undefined) {
     body = JSON.stringify(opts.body)
