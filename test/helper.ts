@@ -73,15 +73,22 @@ export async function outboxMessages (outbox: string, to?: string): Promise<Pars
   return out
 }
 
-/** The token of the last link of `kind` mailed to `to`. */
-export async function tokenFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password'): Promise<string> {
-  const mails = await outboxMessages(outbox, to)
-  for (const m of mails.reverse()) {
-    const unfolded = m.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
-    const match = unfolded.match(new RegExp(`/${kind}\\?token=([A-Za-z0-9_-]+)`))
-    if (match !== null) return match[1]
+/**
+ * The token of the last link of `kind` mailed to `to`. Some mail goes out after the HTTP
+ * answer (so its timing cannot reveal an account), hence a short wait for it.
+ */
+export async function tokenFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password', waitMs = 5000): Promise<string> {
+  const until = Date.now() + waitMs
+  for (;;) {
+    const mails = await outboxMessages(outbox, to)
+    for (const m of mails.reverse()) {
+      const unfolded = m.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+      const match = unfolded.match(new RegExp(`/${kind}\\?token=([A-Za-z0-9_-]+)`))
+      if (match !== null) return match[1]
+    }
+    if (Date.now() > until) throw new Error(`no ${kind} link mailed to ${to}`)
+    await new Promise(resolve => setTimeout(resolve, 25))
   }
-  throw new Error(`no ${kind} link mailed to ${to}`)
 }
 
 export function cookieOf (res: LightMyRequestResponse, name = 'sessionId'): string | undefined {
