@@ -67,7 +67,7 @@ t.test('no answer tells whether an account exists', async t => {
   t.test('forgot: unknown, unverified and verified addresses get the same answer (once the route exists)', async t => {
     const unknown = await post('/api/auth/password/forgot', { email: uniqueEmail('nobody') })
     if (unknown.statusCode === 404) {
-      t.skip('POST /password/forgot is built on another branch; this runs after the merge')
+      t.plan(0, 'POST /password/forgot is built on another branch; this runs after the merge')
       return
     }
     const pending = await post('/api/auth/password/forgot', { email: unverified.email })
