@@ -69,6 +69,9 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
 
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(jsonBodyPlugin)
+  // Headers and CORS first, so every answer has them, even a 503 from a later hook.
+  await fastify.register(securityHeadersPlugin)
+  await fastify.register(corsPlugin)
   await fastify.register(redisPlugin)
   await fastify.register(hasherPlugin)
   await fastify.register(mailerPlugin)
@@ -77,8 +80,6 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(loginThrottlePlugin)
-  await fastify.register(securityHeadersPlugin)
-  await fastify.register(corsPlugin)
   await fastify.register(csrfPlugin)
 
   await fastify.register(healthRoutes)
