@@ -24,10 +24,13 @@ export default fp(async (app) => {
     backupCodes: new BackupCodes(app.redis, prefix),
     challenges: new MfaChallenges(app.redis, prefix, app.config.MFA_CHALLENGE_TTL),
     log: app.log.child({ module: 'mfa' }),
-    // Integration point for the account failure backoff: wrong second-factor codes are
-    // reported here (replace with the backoff's own "record a failure" call).
+    // Wrong second-factor codes count toward the account's back-off like wrong passwords;
+    // they are counted by user id (the password failures by the identifier typed).
     onMfaFailure: async (userId: string) => {
       app.log.info({ userId }, 'wrong second-factor code')
-    }
+      await app.loginThrottle.recordFailure(userId)
+    },
+    beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.assertAllowed(userId) },
+    onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) }
   })
-}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts'] })
+}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle'] })

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { AuthError } from './errors.js'
+import { afterAnswer } from './background.js'
 import type { EmailTokens } from './email-tokens.js'
 import type { Mailer } from './mailer.js'
 import { alreadyRegisteredMessage, usernameTakenMessage, verifyEmailMessage } from './mail-templates.js'
@@ -73,11 +74,14 @@ export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 
   return (await deps.users.findById(user.id)) ?? user
 }
 
-/** Same answer for every address; only an unverified account gets a new link. */
+/**
+ * Same answer for every address; only an unverified account gets a new link. The link is
+ * made and mailed after the answer, so the answer takes as long for an unknown address.
+ */
 export async function resendVerification (deps: AccountDeps, rawEmail: string): Promise<void> {
   const email = parseEmail(rawEmail)
   const user = await deps.users.findByEmail(email)
-  if (user !== null && !user.emailVerified && !user.disabled) await sendVerification(deps, user)
+  if (user !== null && !user.emailVerified && !user.disabled) afterAnswer(deps.log, 'verification resend', async () => await sendVerification(deps, user))
 }
 
 export interface LoginInput {

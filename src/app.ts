@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { errorHandler, problem, sendProblem } from './problem.js'
+import { drainBackground } from './background.js'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
 import hasherPlugin from '../plugins/password-hasher.js'
@@ -11,6 +12,11 @@ import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
 import mfaPlugin from '../plugins/mfa.js'
+import loginThrottlePlugin from '../plugins/login-throttle.js'
+import securityHeadersPlugin from '../plugins/security-headers.js'
+import corsPlugin from '../plugins/cors.js'
+import csrfPlugin from '../plugins/csrf.js'
+import jsonBodyPlugin from '../plugins/json-body.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -19,6 +25,18 @@ import tokenRoutes from '../routes/auth/token.js'
 import twoFactorRoutes from '../routes/auth/two-factor.js'
 
 export const BODY_LIMIT = 16 * 1024
+
+/**
+ * TRUST_PROXY as Fastify's trustProxy. Fastify 5.x treats a bare hop count as "trust
+ * nothing" (it cannot tell a proxy from a client that connects directly), so a count
+ * becomes the function proxy-addr understands: the socket peer and the next `hops - 1`
+ * addresses written by proxies are trusted, the address before them is the client. Use a
+ * count only when clients cannot reach the server except through those proxies.
+ */
+export function trustProxyOption (trust: boolean | number): boolean | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust
+  return trust
+}
 
 /** Fastify's own options; the server and the tests create Fastify with these. */
 export function serverOptions (config: Config): FastifyServerOptions {
@@ -32,8 +50,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
       }
     },
     bodyLimit: BODY_LIMIT,
-    // A hop count is valid for Fastify (proxy-addr) though its types only list booleans and lists.
-    trustProxy: config.trustProxy as boolean,
+    trustProxy: trustProxyOption(config.trustProxy),
     // Fastify's JSON parser refuses __proto__ and constructor.prototype keys (secure-json-parse).
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -56,6 +73,10 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   fastify.setNotFoundHandler((request, reply) => sendProblem(reply, problem('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)))
 
   await fastify.register(configPlugin, { config: opts.config })
+  await fastify.register(jsonBodyPlugin)
+  // Headers and CORS first, so every answer has them, even a 503 from a later hook.
+  await fastify.register(securityHeadersPlugin)
+  await fastify.register(corsPlugin)
   await fastify.register(redisPlugin)
   await fastify.register(hasherPlugin)
   await fastify.register(mailerPlugin)
@@ -64,7 +85,9 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(loginThrottlePlugin)
   await fastify.register(mfaPlugin)
+  await fastify.register(csrfPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
@@ -74,4 +97,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(tokenRoutes)
     await api.register(twoFactorRoutes)
   }, { prefix: '/api/auth' })
+  // Registered last, so it runs first on close: work begun after an answer finishes
+  // while Redis and the mailer are still open.
+  fastify.addHook('onClose', drainBackground)
 }

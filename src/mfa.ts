@@ -81,6 +81,10 @@ export interface MfaDeps {
    * like wrong passwords; it may throw (e.g. a RATE_LIMITED AuthError).
    */
   onMfaFailure: (userId: string) => Promise<void>
+  /** Called before a code is checked: throws (RATE_LIMITED) while the account backs off. */
+  beforeMfaAttempt?: (userId: string) => Promise<void>
+  /** Called after a right code: clears the account's failure count. */
+  onMfaSuccess?: (userId: string) => Promise<void>
 }
 
 export interface MfaChallengeAnswer {
@@ -119,7 +123,11 @@ function methodOf (code: string): MfaMethod {
 export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, grant: LoginGrant = 'session'): Promise<MfaChallengeAnswer | null> {
   if (!user.mfaEnabled) return null
   if (totpCode !== undefined) {
-    if (await deps.totp.checkActive(user.id, totpCode) === 'ok') return null
+    await deps.beforeMfaAttempt?.(user.id)
+    if (await deps.totp.checkActive(user.id, totpCode) === 'ok') {
+      await deps.onMfaSuccess?.(user.id)
+      return null
+    }
     await deps.onMfaFailure(user.id)
     throw invalidCode()
   }
@@ -143,8 +151,10 @@ export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInpu
     await deps.challenges.consume(input.mfaToken)
     throw dead
   }
+  await deps.beforeMfaAttempt?.(user.id)
   if (await checkSecondFactor(deps, user.id, input.code, input.method)) {
     if (!await deps.challenges.consume(input.mfaToken)) throw dead
+    await deps.onMfaSuccess?.(user.id)
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
     if ((input.method ?? methodOf(input.code)) === 'backup_code') {
       deps.log.info({ userId: user.id, remaining: await deps.backupCodes.remaining(user.id) }, 'backup code used')

@@ -24,7 +24,8 @@ interface AjvIssue { instancePath: string, keyword: string, message?: string, pa
 
 /** Ajv's errors as the contract's fieldErrors/formErrors. */
 export function validationProblem (issues: AjvIssue[], context: string | undefined): Problem {
-  const fieldErrors: FieldErrors = {}
+  // No prototype: a body field named `constructor` or `toString` must not find Object's.
+  const fieldErrors: FieldErrors = Object.create(null) as FieldErrors
   const formErrors: string[] = []
   for (const issue of issues) {
     let field = issue.instancePath.replace(/^\//, '').replace(/\//g, '.')

@@ -76,11 +76,18 @@ export async function outboxMessages (outbox: string, to?: string): Promise<Pars
   return out
 }
 
-/** The token of the last link of `kind` mailed to `to`. */
-export async function tokenFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password'): Promise<string> {
-  const token = newestToken(await readOutbox(outbox), kind, to)
-  if (token === undefined) throw new Error(`no ${kind} link mailed to ${to}`)
-  return token
+/**
+ * The token of the last link of `kind` mailed to `to`. Some mail goes out after the HTTP
+ * answer (so its timing cannot reveal an account), hence a short wait for it.
+ */
+export async function tokenFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password', waitMs = 5000): Promise<string> {
+  const until = Date.now() + waitMs
+  for (;;) {
+    const token = newestToken(await readOutbox(outbox), kind, to)
+    if (token !== undefined) return token
+    if (Date.now() > until) throw new Error(`no ${kind} link mailed to ${to}`)
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
 }
 
 export function cookieOf (res: LightMyRequestResponse, name = 'sessionId'): string | undefined {

@@ -41,7 +41,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
   }, async (request) => {
-    const user = await checkCredentials(app.accounts, request.body)
+    // Per-account back-off, keyed by the identifier as typed (normalised), known or not.
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body))
     const challenge = await loginStep(app.mfa, user, request.body.totpCode)
     if (challenge !== null) return challenge
     const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)

@@ -30,3 +30,18 @@ t.test('a client without cookies with 2FA on gets a challenge from /token and to
   t.equal(wrong.statusCode, 401)
   t.equal(wrong.json().code, 'INVALID_MFA_CODE')
 })
+
+t.test('wrong second-factor codes count toward the account back-off', async t => {
+  const ctx = await build(t, { DATA_ENCRYPTION_KEY: KEY, LOGIN_FREE_FAILURES: '2', LOGIN_BACKOFF_BASE: '30' })
+  const e = await enrolledUser(ctx)
+  const codes: number[] = []
+  for (let i = 0; i < 4; i++) {
+    const res = await post(ctx, '/login', { email: e.email, password: PASSWORD, totpCode: e.auth.codeAgo(5) })
+    codes.push(res.statusCode)
+  }
+  t.same(codes.slice(0, 2), [401, 401], 'free failures answer 401')
+  t.equal(codes[3], 429, 'then the account backs off')
+  const res = await post(ctx, '/login', { email: e.email, password: PASSWORD, totpCode: await e.auth.next() })
+  t.equal(res.statusCode, 429, 'even a right code waits out the back-off')
+  t.ok(Number(res.headers['retry-after']) > 0)
+})

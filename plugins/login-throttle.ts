@@ -1,0 +1,23 @@
+import fp from 'fastify-plugin'
+import { LoginThrottle } from '../src/login-throttle.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Per-account back-off after failed sign-ins, shared by every process through Redis.
+     * Wrong MFA codes count too: `app.loginThrottle.recordFailure(identifierOrUserId)`.
+     */
+    loginThrottle: LoginThrottle
+  }
+}
+
+export default fp(async (app) => {
+  const c = app.config
+  app.decorate('loginThrottle', new LoginThrottle(app.redis, {
+    prefix: c.REDIS_KEY_PREFIX,
+    freeFailures: c.LOGIN_FREE_FAILURES,
+    baseDelay: c.LOGIN_BACKOFF_BASE,
+    maxDelay: c.LOGIN_BACKOFF_MAX,
+    window: c.LOGIN_FAILURE_WINDOW
+  }))
+}, { name: 'login-throttle', dependencies: ['config', 'redis'] })
