@@ -45,6 +45,8 @@ export async function build (t: Tap, env: Record<string, string> = {}, shared?: 
     REDIS_URL: server.url,
     MAIL_OUTBOX_DIR: outbox,
     LOGIN_RATE_LIMIT: '1000',
+    // The per-account back-off is tested where it is the subject (brute-force tests).
+    LOGIN_FREE_FAILURES: '100',
     EMAIL_TOKEN_RATE_LIMIT: '1000',
     ...env
   })

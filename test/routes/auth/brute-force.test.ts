@@ -6,7 +6,7 @@ import { LoginThrottle } from '../../../src/login-throttle.js'
 import { build, signedInUser, uniqueEmail, PASSWORD } from '../../helper.js'
 import { http, listen } from '../../socket.js'
 
-const ARGON = { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' }
+const ARGON = { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1', LOGIN_FREE_FAILURES: '5' }
 
 t.test('the 11th login in a minute from one IP is refused with 429 and Retry-After', async t => {
   const ctx = await build(t, { ...ARGON, LOGIN_RATE_LIMIT: '10' })

@@ -93,6 +93,8 @@ t.test('registration and email verification', async t => {
     const unknown = await app.inject({ method: 'POST', url: '/api/auth/verify-email/resend', payload: { email: uniqueEmail('ghost') } })
     t.equal(known.statusCode, 202)
     t.same(known.json(), unknown.json())
+    // the resend mail goes out after the answer, so that its timing reveals nothing
+    for (let i = 0; i < 200 && (await outboxMessages(ctx.outbox, email)).length < 2; i++) await new Promise(resolve => setTimeout(resolve, 25))
     t.equal((await outboxMessages(ctx.outbox, email)).length, 2)
     // the older link no longer works once a new one is sent
     const mails = await outboxMessages(ctx.outbox, email)
