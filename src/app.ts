@@ -10,6 +10,8 @@ import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
 import docsPlugin from '../plugins/docs.js'
+import corsPlugin from '../plugins/cors.js'
+import demoPlugin from '../plugins/demo.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -59,7 +61,9 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(corsPlugin)
   await fastify.register(docsPlugin)
+  await fastify.register(demoPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {

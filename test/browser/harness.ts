@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHmac } from 'node:crypto'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { freePort, PROJECT_ROOT } from '../../src/local-redis.js'
+import { startTestRedis } from '../helper.js'
+
+type Tap = {
+  teardown: (fn: () => unknown) => void
+  comment: (...args: unknown[]) => void
+  passing: () => boolean
+}
+
+export const CHROMIUM = '/usr/bin/chromium'
+export const SCREENSHOT_DIR = join(PROJECT_ROOT, 'var', 'screenshots')
+export const FAILURE_DIR = join(SCREENSHOT_DIR, 'failures')
+
+export function chromiumMissing (): string | false {
+  return existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: apt-get install -y chromium`
+}
+
+export async function launchChromium (t: Tap): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  t.teardown(async () => { await browser.close() })
+  return browser
+}
+
+export interface ApiServer { port: number, origin: string, outbox: string, process: ChildProcess }
+
+/**
+ * The real server (src/server.ts, as `npm start` runs it) on a free port, against a Redis
+ * of its own, with mail written to a temporary outbox. Stopped at teardown.
+ */
+export async function startApiServer (t: Tap, options: { port?: number, publicHost?: string, env?: Record<string, string> } = {}): Promise<ApiServer> {
+  const redis = await startTestRedis(t)
+  const outbox = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'))
+  const port = options.port ?? await freePort()
+  const origin = `http://${options.publicHost ?? 'localhost'}:${port}`
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')], {
+    cwd: PROJECT_ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: redis.url,
+      MAIL_OUTBOX_DIR: outbox,
+      APP_ORIGIN: origin,
+      LOG_LEVEL: 'warn',
+      LOGIN_RATE_LIMIT: '1000',
+      EMAIL_TOKEN_RATE_LIMIT: '1000',
+      ...options.env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout?.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-4000) })
+  child.stderr?.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-4000) })
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>(resolve => {
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      })
+    }
+    await rm(outbox, { recursive: true, force: true })
+  })
+  // Ready when it answers; fail fast if it exits.
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}: ${output}`)
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health/live`)
+      if (res.ok) break
+    } catch {}
+    if (i > 600) throw new Error(`the server did not answer in time: ${output}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return { port, origin, outbox, process: child }
+}
+
+/** The routes the running server documents (and so has). */
+export async function documentedRoutes (api: ApiServer): Promise<Set<string>> {
+  const doc = await (await fetch(`http://127.0.0.1:${api.port}/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>> }
+  const out = new Set<string>()
+  for (const [path, ops] of Object.entries(doc.paths)) for (const m of Object.keys(ops)) out.add(`${m.toUpperCase()} ${path}`)
+  return out
+}
+
+/** Saves a screenshot of `page` if the test has failed, and prints where. */
+export function screenshotOnFailure (t: Tap, page: () => Page | undefined, name: string): void {
+  t.teardown(async () => {
+    const p = page()
+    if (t.passing() || p === undefined || p.isClosed()) return
+    await mkdir(FAILURE_DIR, { recursive: true })
+    const file = join(FAILURE_DIR, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.png`)
+    await p.screenshot({ path: file, fullPage: true }).catch(() => {})
+    t.comment(`screenshot of the failed page: ${file}`)
+  })
+}
+
+/** RFC 4648 base32 (no padding needed) to bytes. */
+function base32Decode (input: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = 0
+  let value = 0
+  const out: number[] = []
+  for (const ch of input.replace(/=+$/, '').toUpperCase()) {
+    const idx = alphabet.indexOf(ch)
+    if (idx < 0) throw new Error(`not base32: ${ch}`)
+    value = (value << 5) | idx
+    bits += 5
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff)
+      bits -= 8
+    }
+  }
+  return Buffer.from(out)
+}
+
+/** RFC 6238 TOTP (SHA-1, 30 s, 6 digits) written out with node:crypto, independent of the server's library. */
+export function totp (secret: string, time = Date.now(), step = 30): string {
+  const counter = Math.floor(time / 1000 / step)
+  const msg = Buffer.alloc(8)
+  msg.writeBigUInt64BE(BigInt(counter))
+  const mac = createHmac('sha1', base32Decode(secret)).update(msg).digest()
+  const offset = mac[mac.length - 1] & 0x0f
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000
+  return String(code).padStart(6, '0')
+}
+
+/** Waits for the next TOTP step, so that a code is not one the server has already seen. */
+export async function nextTotpStep (step = 30): Promise<void> {
+  const now = Date.now()
+  const wait = step * 1000 - (now % (step * 1000)) + 200
+  await new Promise(resolve => setTimeout(resolve, wait))
+}
