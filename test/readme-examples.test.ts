@@ -66,7 +66,11 @@ t.test('the README curl walk-through answers as documented', async t => {
   const localize = (code: string): string => code
     .replaceAll('http://localhost:3000', `http://127.0.0.1:${api.port}`)
     .replaceAll('var/outbox', api.outbox)
-  const script = ['set -euo pipefail', ...blocks.map((b, i) => `${localize(b.code)}\nprintf '\\n@@end of block ${i}@@\\n'`)].join('\n')
+  // Mail may be written just after the HTTP answer; a reader is slower than that, a
+  // script is not, so a block that reads the outbox first waits for a mail to be there.
+  const waitForMail = `for i in $(seq 200); do ls ${api.outbox}/*.eml >/dev/null 2>&1 && break; sleep 0.05; done`
+  const script = ['set -euo pipefail', ...blocks.map((b, i) =>
+    `${b.code.includes('var/outbox') ? waitForMail + '\n' : ''}${localize(b.code)}\nprintf '\\n@@end of block ${i}@@\\n'`)].join('\n')
   const run = await bash(script, cwd)
   t.equal(run.code, 0, `the blocks run without error${run.stderr === '' ? '' : `: ${run.stderr}`}`)
   const outputs = run.stdout.split(/\n@@end of block \d+@@\n/)

@@ -16,14 +16,21 @@ export interface Setup {
   sameSite: 'Strict' | 'None'
 }
 
-/** The link of `kind` in the last mail to `to`, as the mail has it (quoted-printable undone). */
-async function linkFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password'): Promise<string> {
-  for (const m of (await outboxMessages(outbox, to)).reverse()) {
-    const unfolded = m.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
-    const match = unfolded.match(new RegExp(`https?://[^\\s"<>]+/${kind}\\?token=[A-Za-z0-9_-]+`))
-    if (match !== null) return match[0]
+/**
+ * The link of `kind` in the last mail to `to`, as the mail has it (quoted-printable
+ * undone). Mail may be written just after the HTTP answer, so it is awaited a while.
+ */
+async function linkFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password', waitMs = 10_000): Promise<string> {
+  const until = Date.now() + waitMs
+  for (;;) {
+    for (const m of (await outboxMessages(outbox, to)).reverse()) {
+      const unfolded = m.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+      const match = unfolded.match(new RegExp(`https?://[^\\s"<>]+/${kind}\\?token=[A-Za-z0-9_-]+`))
+      if (match !== null) return match[0]
+    }
+    if (Date.now() > until) throw new Error(`no ${kind} link mailed to ${to}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
   }
-  throw new Error(`no ${kind} link mailed to ${to}`)
 }
 
 async function ready (page: Page): Promise<void> {
