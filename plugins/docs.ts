@@ -13,6 +13,23 @@ export function codesFor (status: number): string[] {
 
 type Schema = Record<string, unknown>
 
+/**
+ * A Content-Security-Policy that also allows inline styles, which Swagger UI needs to
+ * render; scripts stay as strict as they were.
+ */
+export function allowInlineStyles (header: string): string {
+  const directives = header.split(';').map(d => d.trim()).filter(d => d !== '')
+  const style = directives.findIndex(d => /^style-src\s/i.test(d) || d.toLowerCase() === 'style-src')
+  if (style >= 0) {
+    if (!directives[style].includes("'unsafe-inline'")) directives[style] += " 'unsafe-inline'"
+  } else {
+    const fallback = directives.find(d => /^default-src\s/i.test(d))
+    if (fallback === undefined) return header
+    directives.push(`style-src ${fallback.replace(/^default-src\s+/i, '')} 'unsafe-inline'`)
+  }
+  return directives.join(';')
+}
+
 /** The Problem schema as an OpenAPI component: the route schemas' own, without its $id. */
 function problemComponent (): Schema {
   const { $id: _id, ...rest } = JSON.parse(JSON.stringify(ProblemSchema)) as Schema
@@ -112,6 +129,10 @@ export default fp(async (app) => {
       return { schema: out, url }
     }
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    // Only on the /docs routes: Swagger UI (React) sets style attributes.
+    transformStaticCSP: allowInlineStyles
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'docs', dependencies: ['config', 'authenticate'] })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { HTTPMethods } from 'fastify'
 import { build, signedInUser } from '../helper.js'
+import { allowInlineStyles } from '../../plugins/docs.js'
 import { ERRORS } from '../../src/errors.js'
 import { REQUEST_EXAMPLES } from '../../src/openapi/examples.js'
 
@@ -103,4 +104,11 @@ t.test('/docs serves the interactive reference', async t => {
   t.match(res.body, /swagger-ui/i)
   const init = await ctx.app.inject('/docs/json')
   t.equal(init.json().openapi, '3.1.0')
+})
+
+t.test('on /docs a Content-Security-Policy is relaxed for inline styles only', async t => {
+  t.equal(allowInlineStyles("default-src 'self';script-src 'self';style-src 'self'"), "default-src 'self';script-src 'self';style-src 'self' 'unsafe-inline'")
+  t.equal(allowInlineStyles("default-src 'self';script-src 'self'"), "default-src 'self';script-src 'self';style-src 'self' 'unsafe-inline'")
+  t.equal(allowInlineStyles("style-src 'self' 'unsafe-inline'"), "style-src 'self' 'unsafe-inline'")
+  t.equal(allowInlineStyles("img-src 'self'"), "img-src 'self'", 'no style or default directive: unchanged')
 })
