@@ -37,9 +37,9 @@ async function ready (page: Page): Promise<void> {
   await page.locator('body[data-ready="true"]').waitFor()
 }
 
-async function signIn (page: Page, email: string): Promise<void> {
+async function signIn (page: Page, email: string, password = PASSWORD): Promise<void> {
   await page.fill('#login-email', email)
-  await page.fill('#login-password', PASSWORD)
+  await page.fill('#login-password', password)
   await page.click('#login-form button[type="submit"]')
 }
 
@@ -59,6 +59,9 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
   const pageErrors: string[] = []
   page.on('pageerror', e => pageErrors.push(e.message))
   const email = uniqueEmail(s.name)
+  // The TOTP secret once 2FA is on, and the last code the server accepted.
+  let secret: string | undefined
+  let lastCode: string | undefined
 
   await t.test('register from the page', async t => {
     await page.goto(`${s.pageOrigin}/`)
@@ -142,8 +145,9 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
     await page.locator('#twofa-enrol').waitFor()
     t.match(await page.getAttribute('#twofa-qr', 'src'), /^data:image\/svg\+xml/, 'the QR code shows')
     t.ok(await page.evaluate(() => (document.getElementById('twofa-qr') as HTMLImageElement).naturalWidth > 0), 'and renders')
-    const secret = (await page.textContent('#twofa-secret')) ?? ''
-    t.match(secret, /^[A-Z2-7]{16,}$/, 'the secret is base32')
+    const shown = (await page.textContent('#twofa-secret')) ?? ''
+    t.match(shown, /^[A-Z2-7]{16,}$/, 'the secret is base32')
+    secret = shown
     const enrolCode = totp(secret)
     await page.fill('#twofa-code', enrolCode)
     await page.click('#twofa-enable-form button[type="submit"]')
@@ -158,10 +162,45 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
     t.equal(await page.isVisible('#signed-in'), false, 'the password alone does not sign in')
     // A server may refuse a code it has already accepted: use the next step's.
     if (totp(secret) === enrolCode) await nextTotpStep()
-    await page.fill('#mfa-code', totp(secret))
+    lastCode = totp(secret)
+    await page.fill('#mfa-code', lastCode)
     await page.click('#mfa-form button[type="submit"]')
     await page.locator('#signed-in').waitFor()
     t.equal(await page.textContent('#me-email'), email)
+  })
+
+  const noReset = !routes.has('POST /api/auth/password/forgot') || !routes.has('POST /api/auth/password/reset')
+    ? 'POST /api/auth/password/forgot and /password/reset are not on this build: this part turns on when they are'
+    : false
+  await t.test('the reset link from the email sets a new password', { skip: noReset }, async t => {
+    await page.click('#logout')
+    await page.locator('#forgot-form').waitFor()
+    await page.fill('#forgot-email', email)
+    await page.click('#forgot-form button[type="submit"]')
+    await page.locator('#notice').filter({ hasText: /\S/ }).waitFor()
+    const link = await linkFromOutbox(s.api.outbox, email, 'reset-password')
+    t.ok(link.startsWith(`${s.pageOrigin}/reset-password?token=`), 'the emailed link opens the page')
+    await page.goto(link)
+    await ready(page)
+    t.equal(new URL(page.url()).search, '', 'the token left the address bar')
+    await page.locator('#reset-form').waitFor()
+    const newPassword = `${PASSWORD} renewed`
+    await page.fill('#reset-password', newPassword)
+    await page.click('#reset-form button[type="submit"]')
+    await page.locator('#reset').waitFor({ state: 'hidden' })
+    t.equal(await page.isVisible('#error'), false, 'no error shown')
+    await signIn(page, email, PASSWORD)
+    await page.locator('#error').filter({ hasText: 'INVALID_CREDENTIALS' }).waitFor()
+    t.pass('the old password is refused, readably')
+    await signIn(page, email, newPassword)
+    if (secret !== undefined) {
+      await page.locator('#mfa').waitFor()
+      if (totp(secret) === lastCode) await nextTotpStep()
+      await page.fill('#mfa-code', totp(secret))
+      await page.click('#mfa-form button[type="submit"]')
+    }
+    await page.locator('#signed-in').waitFor()
+    t.equal(await page.textContent('#me-email'), email, 'the new password signs in')
   })
 
   await t.test('sign out', async t => {
