@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import type { Test } from 'tap'
 import { outboxMessages, PASSWORD, uniqueEmail } from '../helper.js'
-import { documentedRoutes, nextTotpStep, screenshotOnFailure, SCREENSHOT_DIR, totp, type ApiServer } from './harness.js'
+import { documentedRoutes, freshTotp, screenshotOnFailure, SCREENSHOT_DIR, type ApiServer } from './harness.js'
 
 type Tap = Test
 
@@ -59,9 +59,9 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
   const pageErrors: string[] = []
   page.on('pageerror', e => pageErrors.push(e.message))
   const email = uniqueEmail(s.name)
-  // The TOTP secret once 2FA is on, and the last code the server accepted.
+  // The TOTP secret once 2FA is on, and the time step of the last code the server accepted.
   let secret: string | undefined
-  let lastCode: string | undefined
+  let lastStep: number | undefined
 
   await t.test('register from the page', async t => {
     await page.goto(`${s.pageOrigin}/`)
@@ -148,8 +148,9 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
     const shown = (await page.textContent('#twofa-secret')) ?? ''
     t.match(shown, /^[A-Z2-7]{16,}$/, 'the secret is base32')
     secret = shown
-    const enrolCode = totp(secret)
-    await page.fill('#twofa-code', enrolCode)
+    const enrol = await freshTotp(secret)
+    lastStep = enrol.step
+    await page.fill('#twofa-code', enrol.code)
     await page.click('#twofa-enable-form button[type="submit"]')
     await page.locator('#twofa-done').waitFor()
     t.equal(await page.locator('#backup-codes li').count(), 10, 'ten backup codes are shown')
@@ -160,10 +161,9 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
     await signIn(page, email)
     await page.locator('#mfa').waitFor()
     t.equal(await page.isVisible('#signed-in'), false, 'the password alone does not sign in')
-    // A server may refuse a code it has already accepted: use the next step's.
-    if (totp(secret) === enrolCode) await nextTotpStep()
-    lastCode = totp(secret)
-    await page.fill('#mfa-code', lastCode)
+    const login = await freshTotp(secret, lastStep)
+    lastStep = login.step
+    await page.fill('#mfa-code', login.code)
     await page.click('#mfa-form button[type="submit"]')
     await page.locator('#signed-in').waitFor()
     t.equal(await page.textContent('#me-email'), email)
@@ -195,8 +195,9 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
     await signIn(page, email, newPassword)
     if (secret !== undefined) {
       await page.locator('#mfa').waitFor()
-      if (totp(secret) === lastCode) await nextTotpStep()
-      await page.fill('#mfa-code', totp(secret))
+      const again = await freshTotp(secret, lastStep)
+      lastStep = again.step
+      await page.fill('#mfa-code', again.code)
       await page.click('#mfa-form button[type="submit"]')
     }
     await page.locator('#signed-in').waitFor()

@@ -71,9 +71,18 @@ export function totp (secret: string, time = Date.now(), step = 30): string {
   return String(code).padStart(6, '0')
 }
 
-/** Waits for the next TOTP step, so that a code is not one the server has already seen. */
-export async function nextTotpStep (step = 30): Promise<void> {
-  const now = Date.now()
-  const wait = step * 1000 - (now % (step * 1000)) + 200
-  await new Promise(resolve => setTimeout(resolve, wait))
+/**
+ * A code the server has not seen yet: servers refuse a time step at or before the last one
+ * they accepted (replay), and accept one step of drift either way (RFC 6238 section 5.2).
+ * So the earliest step after `lastStep` within now ± 1 is used, and only when there is none
+ * does this wait for the clock to move on. Returns the code and its step.
+ */
+export async function freshTotp (secret: string, lastStep?: number, period = 30): Promise<{ code: string, step: number }> {
+  for (;;) {
+    const now = Math.floor(Date.now() / 1000 / period)
+    for (const step of [now - 1, now, now + 1]) {
+      if (lastStep === undefined || step > lastStep) return { code: totp(secret, step * period * 1000), step }
+    }
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
 }
