@@ -40,6 +40,9 @@ export default fp(async (app) => {
   const c = app.config
   const secure = c.NODE_ENV === 'production' || c.COOKIE_SAMESITE === 'None'
   const sameSite = c.COOKIE_SAMESITE.toLowerCase() as 'strict' | 'lax' | 'none'
+  // A SameSite=None cookie serves an SPA on another site, where it is a third-party cookie:
+  // Chromium blocks those unless they are Partitioned (CHIPS), keyed to the SPA's site.
+  const partitioned = sameSite === 'none'
   const store = new RedisSessionStore(app.redis, {
     prefix: c.REDIS_KEY_PREFIX,
     ttl: c.SESSION_TTL * 1000,
@@ -58,11 +61,11 @@ export default fp(async (app) => {
     // Sliding happens in the store's read script; rolling would rewrite the session on
     // every request.
     rolling: false,
-    cookie: { httpOnly: true, path: '/', sameSite, secure, domain: c.COOKIE_DOMAIN, maxAge: c.SESSION_TTL * 1000 }
+    cookie: { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN, maxAge: c.SESSION_TTL * 1000 }
   })
 
   const cookieName = c.SESSION_COOKIE_NAME
-  const cookieOptions = { httpOnly: true, path: '/', sameSite, secure, domain: c.COOKIE_DOMAIN }
+  const cookieOptions = { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN }
   const ownPrefix = `${cookieName}=`
 
   /*
@@ -100,7 +103,7 @@ export default fp(async (app) => {
     async signOut (request: FastifyRequest, reply: FastifyReply) {
       const session = request.session as typeof request.session | null
       if (session?.userId !== undefined) await session.destroy()
-      reply.clearCookie(cookieName, { path: '/', domain: c.COOKIE_DOMAIN, httpOnly: true, sameSite, secure })
+      reply.clearCookie(cookieName, { path: '/', domain: c.COOKIE_DOMAIN, httpOnly: true, sameSite, secure, partitioned })
     },
     csrfToken,
     async endAll (userId: string, keep?: string) {

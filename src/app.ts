@@ -17,6 +17,8 @@ import securityHeadersPlugin from '../plugins/security-headers.js'
 import corsPlugin from '../plugins/cors.js'
 import csrfPlugin from '../plugins/csrf.js'
 import jsonBodyPlugin from '../plugins/json-body.js'
+import docsPlugin from '../plugins/docs.js'
+import demoPlugin from '../plugins/demo.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -88,6 +90,8 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(loginThrottlePlugin)
   await fastify.register(mfaPlugin)
   await fastify.register(csrfPlugin)
+  await fastify.register(docsPlugin)
+  await fastify.register(demoPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {

@@ -1,0 +1,36 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply } from 'fastify'
+import { buildDemoScript, demoCss, demoHtml } from '../src/demo/build.js'
+
+/**
+ * The demo page at `/`, and at the two paths the emails link to, which the page handles
+ * itself. The script is bundled from src/demo/app.ts on first request and kept in memory,
+ * so the page can never be older than its source. Plain routes: three files need no
+ * static-file plugin.
+ */
+export default fp(async (app) => {
+  let script: Promise<string> | undefined
+  const hide = { schema: { hide: true } }
+
+  const page = async (_request: unknown, reply: FastifyReply): Promise<string> => {
+    // The links carry a token in the query string: no caching, no referrer.
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('referrer-policy', 'no-referrer')
+    return await demoHtml()
+  }
+  app.get('/', hide, page)
+  app.get('/verify-email', hide, page)
+  app.get('/reset-password', hide, page)
+
+  app.get('/app.js', hide, async (_request, reply) => {
+    script ??= buildDemoScript().catch((err: unknown) => {
+      script = undefined
+      throw err
+    })
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache')
+    return await script
+  })
+  app.get('/app.css', hide, async (_request, reply) => {
+    reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache')
+    return await demoCss()
+  })
+}, { name: 'demo' })
