@@ -1,8 +1,13 @@
 import fp from 'fastify-plugin'
 import { createRedis, type RedisClient } from '../src/redis.js'
+import { AuthError } from '../src/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance { redis: RedisClient }
+  interface FastifyContextConfig {
+    /** false for routes that answer without Redis (health, metrics): no 503 pre-check */
+    redis?: boolean
+  }
 }
 
 /**
@@ -22,6 +27,17 @@ export default fp(async (app) => {
   redis.on('error', (err: Error) => note('unreachable', err))
   redis.on('end', () => note('closed'))
   app.decorate<RedisClient>('redis', redis)
+
+  /*
+   * Fast pre-check: while the connection is down (reconnecting, not yet connected) a route
+   * that needs Redis answers 503 at once, before the session is read or a password hashed.
+   * A Redis that is connected but stalled (SIGSTOP, a long fork) still looks ready; there
+   * the command timeout bounds the answer. Unknown URLs (404) do not need Redis.
+   */
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.url === undefined || request.routeOptions.config.redis === false) return
+    if (redis.status !== 'ready') throw new AuthError('SERVICE_UNAVAILABLE', 'The session store cannot be reached; try again shortly.', { retryAfter: 1 })
+  })
   app.addHook('onClose', async () => {
     await redis.quit().catch(() => redis.disconnect())
   })

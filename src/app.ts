@@ -9,6 +9,7 @@ import accountsPlugin from '../plugins/accounts.js'
 import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
+import metricsPlugin from '../plugins/metrics.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -58,6 +59,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(metricsPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {

@@ -22,7 +22,7 @@ async function main (): Promise<void> {
 
   // With neither REDIS_URL nor a cluster, run a Redis of our own on the project's config.
   let local: LocalRedis | undefined
-  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined) {
+  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined && config.REDIS_SENTINELS === undefined) {
     try {
       local = await startRedis({ dir: LOCAL_REDIS_DIR })
     } catch (err) {

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkCredentials } from '../../src/accounts.js'
 import { publicUser } from '../../src/users.js'
+import { loginOutcome } from '../../plugins/metrics.js'
 import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/schemas/common.js'
 
 const Identifier = Type.String({ minLength: 1, maxLength: 254 })
@@ -32,8 +33,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
   }, async (request) => {
-    const user = await checkCredentials(app.accounts, request.body)
+    const user = await checkCredentials(app.accounts, request.body).catch((err: unknown) => {
+      app.metrics.countLogin(loginOutcome(err))
+      throw err
+    })
     const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    app.metrics.countLogin('success')
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })
