@@ -40,6 +40,7 @@ export default fp(async (app) => {
   })
   app.addHook('onClose', async () => {
     await redis.quit().catch(() => redis.disconnect())
+    note('closed')
   })
   try {
     await redis.connect()

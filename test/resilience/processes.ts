@@ -50,8 +50,10 @@ export interface ServerProcess {
   /** stdout lines (pino JSON) so far */
   lines: string[]
   /** resolves with the first line (parsed) for which `match` is true, old lines included */
-  waitForLog: (match: (entry: Record<string, any>) => boolean, timeoutMs?: number) => Promise<Record<string, any>>
+  waitForLog: (match: (entry: Record<string, any>) => boolean, options?: { timeoutMs?: number, from?: number }) => Promise<Record<string, any>>
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /** the last 2000 characters of stderr */
+  stderr: () => string
 }
 
 export const TEST_SECRET = 'resilience-test-secret-0123456789abcdef'
@@ -93,10 +95,10 @@ export async function startServer (t: Tap, env: Record<string, string>): Promise
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000) })
 
   const parse = (line: string): Record<string, any> => { try { return JSON.parse(line) } catch { return {} } }
-  const waitForLog = async (match: (entry: Record<string, any>) => boolean, timeoutMs = 30_000): Promise<Record<string, any>> => {
+  const waitForLog = async (match: (entry: Record<string, any>) => boolean, { timeoutMs = 30_000, from = 0 } = {}): Promise<Record<string, any>> => {
     return await new Promise((resolve, reject) => {
       const check = (): void => {
-        const hit = lines.map(parse).find(match)
+        const hit = lines.slice(from).map(parse).find(match)
         if (hit !== undefined) { done(); resolve(hit) }
       }
       const onExit = (): void => { done(); reject(new Error(`server exited before the expected log line; stderr: ${stderr}`)) }
@@ -107,8 +109,8 @@ export async function startServer (t: Tap, env: Record<string, string>): Promise
       check()
     })
   }
-  await waitForLog(e => typeof e.msg === 'string' && e.msg.startsWith('Server listening at'), 60_000)
-  return { url: `http://127.0.0.1:${port}`, port, child, lines, waitForLog, exited }
+  await waitForLog(e => typeof e.msg === 'string' && e.msg.startsWith('Server listening at'), { timeoutMs: 60_000 })
+  return { url: `http://127.0.0.1:${port}`, port, child, lines, waitForLog, exited, stderr: () => stderr }
 }
 
 export interface Answer { status: number, headers: Headers, body: any, cookie?: string, ms: number }

@@ -15,9 +15,9 @@ t.test('Redis killed mid-traffic: 503 with Retry-After at once, then 200 again w
   // Traffic that keeps going while Redis dies and comes back.
   const statuses: number[] = []
   const problems: Array<{ code?: string, retryAfter: string | null }> = []
-  let traffic = true
+  const traffic = { on: true }
   const loop = (async () => {
-    while (traffic) {
+    while (traffic.on) {
       const r = await call(server.url, 'GET', '/api/auth/me', { cookie, timeoutMs: ANSWER_BOUND_MS })
       statuses.push(r.status)
       if (r.status !== 200) problems.push({ code: r.body?.code, retryAfter: r.headers.get('retry-after') })
@@ -56,7 +56,7 @@ t.test('Redis killed mid-traffic: 503 with Retry-After at once, then 200 again w
   t.equal(back.status, 200, 'the same session works again, the server was never restarted')
   t.equal(server.child.exitCode, null, 'the server process is still the first one')
 
-  traffic = false
+  traffic.on = false
   await loop
   t.ok(statuses.includes(503), 'the traffic saw the outage')
   t.equal(statuses.at(-1), 200, 'and recovered')
