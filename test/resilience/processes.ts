@@ -165,3 +165,23 @@ export function redisCli (args: string[]): string {
 }
 
 export { writeFile, sleep }
+
+export interface TestCluster { nodes: LocalRedis[], spec: string }
+
+/**
+ * A three-master Redis Cluster on loopback: three redis-server processes from redis.conf
+ * with cluster mode on (own data dir, own bus port), joined with `redis-cli --cluster
+ * create`, ready once every node reports cluster_state:ok.
+ */
+export async function startCluster (t: Tap): Promise<TestCluster> {
+  const nodes: LocalRedis[] = []
+  for (let i = 0; i < 3; i++) {
+    const dir = await tempDir(t, `cluster-${i}`)
+    const bus = await freePort()
+    nodes.push(await redisAt(t, dir, undefined, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(bus), '--cluster-node-timeout', '5000']))
+  }
+  const spec = nodes.map(n => `127.0.0.1:${n.port}`).join(',')
+  redisCli(['--cluster', 'create', ...spec.split(','), '--cluster-replicas', '0', '--cluster-yes'])
+  await until('cluster_state:ok on every node', async () => nodes.every(n => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), 60_000)
+  return { nodes, spec }
+}
