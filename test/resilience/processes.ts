@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, PROJECT_ROOT, startRedis, type LocalRedis } from '../../src/local-redis.js'
+import { freePort, PROJECT_ROOT, REDIS_CONF, startRedis, type LocalRedis } from '../../src/local-redis.js'
 import { tokenFromOutbox } from '../helper.js'
 
 type Tap = { teardown: (fn: () => unknown) => void }
@@ -31,9 +31,18 @@ function killOnTeardown (t: Tap, child: ChildProcess): void {
   })
 }
 
-/** A redis-server from redis.conf on `port` (free one if omitted) with data in `dir`. */
-export async function redisAt (t: Tap, dir: string, port?: number, extraArgs: string[] = []): Promise<LocalRedis> {
-  const redis = await startRedis({ dir, port, extraArgs })
+/**
+ * A redis-server from redis.conf on `port` (free one if omitted) with data in `dir`.
+ * With `ownConfig`, it runs on a copy of redis.conf in `dir`: Sentinel sends CONFIG REWRITE
+ * to the instances it reconfigures, which would otherwise rewrite the project's file.
+ */
+export async function redisAt (t: Tap, dir: string, port?: number, extraArgs: string[] = [], ownConfig = false): Promise<LocalRedis> {
+  let conf: string | undefined
+  if (ownConfig) {
+    conf = join(dir, 'redis.conf')
+    await copyFile(REDIS_CONF, conf)
+  }
+  const redis = await startRedis({ dir, port, extraArgs, conf })
   killOnTeardown(t, redis.process)
   return redis
 }
