@@ -59,7 +59,7 @@ export default fp(async (app) => {
   })
   const redisErrors = new Counter({
     name: 'gatehouse_redis_errors_total',
-    help: 'Redis failures: connection (client error events), command (a request failed on Redis), not_ready (a request refused at once because Redis was disconnected)',
+    help: 'Redis failures: connection (a reconnect attempt after a lost or failed connection), command (a request failed on Redis), not_ready (a request refused at once because Redis was disconnected)',
     labelNames: ['kind'] as const,
     registers: [registry]
   })
@@ -91,7 +91,9 @@ export default fp(async (app) => {
     }
   })
 
-  redis.on('error', () => redisErrors.inc({ kind: 'connection' }))
+  // One count per reconnect attempt: a connection lost (kill -9 closes it without an
+  // 'error' event) or an attempt that failed (ECONNREFUSED).
+  redis.on('reconnecting', () => redisErrors.inc({ kind: 'connection' }))
 
   app.decorate('metrics', {
     registry,
