@@ -67,6 +67,8 @@ t.test('Redis killed mid-traffic: 503 with Retry-After at once, then 200 again w
   t.match(after.body, /^gatehouse_redis_up 1$/m)
   const errors = /^gatehouse_redis_errors_total\{kind="connection"\} (\d+)$/m.exec(after.body)
   t.ok(Number(errors?.[1]) > 0, 'Redis connection errors are counted')
+  const notReady = /^gatehouse_redis_errors_total\{kind="not_ready"\} (\d+)$/m.exec(after.body)
+  t.ok(Number(notReady?.[1]) > 0, 'requests refused at once while Redis was disconnected are counted')
 })
 
 t.test('a server started while Redis is down serves 503 and heals when Redis starts', async t => {
