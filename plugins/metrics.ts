@@ -117,9 +117,7 @@ export default fp(async (app) => {
   }
 
   // No response schema: the body is Prometheus text, not JSON.
-  app.get('/metrics', {
-    config: { redis: false }
-  }, async (request, reply) => {
+  app.get('/metrics', async (request, reply) => {
     if (token !== undefined) {
       const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? ''
       if (!safeEqual(given, token)) {

@@ -63,6 +63,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
+    api.addHook('onRequest', api.requireRedis)
     await api.register(registerRoutes)
     await api.register(sessionRoutes)
   }, { prefix: '/api/auth' })
