@@ -175,7 +175,12 @@ export function redisCli (args: string[]): string {
 
 export { writeFile, sleep }
 
-export interface TestCluster { nodes: LocalRedis[], spec: string }
+export interface TestCluster {
+  nodes: LocalRedis[]
+  spec: string
+  /** the cluster arguments of node i, to restart it on its own bus port */
+  args: string[][]
+}
 
 /**
  * A three-master Redis Cluster on loopback: three redis-server processes from redis.conf
@@ -184,13 +189,15 @@ export interface TestCluster { nodes: LocalRedis[], spec: string }
  */
 export async function startCluster (t: Tap): Promise<TestCluster> {
   const nodes: LocalRedis[] = []
+  const args: string[][] = []
   for (let i = 0; i < 3; i++) {
     const dir = await tempDir(t, `cluster-${i}`)
     const bus = await freePort()
-    nodes.push(await redisAt(t, dir, undefined, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(bus), '--cluster-node-timeout', '5000']))
+    args.push(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(bus), '--cluster-node-timeout', '5000'])
+    nodes.push(await redisAt(t, dir, undefined, args[i]))
   }
   const spec = nodes.map(n => `127.0.0.1:${n.port}`).join(',')
   redisCli(['--cluster', 'create', ...spec.split(','), '--cluster-replicas', '0', '--cluster-yes'])
   await until('cluster_state:ok on every node', async () => nodes.every(n => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), 60_000)
-  return { nodes, spec }
+  return { nodes, spec, args }
 }

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import { Cluster } from 'ioredis'
 import app, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { startCluster, tempDir } from './processes.js'
+import { kill9, redisAt, redisCli, startCluster, tempDir, until } from './processes.js'
 import { cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
 
 t.test('the whole flow runs on a three-master Redis Cluster, with one slot per user', async t => {
@@ -87,4 +87,45 @@ t.test('the whole flow runs on a three-master Redis Cluster, with one slot per u
   // The keys are really spread over the masters (the test would prove little otherwise).
   const perNode = await Promise.all(probe.nodes('master').map(async n => await n.dbsize()))
   t.ok(perNode.filter(n => n > 0).length >= 2, `keys on several masters (${perNode.join('/')})`)
+})
+
+t.test('a cluster master killed and restarted: 503 while it is gone, the same session works once it is back', async t => {
+  const cluster = await startCluster(t)
+  const outbox = await tempDir(t, 'outbox')
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_CLUSTER_NODES: cluster.spec, MAIL_OUTBOX_DIR: outbox })
+  const server = Fastify(serverOptions(config))
+  await server.register(fp(app), { config })
+  t.teardown(async () => await server.close())
+
+  const email = uniqueEmail('cluster-down')
+  t.equal((await server.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password: PASSWORD } })).statusCode, 202)
+  const token = await tokenFromOutbox(outbox, email, 'verify-email')
+  t.equal((await server.inject({ method: 'POST', url: '/api/auth/verify-email', payload: { token } })).statusCode, 200)
+  const login = await server.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: PASSWORD } })
+  t.equal(login.statusCode, 200)
+  const cookie = cookieOf(login) as string
+
+  // Kill the master that holds this session's key.
+  const [session] = await server.sessionStore.listForUser(login.json().user.id)
+  const slot = Number(redisCli(['-p', String(cluster.nodes[0].port), 'CLUSTER', 'KEYSLOT', server.sessionStore.keyOfDigest(session.digest)]).trim())
+  const owner = cluster.nodes.find(n => redisCli(['-p', String(n.port), 'CLUSTER', 'NODES']).split('\n').some(line => {
+    if (!line.includes('myself')) return false
+    return line.split(' ').slice(8).some(range => {
+      const [from, to] = range.split('-').map(Number)
+      return slot >= from && slot <= (to ?? from)
+    })
+  }))
+  t.ok(owner !== undefined, 'found the master of the session slot')
+  const dead = owner!
+  await kill9(dead)
+
+  const down = await server.inject({ url: '/api/auth/me', headers: { cookie } })
+  t.equal(down.statusCode, 503, 'the session cannot be read: 503')
+  t.equal(down.json().code, 'SERVICE_UNAVAILABLE')
+  t.equal(down.headers['retry-after'], '1')
+
+  await redisAt(t, dead.dir, dead.port, cluster.args[cluster.nodes.indexOf(dead)])
+  await until('cluster_state:ok again', async () => cluster.nodes.every(n => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), 60_000)
+  await until('the session is served again', async () => (await server.inject({ url: '/api/auth/me', headers: { cookie } })).statusCode === 200, 30_000)
+  t.pass('the same session works again without rebuilding the app')
 })
