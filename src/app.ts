@@ -19,6 +19,7 @@ import csrfPlugin from '../plugins/csrf.js'
 import jsonBodyPlugin from '../plugins/json-body.js'
 import docsPlugin from '../plugins/docs.js'
 import demoPlugin from '../plugins/demo.js'
+import metricsPlugin from '../plugins/metrics.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -92,9 +93,11 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(csrfPlugin)
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
+  await fastify.register(metricsPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
+    api.addHook('onRequest', api.requireRedis)
     await api.register(registerRoutes)
     await api.register(sessionRoutes)
     await api.register(sessionsRoutes)

@@ -41,11 +41,11 @@ export async function freePort (): Promise<number> {
  * Runs `redis-server` with the project's redis.conf on `port` with data in `dir`, and
  * resolves once it accepts connections (AOF loaded).
  */
-export async function startRedis (options: { dir: string, port?: number, extraArgs?: string[] }): Promise<LocalRedis> {
+export async function startRedis (options: { dir: string, port?: number, extraArgs?: string[], conf?: string }): Promise<LocalRedis> {
   if (!redisServerInstalled()) throw new RedisNotInstalledError()
   const port = options.port ?? await freePort()
   await mkdir(options.dir, { recursive: true })
-  const child = spawn('redis-server', [REDIS_CONF, '--port', String(port), '--dir', options.dir, ...(options.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('redis-server', [options.conf ?? REDIS_CONF, '--port', String(port), '--dir', options.dir, ...(options.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {

@@ -22,7 +22,7 @@ async function main (): Promise<void> {
 
   // With neither REDIS_URL nor a cluster, run a Redis of our own on the project's config.
   let local: LocalRedis | undefined
-  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined) {
+  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined && config.REDIS_SENTINELS === undefined) {
     try {
       local = await startRedis({ dir: LOCAL_REDIS_DIR })
     } catch (err) {
@@ -34,9 +34,17 @@ async function main (): Promise<void> {
   }
 
   const server = Fastify(serverOptions(config))
+  // Once closing, every answer says `Connection: close`: a keep-alive connection whose
+  // request was in flight would otherwise stay open after its answer and hold close() up
+  // until the keep-alive timeout, long past close-with-grace's delay (exit 1).
+  let closing = false
+  server.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   await server.register(app, { config })
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    closing = true
     if (err !== undefined) server.log.error({ err }, 'closing after an error')
     else server.log.info({ signal }, 'closing')
     // Stops accepting, lets requests in flight finish (a login mid-hash completes), then

@@ -99,6 +99,12 @@ export class RedisSessionStore {
   keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }
   keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
   indexKey (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
+  /**
+   * Census of live sessions: one sorted set of digests scored by each session's current
+   * expiry, kept in step on write, slide and destroy, so counting them (`countActive`) is
+   * O(log N) instead of a SCAN over the keyspace. Single-key commands only (Cluster safe).
+   */
+  get censusKey (): string { return `${this.#prefix}sessions:live` }
 
   /** A public handle for a session: derived one way from the digest, unrelated to the cookie. */
   static handleOf (sessionDigest: string): string { return digest(`handle:${sessionDigest}`).slice(0, 22) }
@@ -117,8 +123,19 @@ export class RedisSessionStore {
   }
 
   async read (sessionId: string): Promise<SessionData | null> {
-    const v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), this.#now(), this.ttl, this.#step)
-    return v === null ? null : decode(v)
+    const now = this.#now()
+    const v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
+    if (v === null) return null
+    const s = decode(v)
+    // The script slid the expiry (it stamps lastSeenAt = now when it does): move the census too.
+    if (s.lastSeenAt === now) await this.#redis.zadd(this.censusKey, Math.min(now + this.ttl, s.absoluteExpiresAt), digest(sessionId))
+    return s
+  }
+
+  /** Number of sessions not yet expired; prunes the census on the way. */
+  async countActive (): Promise<number> {
+    await this.#redis.zremrangebyscore(this.censusKey, '-inf', this.#now())
+    return await this.#redis.zcard(this.censusKey)
   }
 
   /** Expiry the client can be told about: the sliding target, bounded by the absolute lifetime. */
@@ -147,6 +164,7 @@ export class RedisSessionStore {
     }
     await this.#redis.set(this.keyOfDigest(d), JSON.stringify(s), 'PX', px)
     const added = await this.#redis.zadd(this.indexKey(s.u), s.a, d)
+    await this.#redis.zadd(this.censusKey, now + px, d)
     // A new entry is the moment the index can grow: drop the entries of sessions that have
     // ended since (idle expiry happens in Redis and leaves the entry behind), so the index
     // never holds more than the user's live sessions plus this one.
@@ -174,6 +192,7 @@ export class RedisSessionStore {
   async destroyDigest (d: string): Promise<void> {
     const v = await this.#redis.getdel(this.keyOfDigest(d))
     if (v !== null) await this.#redis.zrem(this.indexKey(decode(v).userId), d)
+    await this.#redis.zrem(this.censusKey, d)
   }
 
   /** Live sessions of a user; prunes index entries whose session has expired. */
@@ -203,6 +222,7 @@ export class RedisSessionStore {
     // One key per command: session keys live in other cluster slots than the index.
     const deleted = await Promise.all(digests.map(async d => await this.#redis.del(this.keyOfDigest(d))))
     await this.#redis.zrem(index, ...digests)
+    await this.#redis.zrem(this.censusKey, ...digests)
     // Entries whose session had already expired are dropped but not counted as ended.
     return deleted.reduce((sum, n) => sum + n, 0)
   }
@@ -214,6 +234,7 @@ export class RedisSessionStore {
     if (d === undefined) return false
     const existed = await this.#redis.del(this.keyOfDigest(d))
     await this.#redis.zrem(this.indexKey(userId), d)
+    await this.#redis.zrem(this.censusKey, d)
     return existed === 1
   }
 }

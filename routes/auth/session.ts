@@ -4,6 +4,7 @@ import { checkCredentials } from '../../src/accounts.js'
 import { loginStep } from '../../src/mfa.js'
 import { publicUser } from '../../src/users.js'
 import { bearerToken } from '../../plugins/authenticate.js'
+import { loginOutcome } from '../../plugins/metrics.js'
 import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/schemas/common.js'
 
 const Identifier = Type.String({ minLength: 1, maxLength: 254 })
@@ -42,10 +43,20 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
   }, async (request) => {
     // Per-account back-off, keyed by the identifier as typed (normalised), known or not.
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body))
-    const challenge = await loginStep(app.mfa, user, request.body.totpCode)
-    if (challenge !== null) return challenge
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body)).catch((err: unknown) => {
+      app.metrics.countLogin(loginOutcome(err))
+      throw err
+    })
+    const challenge = await loginStep(app.mfa, user, request.body.totpCode).catch((err: unknown) => {
+      app.metrics.countLogin(loginOutcome(err))
+      throw err
+    })
+    if (challenge !== null) {
+      app.metrics.countLogin('mfa_required')
+      return challenge
+    }
     const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    app.metrics.countLogin('success')
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

@@ -1,0 +1,131 @@
+import fp from 'fastify-plugin'
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
+import { AuthError } from '../src/errors.js'
+import { isRedisUnavailable } from '../src/redis.js'
+import { safeEqual } from '../src/tokens.js'
+import { problem, sendProblem } from '../src/problem.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: {
+      /** Own registry (never prom-client's global one), so two apps in one process do not clash. */
+      registry: Registry
+      /** Counts one login attempt; `outcome` is a small closed set (see loginOutcome). */
+      countLogin: (outcome: string) => void
+    }
+  }
+}
+
+/**
+ * The outcome label of a failed login: the problem code in lower case (a closed set),
+ * `unavailable` when Redis could not be reached, `error` otherwise. Never anything the
+ * client sent.
+ */
+export function loginOutcome (err: unknown): string {
+  if (err instanceof AuthError) return err.code.toLowerCase()
+  if (isRedisUnavailable(err)) return 'unavailable'
+  return 'error'
+}
+
+/**
+ * GET /metrics in Prometheus text format. Labels are the route template
+ * (`routeOptions.url`, never the raw URL), the method and the status code, so no user
+ * data (ids, emails, tokens, query strings) can reach a label. With METRICS_TOKEN set, the
+ * endpoint wants `Authorization: Bearer <METRICS_TOKEN>`.
+ */
+export default fp(async (app) => {
+  const registry = new Registry()
+  // Process and runtime metrics, including the event-loop lag (monitorEventLoopDelay).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
+
+  const requests = new Counter({
+    name: 'gatehouse_http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [registry]
+  })
+  const duration = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'Time from receiving a request to sending the answer, by method, route template and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry]
+  })
+  const logins = new Counter({
+    name: 'gatehouse_logins_total',
+    help: 'Login attempts by outcome (success, invalid_credentials, email_not_verified, account_disabled, unavailable, ...)',
+    labelNames: ['outcome'] as const,
+    registers: [registry]
+  })
+  const redisErrors = new Counter({
+    name: 'gatehouse_redis_errors_total',
+    help: 'Redis failures: connection (a reconnect attempt after a lost or failed connection), command (a request failed on Redis), not_ready (a request refused at once because Redis was disconnected)',
+    labelNames: ['kind'] as const,
+    registers: [registry]
+  })
+  for (const kind of ['connection', 'command', 'not_ready']) redisErrors.inc({ kind }, 0)
+
+  const redis = app.redis
+  // eslint-disable-next-line no-new -- registered in the registry; read on scrape
+  new Gauge({
+    name: 'gatehouse_redis_up',
+    help: '1 while the Redis connection is ready, else 0',
+    registers: [registry],
+    collect () { this.set(redis.status === 'ready' ? 1 : 0) }
+  })
+  // eslint-disable-next-line no-new -- registered in the registry; read on scrape
+  new Gauge({
+    name: 'gatehouse_active_sessions',
+    help: 'Sessions not yet expired (from the session census sorted set; -1 when Redis cannot be asked)',
+    registers: [registry],
+    async collect () {
+      if (!app.hasDecorator('sessionStore') || redis.status !== 'ready') {
+        this.set(-1)
+        return
+      }
+      try {
+        this.set(await app.sessionStore.countActive())
+      } catch {
+        this.set(-1)
+      }
+    }
+  })
+
+  // One count per reconnect attempt: a connection lost (kill -9 closes it without an
+  // 'error' event) or an attempt that failed (ECONNREFUSED).
+  redis.on('reconnecting', () => redisErrors.inc({ kind: 'connection' }))
+
+  app.decorate('metrics', {
+    registry,
+    countLogin: (outcome: string) => logins.inc({ outcome })
+  })
+
+  app.addHook('onError', async (_request, _reply, err) => {
+    if (err instanceof AuthError && err.code === 'SERVICE_UNAVAILABLE') redisErrors.inc({ kind: 'not_ready' })
+    else if (isRedisUnavailable(err)) redisErrors.inc({ kind: 'command' })
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }
+    requests.inc(labels)
+    duration.observe(labels, reply.elapsedTime / 1000)
+  })
+
+  const token = app.config.METRICS_TOKEN
+  if (token === undefined && app.config.NODE_ENV === 'production') {
+    app.log.warn('GET /metrics is open: set METRICS_TOKEN or keep the path off the public proxy')
+  }
+
+  // No response schema: the body is Prometheus text, not JSON.
+  app.get('/metrics', async (request, reply) => {
+    if (token !== undefined) {
+      const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? ''
+      if (!safeEqual(given, token)) {
+        reply.header('www-authenticate', 'Bearer realm="metrics"')
+        return await sendProblem(reply, problem('UNAUTHENTICATED', 'GET /metrics wants the metrics bearer token.'))
+      }
+    }
+    const body = await registry.metrics()
+    return await reply.type(registry.contentType).send(body)
+  })
+}, { name: 'metrics', dependencies: ['config', 'redis'] })

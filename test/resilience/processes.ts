@@ -1,0 +1,203 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort, PROJECT_ROOT, REDIS_CONF, startRedis, type LocalRedis } from '../../src/local-redis.js'
+import { tokenFromOutbox } from '../helper.js'
+
+type Tap = { teardown: (fn: () => unknown) => void }
+
+/*
+ * Real processes for the resilience tests: redis-server instances that can be killed,
+ * paused and restarted on the same port and data directory, and Gatehouse servers run as
+ * `node --import tsx src/server.ts`. Every process started here is killed at teardown,
+ * whatever happened in the test.
+ */
+
+export async function tempDir (t: Tap, label: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `gatehouse-${label}-`))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function killOnTeardown (t: Tap, child: ChildProcess): void {
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+    try { child.kill('SIGCONT') } catch {}
+    child.kill('SIGKILL')
+    await exited
+  })
+}
+
+/**
+ * A redis-server from redis.conf on `port` (free one if omitted) with data in `dir`.
+ * With `ownConfig`, it runs on a copy of redis.conf in `dir`: Sentinel sends CONFIG REWRITE
+ * to the instances it reconfigures, which would otherwise rewrite the project's file.
+ */
+export async function redisAt (t: Tap, dir: string, port?: number, extraArgs: string[] = [], ownConfig = false): Promise<LocalRedis> {
+  let conf: string | undefined
+  if (ownConfig) {
+    conf = join(dir, 'redis.conf')
+    await copyFile(REDIS_CONF, conf)
+  }
+  const redis = await startRedis({ dir, port, extraArgs, conf })
+  killOnTeardown(t, redis.process)
+  return redis
+}
+
+/** kill -9: no shutdown save, whatever is not in the AOF is gone. */
+export async function kill9 (redis: LocalRedis): Promise<void> {
+  await redis.stop('SIGKILL')
+}
+
+export interface ServerProcess {
+  url: string
+  port: number
+  child: ChildProcess
+  /** stdout lines (pino JSON) so far */
+  lines: string[]
+  /** resolves with the first line (parsed) for which `match` is true, old lines included */
+  waitForLog: (match: (entry: Record<string, any>) => boolean, options?: { timeoutMs?: number, from?: number }) => Promise<Record<string, any>>
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /** the last 2000 characters of stderr */
+  stderr: () => string
+}
+
+export const TEST_SECRET = 'resilience-test-secret-0123456789abcdef'
+
+/** Starts `node --import tsx src/server.ts` and resolves once it listens. */
+export async function startServer (t: Tap, env: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      SESSION_SECRET: TEST_SECRET,
+      LOGIN_RATE_LIMIT: '1000',
+      EMAIL_TOKEN_RATE_LIMIT: '1000',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  killOnTeardown(t, child)
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
+    child.once('exit', (code, signal) => resolve({ code, signal }))
+  })
+  const lines: string[] = []
+  const waiters = new Set<() => void>()
+  let buffer = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString()
+    const parts = buffer.split('\n')
+    buffer = parts.pop() ?? ''
+    lines.push(...parts.filter(Boolean))
+    for (const w of waiters) w()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000) })
+
+  const parse = (line: string): Record<string, any> => { try { return JSON.parse(line) } catch { return {} } }
+  const waitForLog = async (match: (entry: Record<string, any>) => boolean, { timeoutMs = 30_000, from = 0 } = {}): Promise<Record<string, any>> => {
+    return await new Promise((resolve, reject) => {
+      const check = (): void => {
+        const hit = lines.slice(from).map(parse).find(match)
+        if (hit !== undefined) { done(); resolve(hit) }
+      }
+      const onExit = (): void => { done(); reject(new Error(`server exited before the expected log line; stderr: ${stderr}`)) }
+      const timer = setTimeout(() => { done(); reject(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr}`)) }, timeoutMs)
+      const done = (): void => { clearTimeout(timer); waiters.delete(check); child.off('exit', onExit) }
+      waiters.add(check)
+      child.once('exit', onExit)
+      check()
+    })
+  }
+  await waitForLog(e => typeof e.msg === 'string' && e.msg.startsWith('Server listening at'), { timeoutMs: 60_000 })
+  return { url: `http://127.0.0.1:${port}`, port, child, lines, waitForLog, exited, stderr: () => stderr }
+}
+
+export interface Answer { status: number, headers: Headers, body: any, cookie?: string, ms: number }
+
+/** One HTTP request with a hard bound: a hang becomes a test failure, not a stuck test. */
+export async function call (base: string, method: string, path: string, options: { body?: unknown, cookie?: string, headers?: Record<string, string>, timeoutMs?: number } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.body !== undefined) headers['content-type'] = 'application/json'
+  if (options.cookie !== undefined) headers.cookie = options.cookie
+  const started = performance.now()
+  const res = await fetch(base + path, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    signal: AbortSignal.timeout(options.timeoutMs ?? 30_000)
+  })
+  const text = await res.text()
+  const ms = performance.now() - started
+  let body: any = text
+  try { body = JSON.parse(text) } catch {}
+  const set = res.headers.getSetCookie().find(c => c.startsWith('sessionId=') && !c.startsWith('sessionId=;'))
+  return { status: res.status, headers: res.headers, body, cookie: set?.split(';')[0], ms }
+}
+
+/** Registers, verifies (token from the outbox) and logs in through a real server. */
+export async function signUp (server: { url: string }, outbox: string, email: string, password: string): Promise<{ cookie: string, csrfToken: string }> {
+  const reg = await call(server.url, 'POST', '/api/auth/register', { body: { email, password } })
+  if (reg.status !== 202) throw new Error(`register answered ${reg.status}: ${JSON.stringify(reg.body)}`)
+  const token = await tokenFromOutbox(outbox, email, 'verify-email')
+  const ver = await call(server.url, 'POST', '/api/auth/verify-email', { body: { token } })
+  if (ver.status !== 200) throw new Error(`verify answered ${ver.status}: ${JSON.stringify(ver.body)}`)
+  const login = await call(server.url, 'POST', '/api/auth/login', { body: { email, password } })
+  if (login.status !== 200 || login.cookie === undefined) throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`)
+  return { cookie: login.cookie, csrfToken: login.body.csrfToken }
+}
+
+/** Polls until `probe` is true; throws after `timeoutMs`. */
+export async function until (what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return
+    await sleep(100)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+/** redis-cli, synchronously; throws with its output when it fails. */
+export function redisCli (args: string[]): string {
+  const r = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 60_000 })
+  if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${r.stdout} ${r.stderr}`)
+  return r.stdout
+}
+
+export { writeFile, sleep }
+
+export interface TestCluster {
+  nodes: LocalRedis[]
+  spec: string
+  /** the cluster arguments of node i, to restart it on its own bus port */
+  args: string[][]
+}
+
+/**
+ * A three-master Redis Cluster on loopback: three redis-server processes from redis.conf
+ * with cluster mode on (own data dir, own bus port), joined with `redis-cli --cluster
+ * create`, ready once every node reports cluster_state:ok.
+ */
+export async function startCluster (t: Tap): Promise<TestCluster> {
+  const nodes: LocalRedis[] = []
+  const args: string[][] = []
+  for (let i = 0; i < 3; i++) {
+    const dir = await tempDir(t, `cluster-${i}`)
+    const bus = await freePort()
+    args.push(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(bus), '--cluster-node-timeout', '5000'])
+    nodes.push(await redisAt(t, dir, undefined, args[i]))
+  }
+  const spec = nodes.map(n => `127.0.0.1:${n.port}`).join(',')
+  redisCli(['--cluster', 'create', ...spec.split(','), '--cluster-replicas', '0', '--cluster-yes'])
+  await until('cluster_state:ok on every node', async () => nodes.every(n => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), 60_000)
+  return { nodes, spec, args }
+}

@@ -1,0 +1,74 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import app, { serverOptions } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+import { freePort, REDIS_CONF } from '../../src/local-redis.js'
+import { redisAt, redisCli, tempDir, until, writeFile } from './processes.js'
+import { cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
+
+t.test('with Sentinel the server follows a failover to the promoted replica, sessions included', async t => {
+  const master = await redisAt(t, await tempDir(t, 'master'), undefined, [], true)
+  const replica = await redisAt(t, await tempDir(t, 'replica'), undefined, ['--replicaof', '127.0.0.1', String(master.port)], true)
+  await until('replica in sync', async () => redisCli(['-p', String(master.port), 'INFO', 'replication']).includes('connected_slaves:1'))
+
+  // One sentinel (quorum 1): `redis-server <conf> --sentinel`, which is what redis-sentinel is.
+  const sentinelDir = await tempDir(t, 'sentinel')
+  const sentinelPort = await freePort()
+  const conf = join(sentinelDir, 'sentinel.conf')
+  await writeFile(conf, [
+    `port ${sentinelPort}`,
+    'bind 127.0.0.1',
+    `dir ${sentinelDir}`,
+    `sentinel monitor gh 127.0.0.1 ${master.port} 1`,
+    'sentinel down-after-milliseconds gh 2000',
+    'sentinel failover-timeout gh 10000',
+    ''
+  ].join('\n'))
+  const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' })
+  t.teardown(async () => {
+    if (sentinel.exitCode !== null || sentinel.signalCode !== null) return
+    const exited = new Promise(resolve => sentinel.once('exit', resolve))
+    sentinel.kill('SIGKILL')
+    await exited
+  })
+  const ask = (...args: string[]): string => redisCli(['-p', String(sentinelPort), ...args])
+  await until('the sentinel knows the replica', async () => ask('SENTINEL', 'REPLICAS', 'gh').includes(String(replica.port)))
+
+  const outbox = await tempDir(t, 'outbox')
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'gh', MAIL_OUTBOX_DIR: outbox })
+  const server = Fastify(serverOptions(config))
+  await server.register(fp(app), { config })
+  t.teardown(async () => await server.close())
+
+  const email = uniqueEmail('sentinel')
+  t.equal((await server.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password: PASSWORD } })).statusCode, 202)
+  const token = await tokenFromOutbox(outbox, email, 'verify-email')
+  t.equal((await server.inject({ method: 'POST', url: '/api/auth/verify-email', payload: { token } })).statusCode, 200)
+  const login = await server.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: PASSWORD } })
+  t.equal(login.statusCode, 200)
+  const cookie = cookieOf(login) as string
+  t.equal((await server.inject({ url: '/api/auth/me', headers: { cookie } })).statusCode, 200)
+  t.equal((server.redis as Redis).stream.remotePort, master.port, 'connected to the master the sentinel named')
+
+  // Replication is asynchronous: wait until the replica has every write, then fail over.
+  t.equal(redisCli(['-p', String(master.port), 'WAIT', '1', '5000']).trim(), '1')
+  ask('SENTINEL', 'FAILOVER', 'gh')
+  await until('the replica is promoted', async () => ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'gh').includes(String(replica.port)))
+  await until('the server follows', async () => (server.redis as Redis).stream?.remotePort === replica.port && (await server.inject({ url: '/health/ready' })).statusCode === 200)
+
+  t.equal((await server.inject({ url: '/api/auth/me', headers: { cookie } })).statusCode, 200, 'the session is served by the new master')
+  const again = await server.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: PASSWORD } })
+  t.equal(again.statusCode, 200, 'a login (writes) works on the new master')
+  const promoted = new Redis(replica.url)
+  t.teardown(() => promoted.disconnect())
+  t.equal((await promoted.info('replication')).includes('role:master'), true)
+  t.equal(await promoted.exists(server.sessionStore.keyOf(decodeURIComponent((cookieOf(again) as string).split('=')[1]).split('.')[0])), 1, 'the new session is on the promoted replica')
+  // Sentinel rewrote the config files of the instances (CONFIG REWRITE): copies, never the project's.
+  t.equal(readFileSync(REDIS_CONF, 'utf8').includes('CONFIG REWRITE'), false, 'the project redis.conf is untouched')
+  t.match(readFileSync(join(replica.dir, 'redis.conf'), 'utf8'), /CONFIG REWRITE/, 'the promoted instance had its own copy rewritten')
+})
