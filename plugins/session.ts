@@ -23,6 +23,11 @@ declare module 'fastify' {
        * disabling an account) goes through here, so new kinds of session are ended too.
        */
       endAll: (userId: string, keep?: string) => Promise<number>
+      /**
+       * Gives the request's signed-in session a new id, keeping its fields (user, creation
+       * time, absolute expiry); the old id is deleted from Redis. After a password change.
+       */
+      rotate: (request: FastifyRequest) => Promise<{ expiresAt: Date, csrfToken: string }>
     }
   }
   interface Session {
@@ -104,6 +109,17 @@ export default fp(async (app) => {
     csrfToken,
     async endAll (userId: string, keep?: string) {
       return await store.destroyAllForUser(userId, keep)
+    },
+    async rotate (request: FastifyRequest) {
+      const old = request.session
+      if (old.userId === undefined) throw new Error('rotate() needs a signed-in session')
+      // regenerate(keys) copies these fields into the new session, deletes the old id
+      // from the store and saves the new one.
+      const now = Date.now()
+      old.lastSeenAt = now
+      await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent'])
+      const s = request.session
+      return { expiresAt: store.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(request) }
     },
     currentDigest (request: FastifyRequest) {
       const session = request.session as typeof request.session | null

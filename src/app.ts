@@ -9,9 +9,12 @@ import accountsPlugin from '../plugins/accounts.js'
 import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
+import recoveryPlugin from '../plugins/recovery.js'
+import mailRateLimitPlugin from '../plugins/mail-rate-limit.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
+import passwordRoutes from '../routes/auth/password.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -58,10 +61,13 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(recoveryPlugin)
+  await fastify.register(mailRateLimitPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
     await api.register(registerRoutes)
     await api.register(sessionRoutes)
+    await api.register(passwordRoutes)
   }, { prefix: '/api/auth' })
 }

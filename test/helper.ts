@@ -44,6 +44,7 @@ export async function build (t: Tap, env: Record<string, string> = {}, shared?: 
     MAIL_OUTBOX_DIR: outbox,
     LOGIN_RATE_LIMIT: '1000',
     EMAIL_TOKEN_RATE_LIMIT: '1000',
+    EMAIL_ADDRESS_RATE_LIMIT: '1000',
     ...env
   })
   const fastify = Fastify(serverOptions(config))
