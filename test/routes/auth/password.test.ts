@@ -12,7 +12,7 @@ const ORIGIN = 'https://gatehouse.test'
 
 interface Ctx extends TestContext { sink: SmtpSink, instance: FastifyInstance }
 
-async function setup (tt: Parameters<Parameters<typeof t.test>[1]>[0], env: Record<string, string> = {}): Promise<Ctx> {
+async function setup (tt: Parameters<typeof startSmtpSink>[0], env: Record<string, string> = {}): Promise<Ctx> {
   const sink = await startSmtpSink(tt)
   const ctx = await buildWithInstance(tt, { SMTP_URL: sink.url, APP_ORIGIN: ORIGIN, ...env })
   return { ...ctx, sink }
@@ -52,7 +52,7 @@ async function resetToken (ctx: Ctx, email: string): Promise<string> {
   return linkToken(mail, ORIGIN, 'reset-password')
 }
 
-async function reset (ctx: Ctx, token: string, password = NEW_PASSWORD) {
+async function reset (ctx: Pick<Ctx, 'app'>, token: string, password = NEW_PASSWORD) {
   return await ctx.app.inject({ method: 'POST', url: '/api/auth/password/reset', payload: { token, password } })
 }
 
