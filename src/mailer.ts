@@ -99,7 +99,10 @@ export class Mailer {
       log.info({ file }, 'mail written to outbox')
       return { messageId: built.messageId, delivery: Promise.resolve({ messageId: built.messageId, status: 'outbox', attempts: 0, file }) }
     }
-    const delivery = this.#deliver(this.#smtp, message.to, built, log)
+    // Started on a later turn of the event loop: the caller answers first, and the
+    // connection set-up is not charged to its request.
+    const smtp = this.#smtp
+    const delivery = new Promise<void>(resolve => setImmediate(resolve)).then(async () => await this.#deliver(smtp, message.to, built, log))
     this.#pending.add(delivery)
     delivery.finally(() => this.#pending.delete(delivery)).catch(() => {})
     return { messageId: built.messageId, delivery }
