@@ -170,7 +170,7 @@ export class Mailer {
         log.info('parked mail resent')
         sent++
       } catch (err) {
-        log.error({ err: errorFacts(err) }, 'parked mail still cannot be sent; left in place')
+        log.error({ smtpError: errorFacts(err) }, 'parked mail still cannot be sent; left in place')
         failed++
       }
     }
@@ -192,18 +192,18 @@ export class Mailer {
         lastError = err
         const permanent = isPermanent(err)
         const last = permanent || this.#closing || attempt >= attempts
-        log.warn({ err: errorFacts(err), attempt, willRetry: !last }, 'mail send attempt failed')
+        log.warn({ smtpError: errorFacts(err), attempt, willRetry: !last }, 'mail send attempt failed')
         if (last) break
         await this.#sleep(retryDelay * 2 ** (attempt - 1))
       }
     }
     try {
       const file = await this.#writeEml(this.failedDir, built)
-      log.error({ err: errorFacts(lastError), attempts: attempt, file }, 'mail send failed; message parked for resending')
+      log.error({ smtpError: errorFacts(lastError), attempts: attempt, file }, 'mail send failed; message parked for resending')
       return { messageId: built.messageId, status: 'failed', attempts: attempt, file }
     } catch (err) {
       // The disk is the last resort; if even that fails, the log line is what is left.
-      log.fatal({ err: errorFacts(lastError), writeError: errorFacts(err), attempts: attempt }, 'mail send failed and the message could not be parked')
+      log.fatal({ smtpError: errorFacts(lastError), writeError: errorFacts(err), attempts: attempt }, 'mail send failed and the message could not be parked')
       return { messageId: built.messageId, status: 'failed', attempts: attempt }
     }
   }

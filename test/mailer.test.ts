@@ -9,7 +9,7 @@ import { closedPort, linkToken, startSmtpSink } from './smtp-sink.js'
 
 type Tap = Parameters<typeof startSmtpSink>[0]
 
-interface LogLine { level: number, msg: string, messageId?: string, err?: { code?: string, responseCode?: number }, attempts?: number, attempt?: number, file?: string }
+interface LogLine { level: number, msg: string, messageId?: string, smtpError?: { code?: string, responseCode?: number }, attempts?: number, attempt?: number, file?: string }
 
 async function mailer (t: Tap, opts: Partial<MailerOptions> = {}): Promise<{ mailer: Mailer, logs: LogLine[], outbox: string }> {
   const logs: LogLine[] = []
@@ -83,7 +83,7 @@ t.test('a temporary refusal is retried and the message then goes out', async t =
   const delivery = await m.send(message())
   t.same({ status: delivery.status, attempts: delivery.attempts }, { status: 'sent', attempts: 2 })
   t.equal(sink.mails.length, 1)
-  t.ok(logs.some(l => l.msg === 'mail send attempt failed' && l.messageId === delivery.messageId && l.err?.responseCode === 451))
+  t.ok(logs.some(l => l.msg === 'mail send attempt failed' && l.messageId === delivery.messageId && l.smtpError?.responseCode === 451))
 })
 
 t.test('a permanent refusal is not retried: the message is parked and logged with its Message-ID', async t => {
@@ -97,7 +97,7 @@ t.test('a permanent refusal is not retried: the message is parked and logged wit
   t.equal(parked.length, 1)
   t.equal(join(outbox, 'failed', parked[0]), delivery.file)
   const error = logs.find(l => l.level === 50)
-  t.match(error, { msg: 'mail send failed; message parked for resending', messageId: delivery.messageId, attempts: 1, err: { responseCode: 550 } })
+  t.match(error, { msg: 'mail send failed; message parked for resending', messageId: delivery.messageId, attempts: 1, smtpError: { responseCode: 550 } })
   t.notOk(JSON.stringify(logs).includes('T'.repeat(43)), 'the log never carries the link')
 })
 
@@ -110,7 +110,7 @@ t.test('SMTP down: every attempt fails, the message is parked with its link, and
   t.match(raw, /reset-password\?token=3DT{10}|reset-password\?token=T{10}/)
   t.equal((await stat(delivery.file!)).mode & 0o777, 0o600)
   t.equal(logs.filter(l => l.msg === 'mail send attempt failed').length, 3)
-  t.match(logs.find(l => l.level === 50), { messageId: delivery.messageId, err: { code: 'ESOCKET' }, file: delivery.file })
+  t.match(logs.find(l => l.level === 50), { messageId: delivery.messageId, smtpError: { code: 'ESOCKET' }, file: delivery.file })
   t.equal((await readdir(join(outbox, 'failed'))).length, 1)
 })
 
