@@ -63,6 +63,10 @@ export class Mailer {
   readonly #smtp?: Transporter
   readonly #builder: Transporter
   readonly #pending = new Set<Promise<Delivery>>()
+  /** messages whose SMTP send is under way, by Message-ID, for parking at shutdown */
+  readonly #inflight = new Map<string, { built: BuiltMail, log: FastifyBaseLogger }>()
+  /** Message-IDs already parked, so a late failure does not park a message twice */
+  readonly #parked = new Set<string>()
   readonly #sleepers = new Set<() => void>()
   #closing = false
 
@@ -136,11 +140,24 @@ export class Mailer {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
   }
 
-  /** Stops retrying (what is still unsent is parked under failed/ at once) and closes SMTP. */
-  async close (): Promise<void> {
+  /**
+   * Stops retrying (what is still unsent is parked under failed/ at once) and closes SMTP.
+   * A send still hanging on a slow server after `grace` ms is parked as well, since the
+   * process may be gone before it ends: such a message may then arrive twice, never zero
+   * times.
+   */
+  async close (grace = 3000): Promise<void> {
     this.#closing = true
     for (const wake of this.#sleepers) wake()
-    await this.drain()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([this.drain(), new Promise<void>(resolve => { timer = setTimeout(resolve, grace) })])
+    clearTimeout(timer)
+    for (const [messageId, { built, log }] of this.#inflight) {
+      if (this.#parked.has(messageId)) continue
+      this.#parked.add(messageId)
+      const file = await this.#writeEml(this.failedDir, built).catch(() => undefined)
+      log.error({ file }, 'mail still sending at shutdown; message parked for resending (it may also arrive)')
+    }
     this.#smtp?.close()
   }
 
@@ -182,29 +199,37 @@ export class Mailer {
     const retryDelay = this.#opts.retryDelay ?? 0
     let attempt = 0
     let lastError: unknown
-    while (attempt < attempts) {
-      attempt++
-      try {
-        await smtp.sendMail({ envelope: { from: addressOf(this.#opts.from), to: [to] }, raw: built.raw })
-        log.info({ attempt }, 'mail sent')
-        return { messageId: built.messageId, status: 'sent', attempts: attempt }
-      } catch (err) {
-        lastError = err
-        const permanent = isPermanent(err)
-        const last = permanent || this.#closing || attempt >= attempts
-        log.warn({ smtpError: errorFacts(err), attempt, willRetry: !last }, 'mail send attempt failed')
-        if (last) break
-        await this.#sleep(retryDelay * 2 ** (attempt - 1))
-      }
-    }
+    this.#inflight.set(built.messageId, { built, log })
     try {
-      const file = await this.#writeEml(this.failedDir, built)
-      log.error({ smtpError: errorFacts(lastError), attempts: attempt, file }, 'mail send failed; message parked for resending')
-      return { messageId: built.messageId, status: 'failed', attempts: attempt, file }
-    } catch (err) {
-      // The disk is the last resort; if even that fails, the log line is what is left.
-      log.fatal({ smtpError: errorFacts(lastError), writeError: errorFacts(err), attempts: attempt }, 'mail send failed and the message could not be parked')
-      return { messageId: built.messageId, status: 'failed', attempts: attempt }
+      while (attempt < attempts) {
+        attempt++
+        try {
+          await smtp.sendMail({ envelope: { from: addressOf(this.#opts.from), to: [to] }, raw: built.raw })
+          log.info({ attempt }, 'mail sent')
+          return { messageId: built.messageId, status: 'sent', attempts: attempt }
+        } catch (err) {
+          lastError = err
+          const permanent = isPermanent(err)
+          const last = permanent || this.#closing || attempt >= attempts
+          log.warn({ smtpError: errorFacts(err), attempt, willRetry: !last }, 'mail send attempt failed')
+          if (last) break
+          await this.#sleep(retryDelay * 2 ** (attempt - 1))
+        }
+      }
+      // Parked already by close() while this send hung: one copy is enough.
+      if (this.#parked.has(built.messageId)) return { messageId: built.messageId, status: 'failed', attempts: attempt }
+      this.#parked.add(built.messageId)
+      try {
+        const file = await this.#writeEml(this.failedDir, built)
+        log.error({ smtpError: errorFacts(lastError), attempts: attempt, file }, 'mail send failed; message parked for resending')
+        return { messageId: built.messageId, status: 'failed', attempts: attempt, file }
+      } catch (err) {
+        // The disk is the last resort; if even that fails, the log line is what is left.
+        log.fatal({ smtpError: errorFacts(lastError), writeError: errorFacts(err), attempts: attempt }, 'mail send failed and the message could not be parked')
+        return { messageId: built.messageId, status: 'failed', attempts: attempt }
+      }
+    } finally {
+      this.#inflight.delete(built.messageId)
     }
   }
 

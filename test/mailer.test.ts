@@ -155,3 +155,21 @@ t.test('parked messages can be resent once SMTP is back, unchanged', async t => 
   t.same((await readdir(join(outbox, 'failed'))).filter(f => f.endsWith('.eml')), [], 'nothing left to resend')
   t.equal((await readdir(join(outbox, 'failed', 'sent'))).length, 2, 'kept under failed/sent/')
 })
+
+t.test('a send still hanging on a slow server at shutdown is parked, not lost', async t => {
+  let release!: () => void
+  const released = new Promise<void>(resolve => { release = resolve })
+  let hold!: () => void
+  const held = new Promise<void>(resolve => { hold = resolve })
+  const sink = await startSmtpSink(t, { gate: async () => { hold(); await released } })
+  const { mailer: m, outbox, logs } = await mailer(t, { smtpUrl: sink.url })
+  const posted = await m.post(message())
+  // Wait until the server holds the whole message without answering, then shut down.
+  await held
+  await m.close(50)
+  t.equal((await readdir(join(outbox, 'failed'))).length, 1, 'parked while the send still hangs')
+  t.ok(logs.some(l => l.level === 50 && l.messageId === posted.messageId), 'logged with its Message-ID')
+  release()
+  t.equal((await posted.delivery).status, 'sent', 'the hanging send may still complete: at least once, never zero times')
+  t.equal((await readdir(join(outbox, 'failed'))).length, 1, 'and it is not parked twice')
+})
