@@ -34,8 +34,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: MessageSchema, ...errors(413, 429) }
     },
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
-  }, async (request) => {
-    await resetPassword(app.recovery, request.body.token, request.body.password)
+  }, async (request, reply) => {
+    const user = await resetPassword(app.recovery, request.body.token, request.body.password)
+    // The reset ended this request's session too if it was the same user's: expire the cookie.
+    if ((request.session as typeof request.session | null)?.userId === user.id) await app.sessions.signOut(request, reply)
     return { message: 'Password reset; sign in with the new password.' }
   })
 

@@ -159,6 +159,18 @@ t.test('a reset ends the sessions held in two other cookie jars', async t => {
   t.same(await ctx.redis.keys('gh:sess:*'), [], 'no session is left in Redis')
 })
 
+t.test('a reset sent with a session of the same user expires that cookie', async t => {
+  const ctx = await setup(t)
+  const email = await signUp(ctx)
+  const { cookie } = await login(ctx, email, PASSWORD)
+  const token = await resetToken(ctx, email)
+  const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/password/reset', headers: { cookie: cookie! }, payload: { token, password: NEW_PASSWORD } })
+  t.equal(res.statusCode, 200)
+  const sent = res.cookies.find(c => c.name === 'sessionId')
+  t.ok(sent !== undefined && (sent.value === '' || sent.maxAge === 0 || (sent.expires !== undefined && sent.expires.getTime() < Date.now())), 'the cookie comes back expired')
+  t.equal(await me(ctx, cookie!), 401)
+})
+
 t.test('a change keeps the current session under a new id and ends the others', async t => {
   const ctx = await setup(t)
   const email = await signUp(ctx)
