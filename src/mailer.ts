@@ -99,9 +99,16 @@ export class Mailer {
     const built = await this.build(message)
     const log = this.#opts.log.child({ messageId: built.messageId, subject: message.subject })
     if (this.#smtp === undefined) {
-      const file = await this.#writeEml(this.#opts.outboxDir, built)
-      log.info({ file }, 'mail written to outbox')
-      return { messageId: built.messageId, delivery: Promise.resolve({ messageId: built.messageId, status: 'outbox', attempts: 0, file }) }
+      try {
+        const file = await this.#writeEml(this.#opts.outboxDir, built)
+        log.info({ file }, 'mail written to outbox')
+        return { messageId: built.messageId, delivery: Promise.resolve({ messageId: built.messageId, status: 'outbox', attempts: 0, file }) }
+      } catch (err) {
+        // Same rule as for SMTP: the caller's answer never depends on the mail (a 500 only
+        // for known addresses would tell them apart); the log keeps the Message-ID.
+        log.fatal({ writeError: errorFacts(err) }, 'mail could not be written to the outbox')
+        return { messageId: built.messageId, delivery: Promise.resolve({ messageId: built.messageId, status: 'failed', attempts: 0 }) }
+      }
     }
     // Started on a later turn of the event loop: the caller answers first, and the
     // connection set-up is not charged to its request.
@@ -116,8 +123,7 @@ export class Mailer {
    * Sends and waits at most `sendTimeout` for the result, so a slow SMTP server never holds
    * an HTTP answer longer than that bound; the send goes on in the background after it.
    * Resolves to the delivery when it finished in time, else undefined. Never rejects for a
-   * failed send (it is parked and logged); rejects only if the message cannot be built or
-   * the outbox cannot be written.
+   * failed send (it is parked and logged) or an outbox that cannot be written (logged).
    */
   async dispatch (message: MailMessage): Promise<Delivery | undefined> {
     const { delivery } = await this.post(message)

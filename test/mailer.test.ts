@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Mailer, type MailerOptions } from '../src/mailer.js'
@@ -172,4 +172,14 @@ t.test('a send still hanging on a slow server at shutdown is parked, not lost', 
   release()
   t.equal((await posted.delivery).status, 'sent', 'the hanging send may still complete: at least once, never zero times')
   t.equal((await readdir(join(outbox, 'failed'))).length, 1, 'and it is not parked twice')
+})
+
+t.test('an outbox that cannot be written does not fail the caller; the log keeps the Message-ID', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-mailer-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  await writeFile(join(dir, 'not-a-directory'), '')
+  const { mailer: m, logs } = await mailer(t, { outboxDir: join(dir, 'not-a-directory', 'outbox') })
+  const posted = await m.post(message())
+  t.equal((await posted.delivery).status, 'failed')
+  t.match(logs.find(l => l.level === 60), { msg: 'mail could not be written to the outbox', messageId: posted.messageId })
 })
