@@ -65,10 +65,12 @@ export class EmailTokens {
    */
   async touch (purpose: TokenPurpose): Promise<void> {
     const d = digest(randomToken(32))
-    const decoy = `${this.#prefix}decoy:${d}`
-    await this.#redis.set(decoy, '1', 'PX', 60_000)
-    await this.#redis.get(this.#currentKey(purpose, d))
-    await this.#redis.del(decoy)
+    // One hash tag, so the final DEL of both keys works in a Redis Cluster too.
+    const token = `${this.#prefix}decoy:{${d}}:${purpose}`
+    const pointer = `${this.#prefix}decoy:{${d}}:current`
+    await this.#redis.set(token, '1', 'PX', 60_000)
+    await this.#redis.set(pointer, d, 'PX', 60_000, 'GET')
+    await this.#redis.del(token, pointer)
   }
 
   /** Makes every outstanding token of this purpose useless (after the account changed). */
