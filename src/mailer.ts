@@ -220,6 +220,8 @@ export class Mailer {
           log.warn({ smtpError: errorFacts(err), attempt, willRetry: !last }, 'mail send attempt failed')
           if (last) break
           await this.#sleep(retryDelay * 2 ** (attempt - 1))
+          // Woken by close(): park now rather than start a send the process may not finish.
+          if (this.#closing) break
         }
       }
       // Parked already by close() while this send hung: one copy is enough.
@@ -236,6 +238,7 @@ export class Mailer {
       }
     } finally {
       this.#inflight.delete(built.messageId)
+      this.#parked.delete(built.messageId)
     }
   }
 

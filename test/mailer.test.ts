@@ -129,8 +129,10 @@ t.test('a slow SMTP server does not hold dispatch() beyond its bound; the send c
 
 t.test('closing stops waiting for retries and parks what is unsent at once', async t => {
   const port = await closedPort()
-  const { mailer: m, outbox } = await mailer(t, { smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 5, retryDelay: 600_000 })
+  const { mailer: m, outbox, logs } = await mailer(t, { smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 5, retryDelay: 600_000 })
   const posted = await m.post(message())
+  // Close while the mailer sleeps before its second attempt.
+  while (!logs.some(l => l.msg === 'mail send attempt failed')) await new Promise(resolve => setTimeout(resolve, 5))
   await m.close()
   const delivery = await posted.delivery
   t.equal(delivery.status, 'failed')
