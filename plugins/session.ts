@@ -24,6 +24,16 @@ declare module 'fastify' {
        * disabling an account) goes through here, so new kinds of session are ended too.
        */
       endAll: (userId: string, keep?: string) => Promise<number>
+      /**
+       * Gives the request's signed-in session a new id, keeping its fields (user, creation
+       * time, absolute expiry); the old id is deleted from Redis. After a password change.
+       */
+      rotate: (request: FastifyRequest) => Promise<{ expiresAt: Date, csrfToken: string }>
+      /**
+       * What `endAll(userId, keep)` must spare to end the user's *other* sessions: this
+       * cookie session's digest, or this bearer token's family id.
+       */
+      currentKeep: (request: FastifyRequest) => string | undefined
     }
   }
   interface Session {
@@ -111,6 +121,22 @@ export default fp(async (app) => {
       // digest, or a family id: request.auth.familyId of a bearer request).
       const [sessions, families] = await Promise.all([store.destroyAllForUser(userId, keep), app.tokenStore.endAllForUser(userId, keep)])
       return sessions + families
+    },
+    async rotate (request: FastifyRequest) {
+      const old = request.session
+      if (old.userId === undefined) throw new Error('rotate() needs a signed-in session')
+      // regenerate(keys) copies these fields into the new session, deletes the old id
+      // from the store and saves the new one.
+      const now = Date.now()
+      old.lastSeenAt = now
+      await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent'])
+      const s = request.session
+      return { expiresAt: store.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(request) }
+    },
+    currentKeep (request: FastifyRequest) {
+      if (request.auth?.kind === 'bearer') return request.auth.familyId
+      const session = request.session as typeof request.session | null
+      return session?.userId === undefined ? undefined : digest(session.sessionId)
     },
     currentDigest (request: FastifyRequest) {
       const session = request.session as typeof request.session | null

@@ -26,6 +26,9 @@ import sessionRoutes from '../routes/auth/session.js'
 import sessionsRoutes from '../routes/auth/sessions.js'
 import tokenRoutes from '../routes/auth/token.js'
 import twoFactorRoutes from '../routes/auth/two-factor.js'
+import recoveryPlugin from '../plugins/recovery.js'
+import mailRateLimitPlugin from '../plugins/mail-rate-limit.js'
+import passwordRoutes from '../routes/auth/password.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -88,6 +91,8 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(authenticatePlugin)
+  await fastify.register(recoveryPlugin)
+  await fastify.register(mailRateLimitPlugin)
   await fastify.register(loginThrottlePlugin)
   await fastify.register(mfaPlugin)
   await fastify.register(csrfPlugin)
@@ -103,6 +108,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(sessionsRoutes)
     await api.register(tokenRoutes)
     await api.register(twoFactorRoutes)
+    await api.register(passwordRoutes)
   }, { prefix: '/api/auth' })
   // Registered last, so it runs first on close: work begun after an answer finishes
   // while Redis and the mailer are still open.

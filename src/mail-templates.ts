@@ -4,7 +4,7 @@ function escapeHtml (s: string): string {
   return s.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
 }
 
-function message (to: string, subject: string, lines: string[], link?: { url: string, label: string }): MailMessage {
+export function message (to: string, subject: string, lines: string[], link?: { url: string, label: string }): MailMessage {
   const text = [...lines, ...(link === undefined ? [] : ['', `${link.label}: ${link.url}`])].join('\n') + '\n'
   const html = '<!doctype html><html><body>' +
     lines.map(l => `<p>${escapeHtml(l)}</p>`).join('') +

@@ -64,5 +64,7 @@ export function checkPasswordPolicy (password: string, field = 'password'): void
   const length = [...normalized].length
   if (length < PASSWORD_MIN) throw validationError(field, `must be at least ${PASSWORD_MIN} characters`)
   if (length > PASSWORD_MAX) throw validationError(field, `must be at most ${PASSWORD_MAX} characters`)
+  // A lone surrogate becomes U+FFFD in UTF-8, so distinct passwords would hash the same.
+  if (/\p{Cs}/u.test(normalized)) throw validationError(field, 'must be valid Unicode text')
   if (common.has(normalized.toLowerCase())) throw validationError(field, 'is too common; choose a less guessable password')
 }

@@ -39,7 +39,9 @@ export function publicUser (u: User): PublicUser {
   }
 }
 
-const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]+\.[^\s@.]{2,63}$/u
+// No \p{C} anywhere: control and format characters (NUL, zero-width, bidi overrides), lone
+// surrogates, private-use and unassigned code points have no place in an address.
+const EMAIL_RE = /^[^\s@\p{C}]{1,64}@[^\s@\p{C}]+\.[^\s@.\p{C}]{2,63}$/u
 const USERNAME_RE = /^[\p{L}\p{N}._-]{3,32}$/u
 
 /** Trimmed, NFKC, lower-cased: the one form under which an address is indexed. */

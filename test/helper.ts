@@ -48,6 +48,7 @@ export async function build (t: Tap, env: Record<string, string> = {}, shared?: 
     // The per-account back-off is tested where it is the subject (brute-force tests).
     LOGIN_FREE_FAILURES: '100',
     EMAIL_TOKEN_RATE_LIMIT: '1000',
+    EMAIL_ADDRESS_RATE_LIMIT: '1000',
     ...env
   })
   const fastify = Fastify(serverOptions(config))

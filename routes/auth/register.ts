@@ -24,7 +24,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: RegisterBodySchema,
       response: { 202: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT * 2, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT * 2, timeWindow: 60_000 } },
+    preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await register(app.accounts, request.body)
     return await reply.code(202).send({ message: ACCEPTED })
@@ -49,7 +50,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ email: EmailSchema }, { additionalProperties: false }),
       response: { 202: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT, timeWindow: 60_000 } },
+    preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await resendVerification(app.accounts, request.body.email)
     return await reply.code(202).send({ message: 'If the address belongs to an unverified account, a new verification email is on its way.' })

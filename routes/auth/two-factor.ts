@@ -80,7 +80,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const user = request.user!
     await disableTotp(app.mfa, user, request.body.password, request.body.code)
-    await app.sessions.endAll(user.id, app.sessions.currentDigest(request))
+    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
     return { message: 'Two-factor authentication is off.' }
   })
 
@@ -96,7 +96,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const user = request.user!
     const backupCodes = await regenerateBackupCodes(app.mfa, user, request.body.password)
-    await app.sessions.endAll(user.id, app.sessions.currentDigest(request))
+    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
     return { backupCodes }
   })
 

@@ -1,0 +1,23 @@
+import fp from 'fastify-plugin'
+import type { RecoveryDeps } from '../src/recovery.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** everything the functions of src/recovery.ts take */
+    recovery: RecoveryDeps
+  }
+}
+
+export default fp(async (app) => {
+  app.decorate('recovery', {
+    users: app.users,
+    hasher: app.hasher,
+    tokens: app.emailTokens,
+    mailer: app.mailer,
+    log: app.log.child({ module: 'recovery' }),
+    appOrigin: app.config.APP_ORIGIN,
+    resetTokenTtl: app.config.RESET_TOKEN_TTL,
+    // Looked up at call time: whatever extends endAll (bearer-token families) applies here.
+    endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep)
+  })
+}, { name: 'recovery', dependencies: ['config', 'accounts', 'password-hasher', 'mailer', 'session'] })

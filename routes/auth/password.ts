@@ -1,0 +1,62 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { changePassword, requestPasswordReset, resetPassword } from '../../src/recovery.js'
+import { AnyPasswordSchema, EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, errors } from '../../src/schemas/common.js'
+
+const ForgotBodySchema = Type.Object({ email: EmailSchema }, { additionalProperties: false })
+const ResetBodySchema = Type.Object({ token: EmailedTokenSchema, password: PasswordSchema }, { additionalProperties: false })
+const ChangeBodySchema = Type.Object({ currentPassword: AnyPasswordSchema, newPassword: PasswordSchema }, { additionalProperties: false })
+
+export const FORGOT_ACCEPTED = 'If the address belongs to an account, a password reset email is on its way.'
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/password/forgot', {
+    schema: {
+      tags: ['password'],
+      summary: 'Email a password reset link',
+      description: 'Answers the same 202 for every address. The link is valid for RESET_TOKEN_TTL seconds (30 minutes), works once, and asking again makes older links useless. Limited per client IP and per target address.',
+      body: ForgotBodySchema,
+      response: { 202: MessageSchema, ...errors(413, 429) }
+    },
+    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT, timeWindow: 60_000 } },
+    preHandler: app.limitMailPerAddress
+  }, async (request, reply) => {
+    await requestPasswordReset(app.recovery, request.body.email)
+    return await reply.code(202).send({ message: FORGOT_ACCEPTED })
+  })
+
+  app.post('/password/reset', {
+    schema: {
+      tags: ['password'],
+      summary: 'Set a new password with the emailed token',
+      description: 'Ends every session of the user and invalidates every reset link. 400 INVALID_TOKEN for an expired, used or unknown token.',
+      body: ResetBodySchema,
+      response: { 200: MessageSchema, ...errors(413, 429) }
+    },
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+  }, async (request, reply) => {
+    const user = await resetPassword(app.recovery, request.body.token, request.body.password)
+    // The reset ended this request's session too if it was the same user's: expire the cookie.
+    if ((request.session as typeof request.session | null)?.userId === user.id) await app.sessions.signOut(request, reply)
+    return { message: 'Password reset; sign in with the new password.' }
+  })
+
+  app.post('/password/change', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['password'],
+      summary: 'Change the password of the signed-in user',
+      description: 'Ends every other session of the user; this session continues under a new id (a new cookie, and a new csrfToken: read it from GET /me).',
+      body: ChangeBodySchema,
+      response: { 200: MessageSchema, ...errors(401, 403, 413, 429) }
+    },
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+  }, async (request) => {
+    await changePassword(app.recovery, request.user!, request.body, app.sessions.currentKeep(request))
+    // A cookie session gets a new id; a bearer client keeps its token family.
+    if (request.auth?.kind === 'session') await app.sessions.rotate(request)
+    return { message: 'Password changed; other sessions were signed out.' }
+  })
+}
+
+export default routes
