@@ -2,9 +2,10 @@ import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Cluster } from 'ioredis'
 import { RedisSessionStore } from '../src/session-store.js'
 import { digest, hmac, randomToken } from '../src/tokens.js'
-import type { User } from '../src/users.js'
+import { userFromHash, type User } from '../src/users.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +24,11 @@ declare module 'fastify' {
        * disabling an account) goes through here, so new kinds of session are ended too.
        */
       endAll: (userId: string, keep?: string) => Promise<number>
+      /**
+       * The signed-in user as read in the same Redis round trip as the session (single
+       * Redis only): a User, null if the account is gone, undefined if it was not read.
+       */
+      prefetchedUser: (request: FastifyRequest) => User | null | undefined
     }
   }
   interface Session {
@@ -39,10 +45,14 @@ export default fp(async (app) => {
   const c = app.config
   const secure = c.NODE_ENV === 'production' || c.COOKIE_SAMESITE === 'None'
   const sameSite = c.COOKIE_SAMESITE.toLowerCase() as 'strict' | 'lax' | 'none'
+  // With a single Redis the session read also returns the user's hash (one round trip per
+  // authenticated request); a Cluster may keep the two keys on different nodes.
+  const [before, after] = app.users.userKey('\u0000').split('\u0000')
   const store = new RedisSessionStore(app.redis, {
     prefix: c.REDIS_KEY_PREFIX,
     ttl: c.SESSION_TTL * 1000,
-    absoluteTtl: c.SESSION_ABSOLUTE_TTL * 1000
+    absoluteTtl: c.SESSION_ABSOLUTE_TTL * 1000,
+    userKey: app.redis instanceof Cluster ? undefined : { before, after }
   })
   app.decorate('sessionStore', store)
 
@@ -58,6 +68,23 @@ export default fp(async (app) => {
     // every request.
     rolling: false,
     cookie: { httpOnly: true, path: '/', sameSite, secure, domain: c.COOKIE_DOMAIN, maxAge: c.SESSION_TTL * 1000 }
+  })
+
+  // Runs right after @fastify/session's onRequest, in the same turn as the store's read:
+  // moves the user hash read with the session onto this request.
+  const prefetched = new WeakMap<FastifyRequest, User | null>()
+  app.addHook('onRequest', (request, _reply, done) => {
+    const session = request.session as typeof request.session | null
+    const userId = session?.userId
+    if (userId !== undefined) {
+      const flat = store.takePrefetched(session!.sessionId)
+      if (flat !== undefined) {
+        const user = userFromHash(flat)
+        // Only a hash that belongs to this session's user is of use.
+        if (user === null || user.id === userId) prefetched.set(request, user)
+      }
+    }
+    done()
   })
 
   const cookieName = c.SESSION_COOKIE_NAME
@@ -105,9 +132,12 @@ export default fp(async (app) => {
     async endAll (userId: string, keep?: string) {
       return await store.destroyAllForUser(userId, keep)
     },
+    prefetchedUser (request: FastifyRequest) {
+      return prefetched.has(request) ? prefetched.get(request) : undefined
+    },
     currentDigest (request: FastifyRequest) {
       const session = request.session as typeof request.session | null
       return session?.userId === undefined ? undefined : digest(session.sessionId)
     }
   })
-}, { name: 'session', dependencies: ['config', 'redis'] })
+}, { name: 'session', dependencies: ['config', 'redis', 'accounts'] })

@@ -23,6 +23,11 @@ export interface StoreOptions {
    */
   slideStep?: number
   now?: () => number
+  /**
+   * When set (single Redis only, never a Cluster), a read also fetches the hash at
+   * `before + userId + after` in the same script; `takePrefetched(sessionId)` hands it out.
+   */
+  userKey?: { before: string, after: string }
 }
 
 type Callback<T = void> = (err?: Error | null, value?: T) => void
@@ -34,7 +39,7 @@ interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: s
  * one script. The refresh is a SET with a new PX, at most once per slide step, and it also
  * records lastSeenAt, so "last seen" costs nothing extra.
  */
-const READ_AND_SLIDE = `
+const READ_AND_SLIDE_BODY = `
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
 local now = tonumber(ARGV[1])
@@ -53,13 +58,25 @@ if pttl >= 0 and now + pttl < target - step then
   v = cjson.encode(s)
   redis.call('SET', KEYS[1], v, 'PX', target - now)
 end
+`
+const READ_AND_SLIDE = `${READ_AND_SLIDE_BODY}
 return v
+`
+/*
+ * The same, and the user's hash in the same round trip: GET /me then costs one Redis
+ * command. The user key is built in the script (ARGV[4] .. userId .. ARGV[5]), which a
+ * Redis Cluster does not allow (the key is not declared and may live on another node), so
+ * this variant is used with a single Redis only.
+ */
+const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
+return {v, redis.call('HGETALL', ARGV[4] .. s.u .. ARGV[5])}
 `
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
     gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<string | null>
+    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, string[]] | null>
   }
 }
 
@@ -76,6 +93,10 @@ export class RedisSessionStore {
   readonly absoluteTtl: number
   readonly #step: number
   readonly #now: () => number
+  readonly #userKey: { before: string, after: string } | undefined
+  /** user hashes read along with a session, by session id; cleared on the next macrotask */
+  readonly #prefetched = new Map<string, string[]>()
+  #clearScheduled = false
 
   constructor (redis: RedisClient, options: StoreOptions) {
     this.#redis = redis
@@ -84,9 +105,24 @@ export class RedisSessionStore {
     this.absoluteTtl = options.absoluteTtl
     this.#step = options.slideStep ?? 60_000
     this.#now = options.now ?? Date.now
+    this.#userKey = options.userKey
     if (typeof (redis as { gatehouseSessionRead?: unknown }).gatehouseSessionRead !== 'function') {
       redis.defineCommand('gatehouseSessionRead', { numberOfKeys: 1, lua: READ_AND_SLIDE })
     }
+    if (typeof (redis as { gatehouseSessionReadWithUser?: unknown }).gatehouseSessionReadWithUser !== 'function') {
+      redis.defineCommand('gatehouseSessionReadWithUser', { numberOfKeys: 1, lua: READ_AND_SLIDE_WITH_USER })
+    }
+  }
+
+  /**
+   * The user hash (flat field/value list, empty if the user is gone) read together with
+   * session `sessionId` by the last `get`, if any; handed out once. Entries that nobody
+   * takes are dropped on the next turn of the event loop.
+   */
+  takePrefetched (sessionId: string): string[] | undefined {
+    const flat = this.#prefetched.get(sessionId)
+    if (flat !== undefined) this.#prefetched.delete(sessionId)
+    return flat
   }
 
   keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }
@@ -110,8 +146,22 @@ export class RedisSessionStore {
   }
 
   async read (sessionId: string): Promise<SessionData | null> {
-    const v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), this.#now(), this.ttl, this.#step)
-    return v === null ? null : decode(v)
+    const uk = this.#userKey
+    if (uk === undefined) {
+      const v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), this.#now(), this.ttl, this.#step)
+      return v === null ? null : decode(v)
+    }
+    const r = await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), this.#now(), this.ttl, this.#step, uk.before, uk.after)
+    if (r === null) return null
+    this.#prefetched.set(sessionId, r[1])
+    if (!this.#clearScheduled) {
+      this.#clearScheduled = true
+      setImmediate(() => {
+        this.#clearScheduled = false
+        this.#prefetched.clear()
+      })
+    }
+    return decode(r[0])
   }
 
   /** Expiry the client can be told about: the sliding target, bounded by the absolute lifetime. */
