@@ -13,6 +13,7 @@
  *   BENCH_CONNECTIONS=64   connections for GET /me
  *   BENCH_LOGIN_CONCURRENCY  concurrent logins and argon2.verify calls (default 2 x nproc)
  *   BENCH_OUT=path         where to write the JSON (default bench/results/latest.json)
+ *   UV_THREADPOOL_SIZE     the server's libuv pool (default: nproc)
  */
 import autocannon from 'autocannon'
 import argon2 from 'argon2'
@@ -35,6 +36,8 @@ const SMALL = 1_000
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const CPUS = availableParallelism()
 const LOGIN_CONCURRENCY = Number(process.env.BENCH_LOGIN_CONCURRENCY ?? 2 * CPUS)
+// The server's libuv pool (Argon2 runs there); it must be in the environment at start.
+const THREADPOOL = process.env.UV_THREADPOOL_SIZE ?? String(CPUS)
 const OUT = process.env.BENCH_OUT ?? join(PROJECT_ROOT, 'bench', 'results', 'latest.json')
 const PREFIX = 'gh:'
 const PASSWORD = 'bench horse battery staple'
@@ -228,6 +231,7 @@ async function main (): Promise<void> {
     PORT: String(port),
     LOGIN_RATE_LIMIT: '100000000',
     LOG_LEVEL: 'warn',
+    UV_THREADPOOL_SIZE: THREADPOOL,
     NODE_ENV: 'development',
     SESSION_SECRET: randomToken(32),
     ...(process.env.BENCH_CPU_PROF_DIR !== undefined ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}` } : {})
@@ -327,7 +331,7 @@ async function main (): Promise<void> {
   const results = {
     date: new Date().toISOString(),
     machine: info,
-    options: { durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, loginConcurrency: LOGIN_CONCURRENCY, sessionsPerUser: SESSIONS_PER_USER, userAgent: BROWSER_UA },
+    options: { durationSeconds: DURATION, serverThreadpool: Number(THREADPOOL), warmupSeconds: WARMUP, connections: CONNECTIONS, loginConcurrency: LOGIN_CONCURRENCY, sessionsPerUser: SESSIONS_PER_USER, userAgent: BROWSER_UA },
     scenarios: {
       me: {
         bare,
@@ -384,7 +388,7 @@ export function table (r: Results): string {
     ...lines,
     '',
     `/me: ${s.me.redisCommandsPerRequest as number} Redis commands per request, ${s.me.sessionWritesPerRequest as number} session writes per request.`,
-    `Machine: ${r.machine.nproc as number} x ${r.machine.cpu as string}, Node ${r.machine.node as string}, Redis ${r.machine.redis as string}; load at start ${r.machine.loadAverageAtStart as string}; ${r.options.durationSeconds as number} s per run.`
+    `Machine: ${r.machine.nproc as number} x ${r.machine.cpu as string}, Node ${r.machine.node as string}, Redis ${r.machine.redis as string}; load at start ${r.machine.loadAverageAtStart as string}; ${r.options.durationSeconds as number} s per run; server UV_THREADPOOL_SIZE=${r.options.serverThreadpool as number}.`
   ].join('\n')
 }
 
