@@ -36,6 +36,8 @@ export function summarise (p: Profile, n = 30): string {
     return `${f.functionName === '' ? '(anonymous)' : f.functionName}${file}`
   }
   const self = new Map<string, number>()
+  // callers (two frames up) of each function, weighted by its self samples
+  const callers = new Map<string, Map<string, number>>()
   const total = new Map<string, number>()
   const counts = new Map<number, number>()
   for (const s of p.samples) counts.set(s, (counts.get(s) ?? 0) + 1)
@@ -45,6 +47,12 @@ export function summarise (p: Profile, n = 30): string {
     const node = byId.get(id)
     if (node === undefined) continue
     self.set(label(node), (self.get(label(node)) ?? 0) + c)
+    const p1 = parent.get(id)
+    const p2 = p1 === undefined ? undefined : parent.get(p1)
+    const chain = [p1, p2].filter((x): x is number => x !== undefined).map(x => label(byId.get(x) as Node).split(' ')[0]).join(' < ')
+    const m = callers.get(label(node)) ?? new Map<string, number>()
+    m.set(chain, (m.get(chain) ?? 0) + c)
+    callers.set(label(node), m)
     const seen = new Set<string>()
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const l = label(byId.get(cur) as Node)
@@ -63,7 +71,13 @@ export function summarise (p: Profile, n = 30): string {
     ...top(self),
     '',
     `Top ${n} by inclusive time (function and what it calls):`,
-    ...top(total)
+    ...top(total),
+    '',
+    'Where the top 8 by self time are called from (caller < its caller):',
+    ...[...self].sort((a, b) => b[1] - a[1]).slice(0, 8).flatMap(([l]) => [
+      l,
+      ...[...(callers.get(l) ?? new Map<string, number>())].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([chain, c]) => `    ${pct(c)}  ${chain}`)
+    ])
   ].join('\n')
 }
 
