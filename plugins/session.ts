@@ -77,7 +77,7 @@ export default fp(async (app) => {
     const session = request.session as typeof request.session | null
     const userId = session?.userId
     if (userId !== undefined) {
-      const flat = store.takePrefetched(session!.sessionId)
+      const flat = store.prefetched(session!.sessionId)
       if (flat !== undefined) {
         const user = userFromHash(flat)
         // Only a hash that belongs to this session's user is of use.

@@ -25,7 +25,7 @@ export interface StoreOptions {
   now?: () => number
   /**
    * When set (single Redis only, never a Cluster), a read also fetches the hash at
-   * `before + userId + after` in the same script; `takePrefetched(sessionId)` hands it out.
+   * `before + userId + after` in the same script; `prefetched(sessionId)` hands it out.
    */
   userKey?: { before: string, after: string }
 }
@@ -125,7 +125,7 @@ export class RedisSessionStore {
   readonly #step: number
   readonly #now: () => number
   readonly #userKey: { before: string, after: string } | undefined
-  /** user hashes read along with a session, by session id; cleared on the next macrotask */
+  /** user hashes read along with a session, by session id; cleared on the next turn */
   readonly #prefetched = new Map<string, string[]>()
   #clearScheduled = false
 
@@ -147,13 +147,12 @@ export class RedisSessionStore {
 
   /**
    * The user hash (flat field/value list, empty if the user is gone) read together with
-   * session `sessionId` by the last `get`, if any; handed out once. Entries that nobody
-   * takes are dropped on the next turn of the event loop.
+   * session `sessionId` by a `get` in this turn of the event loop, if any. Concurrent
+   * requests of one session share it (their reads answer in the same turn); it is dropped
+   * on the next turn, so it is never older than the request that reads it.
    */
-  takePrefetched (sessionId: string): string[] | undefined {
-    const flat = this.#prefetched.get(sessionId)
-    if (flat !== undefined) this.#prefetched.delete(sessionId)
-    return flat
+  prefetched (sessionId: string): string[] | undefined {
+    return this.#prefetched.get(sessionId)
   }
 
   keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }

@@ -71,3 +71,13 @@ t.test('many concurrent requests on one session each see their user', async t =>
   }))
   for (const r of res) t.equal(r.got, r.expected)
 })
+
+t.test('concurrent requests of one session all use the user read with their session', async t => {
+  const ctx = await build(t)
+  const u = await signedInUser(ctx)
+  await ctx.redis.config('RESETSTAT')
+  const res = await Promise.all(Array.from({ length: 30 }, async () => await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })))
+  for (const r of res) t.equal(r.json().user.email, u.email)
+  const calls = await commandCalls(ctx)
+  t.equal(calls.hgetall ?? 0, (calls.evalsha ?? 0) + (calls.eval ?? 0), 'no HGETALL beyond the one in each script')
+})

@@ -8,7 +8,7 @@ const session = (userId: string, now = Date.now()): Record<string, unknown> => (
   userId, createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + 3_600_000, ip: '203.0.113.7', userAgent: 'test agent'
 })
 
-t.test('a read with userKey hands out the user hash read with the session, once', async t => {
+t.test('a read with userKey hands out the user hash read with the session in the same turn', async t => {
   const server = await startTestRedis(t)
   const redis = new Redis(server.url)
   t.teardown(() => redis.disconnect())
@@ -18,9 +18,9 @@ t.test('a read with userKey hands out the user hash read with the session, once'
   await store.write(id, session('u1'))
   const s = await store.read(id)
   t.equal(s?.userId, 'u1')
-  const flat = store.takePrefetched(id)
-  t.same(flat, ['id', 'u1', 'email', 'a@example.com'])
-  t.equal(store.takePrefetched(id), undefined, 'handed out once')
+  t.same(store.prefetched(id), ['id', 'u1', 'email', 'a@example.com'])
+  t.same(store.prefetched(id), ['id', 'u1', 'email', 'a@example.com'], 'to every request of the session in this turn')
+  t.equal(store.prefetched(randomToken()), undefined, 'nothing for another session')
 })
 
 t.test('an untaken prefetched hash is dropped on the next turn of the event loop', async t => {
@@ -32,7 +32,7 @@ t.test('an untaken prefetched hash is dropped on the next turn of the event loop
   await store.write(id, session('gone'))
   await store.read(id)
   await new Promise(resolve => setImmediate(resolve))
-  t.equal(store.takePrefetched(id), undefined)
+  t.equal(store.prefetched(id), undefined)
 })
 
 t.test('a missing user reads as an empty hash and a missing session as null', async t => {
@@ -43,7 +43,7 @@ t.test('a missing user reads as an empty hash and a missing session as null', as
   const id = randomToken()
   await store.write(id, session('nobody'))
   t.equal((await store.read(id))?.userId, 'nobody')
-  t.same(store.takePrefetched(id), [])
+  t.same(store.prefetched(id), [])
   t.equal(await store.read(randomToken()), null)
 })
 
@@ -56,7 +56,7 @@ t.test('without userKey nothing is prefetched', async t => {
   const id = randomToken()
   await store.write(id, session('u1'))
   t.equal((await store.read(id))?.userId, 'u1')
-  t.equal(store.takePrefetched(id), undefined)
+  t.equal(store.prefetched(id), undefined)
 })
 
 t.test('a session is stored compactly and reads back field for field', async t => {
