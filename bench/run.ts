@@ -3,7 +3,8 @@
  *
  * Starts its own redis-server (the project's redis.conf, in a temporary directory), the
  * server as a child process (`node --import tsx src/server.ts`) and a bare Fastify baseline,
- * then runs the four scenarios of issue 8, each against a baseline measured in the same run,
+ * then runs the four scenarios of issue 8, each against a baseline measured in the same run
+ * (scenario 4 runs a second Redis and server holding the large number of sessions),
  * prints one table and writes bench/results/latest.json.
  *
  * Options (environment):
@@ -48,14 +49,14 @@ const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36
 const DEADLINE_MS = (20 * 60 + 12 * DURATION) * 1000
 
 const children: ChildProcess[] = []
-let redisServer: LocalRedis | undefined
+const redisServers: LocalRedis[] = []
 let tmp: string | undefined
 
 function log (msg: string): void { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`) }
 
 async function cleanup (): Promise<void> {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-  await redisServer?.stop('SIGKILL').catch(() => {})
+  for (const r of redisServers) await r.stop('SIGKILL').catch(() => {})
   if (tmp !== undefined) await rm(tmp, { recursive: true, force: true }).catch(() => {})
 }
 
@@ -211,50 +212,83 @@ async function main (): Promise<void> {
   const started = Date.now()
   const info = machine()
   tmp = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'))
-  redisServer = await startRedis({ dir: join(tmp, 'redis') })
-  const redis = new Redis(redisServer.url, { enableAutoPipelining: true })
-  info.redis = (await redisInfo(redis, 'server')).redis_version
-
-  // The user, made directly (argon2 hash with the server's default parameters).
-  const hasher = new PasswordHasher(OWASP_ARGON2)
-  const users = new UserRepository(redis, PREFIX)
   const email = 'bench@example.test'
-  const passwordHash = await hasher.hash(PASSWORD)
-  const created = await users.create({ email, username: 'bench', passwordHash, firstName: 'Bench', lastName: 'Mark', emailVerified: true })
-  if (!created.ok) throw new Error('could not create the bench user')
-  const store = new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 })
-
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  startChild(['--import', 'tsx', 'src/server.ts'], {
-    REDIS_URL: redisServer.url,
-    PORT: String(port),
-    LOGIN_RATE_LIMIT: '100000000',
-    LOG_LEVEL: 'warn',
-    UV_THREADPOOL_SIZE: THREADPOOL,
-    NODE_ENV: 'development',
-    SESSION_SECRET: randomToken(32),
-    ...(process.env.BENCH_CPU_PROF_DIR !== undefined ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}` } : {})
-  }, 'server')
-  await waitFor(`${base}/health/live`)
-
+  const passwordHash = await new PasswordHasher(OWASP_ARGON2).hash(PASSWORD)
   const loginBody = JSON.stringify({ email, password: PASSWORD })
-  const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody })
-  if (login.status !== 200) throw new Error(`login answered ${login.status}: ${await login.text()}`)
-  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]
-  const meRes = await fetch(`${base}/api/auth/me`, { headers: { cookie } })
-  if (meRes.status !== 200) throw new Error(`/me answered ${meRes.status}`)
-  const meBody = await meRes.text()
+
+  /*
+   * A Redis with the bench user (made directly, argon2 hash with the server's default
+   * parameters) and a server on it, signed in once. Scenario 4 runs two of these side by
+   * side, one with 1,000 sessions and one with 1,000,000, and alternates between them.
+   */
+  const setup = async (name: string): Promise<{ redis: Redis, store: RedisSessionStore, base: string, cookie: string, meBody: string }> => {
+    const server = await startRedis({ dir: join(tmp as string, name) })
+    redisServers.push(server)
+    const redis = new Redis(server.url, { enableAutoPipelining: true })
+    const created = await new UserRepository(redis, PREFIX).create({ email, username: 'bench', passwordHash, firstName: 'Bench', lastName: 'Mark', emailVerified: true })
+    if (!created.ok) throw new Error('could not create the bench user')
+    const store = new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 })
+    const port = await freePort()
+    const base = `http://127.0.0.1:${port}`
+    startChild(['--import', 'tsx', 'src/server.ts'], {
+      REDIS_URL: server.url,
+      PORT: String(port),
+      LOGIN_RATE_LIMIT: '100000000',
+      LOG_LEVEL: 'warn',
+      UV_THREADPOOL_SIZE: THREADPOOL,
+      NODE_ENV: 'development',
+      SESSION_SECRET: randomToken(32)
+    }, `server-${name}`)
+    await waitFor(`${base}/health/live`)
+    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody })
+    if (login.status !== 200) throw new Error(`login answered ${login.status}: ${await login.text()}`)
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]
+    const meRes = await fetch(`${base}/api/auth/me`, { headers: { cookie } })
+    if (meRes.status !== 200) throw new Error(`/me answered ${meRes.status}`)
+    return { redis, store, base, cookie, meBody: await meRes.text() }
+  }
+
+  const small = await setup('small')
+  const { redis, base, cookie } = small
+  info.redis = (await redisInfo(redis, 'server')).redis_version
 
   const barePort = await freePort()
   const bodyFile = join(tmp, 'me.json')
-  await writeFile(bodyFile, meBody)
+  await writeFile(bodyFile, small.meBody)
   startChild(['--import', 'tsx', 'bench/bare-server.ts'], { PORT: String(barePort), BODY_FILE: bodyFile }, 'bare')
   await waitFor(`http://127.0.0.1:${barePort}/api/auth/me`)
 
-  // 1,000 live sessions for the first /me runs.
-  await seedSessions(store, SMALL - await sessionCount(redis))
+  // 1,000 live sessions on the first server, BIG on the second; seeded before anything is measured.
+  await seedSessions(small.store, SMALL - await sessionCount(redis))
   const sessionsSmall = await sessionCount(redis)
+  const big = await setup('big')
+  log(`seeding ${BIG.toLocaleString('en')} sessions`)
+  const mem0 = Number((await redisInfo(big.redis, 'memory')).used_memory)
+  const count0 = await sessionCount(big.redis)
+  const seedStart = Date.now()
+  await seedSessions(big.store, BIG - count0)
+  const seedSeconds = round((Date.now() - seedStart) / 1000)
+  await waitForAofRewrite(big.redis)
+  const sessionsBig = await sessionCount(big.redis)
+  const mem1 = Number((await redisInfo(big.redis, 'memory')).used_memory)
+  const perSessionUsed = round((mem1 - mem0) / (sessionsBig - count0))
+  // MEMORY USAGE of filler session keys and their index zsets, on a sample.
+  let keyBytes = 0
+  let indexBytes = 0
+  let sampled = 0
+  for (let i = 0; i < 200; i++) {
+    const key = await big.redis.randomkey()
+    if (key?.startsWith(`${PREFIX}sess:`) !== true) continue
+    const v = await big.redis.get(key)
+    const userId = v === null ? null : extractUser(v)
+    if (userId === null) continue
+    const index = big.store.indexKey(userId)
+    const [mk, mi, n] = await Promise.all([big.redis.memory('USAGE', key), big.redis.memory('USAGE', index), big.redis.zcard(index)])
+    keyBytes += Number(mk)
+    indexBytes += Number(mi) / Math.max(1, n)
+    sampled++
+  }
+  const memoryUsage = sampled === 0 ? null : { sessionKey: round(keyBytes / sampled), indexShare: round(indexBytes / sampled), total: round((keyBytes + indexBytes) / sampled), sampled }
 
   const meOpts: autocannon.Options = { url: `${base}/api/auth/me`, connections: CONNECTIONS, duration: DURATION, headers: { cookie } }
   const loginOpts: autocannon.Options = {
@@ -268,20 +302,33 @@ async function main (): Promise<void> {
 
   // 1. /me against the bare route.
   log(`scenario 1: GET /me vs bare route, ${CONNECTIONS} connections, ${DURATION} s each (${sessionsSmall} sessions)`)
-  // bare, /me, bare: the ratio is taken against the mean of the two bare runs, so a change
-  // of load on a shared machine during the run shows up as a gap between them.
+  // bare, /me, bare, /me: the ratio is of the means, and a change of load on a shared
+  // machine during the run shows up as a gap between the two runs of one kind.
   const bareOpts: autocannon.Options = { url: `http://127.0.0.1:${barePort}/api/auth/me`, connections: CONNECTIONS, duration: DURATION }
   const bare1 = await cannon(bareOpts)
   await autocannon({ ...meOpts, duration: WARMUP })
   const before = await commandCalls(redis)
-  const me = await cannon(meOpts, false)
+  const me1 = await cannon(meOpts, false)
   const after = await commandCalls(redis)
   const bare2 = await cannon(bareOpts, false)
+  const me2 = await cannon(meOpts, false)
   const bare = mean(bare1, bare2)
-  // Writes /me caused: every SET of a session (the slide) in the measured window plus warm-up.
-  const meRequests = me.total + me.non2xx
+  const me = mean(me1, me2)
+  // Redis commands and session writes (SET, the slide) of the first measured /me run.
+  const meRequests = me1.total + me1.non2xx
   const sessionWrites = (after.set ?? 0) - (before.set ?? 0)
   const redisCallsPerMe = Object.keys(after).reduce((sum, k) => sum + (after[k] - (before[k] ?? 0)), 0)
+
+  // 4. Scale (before any login adds sessions): /me on the server with 1,000 sessions and on the one with BIG, alternating.
+  log(`scenario 4: /me with ${sessionsSmall.toLocaleString('en')} and with ${sessionsBig.toLocaleString('en')} sessions, alternating`)
+  const bigOpts: autocannon.Options = { ...meOpts, url: `${big.base}/api/auth/me`, headers: { cookie: big.cookie } }
+  const scaleSmall1 = await cannon(meOpts)
+  const scaleBig1 = await cannon(bigOpts)
+  const scaleSmall2 = await cannon(meOpts)
+  const scaleBig2 = await cannon(bigOpts)
+  const scaleSmall = mean(scaleSmall1, scaleSmall2)
+  const meBig = mean(scaleBig1, scaleBig2)
+  big.redis.disconnect()
 
   // 2. Logins against the Argon2 ceiling, same parameters and concurrency.
   log(`scenario 2: login vs argon2.verify ceiling, concurrency ${LOGIN_CONCURRENCY}`)
@@ -294,39 +341,6 @@ async function main (): Promise<void> {
   log('scenario 3: /me alone, then /me with a login flood')
   const meAlone = await cannon(meOpts)
   const [meFlood, flood] = await Promise.all([cannon(meOpts, false), cannon({ ...loginOpts, duration: DURATION + 1 }, false)])
-
-  // 4. Scale: /me with 1,000 sessions (scenario 1) and with BIG sessions; memory per session.
-  log(`scenario 4: seeding up to ${BIG.toLocaleString('en')} sessions`)
-  const mem0 = Number((await redisInfo(redis, 'memory')).used_memory)
-  const count0 = await sessionCount(redis)
-  const seedStart = Date.now()
-  await seedSessions(store, BIG - count0)
-  const seedSeconds = round((Date.now() - seedStart) / 1000)
-  await waitForAofRewrite(redis)
-  const sessionsBig = await sessionCount(redis)
-  const mem1 = Number((await redisInfo(redis, 'memory')).used_memory)
-  const perSessionUsed = round((mem1 - mem0) / (sessionsBig - count0))
-  // MEMORY USAGE of filler session keys and their index zsets, on a sample.
-  let keyBytes = 0
-  let indexBytes = 0
-  let sampled = 0
-  for (let i = 0; i < 200; i++) {
-    const key = await redis.randomkey()
-    if (key?.startsWith(`${PREFIX}sess:`) !== true) continue
-    const v = await redis.get(key)
-    const userId = v === null ? null : extractUser(v)
-    if (userId === null) continue
-    const index = store.indexKey(userId)
-    const [mk, mi, n] = await Promise.all([redis.memory('USAGE', key), redis.memory('USAGE', index), redis.zcard(index)])
-    keyBytes += Number(mk)
-    indexBytes += Number(mi) / Math.max(1, n)
-    sampled++
-  }
-  const memoryUsage = sampled === 0 ? null : { sessionKey: round(keyBytes / sampled), indexShare: round(indexBytes / sampled), total: round((keyBytes + indexBytes) / sampled), sampled }
-
-  log(`scale: /me with ${sessionsBig.toLocaleString('en')} sessions`)
-  const meBig = await cannon(meOpts)
-  const meSmallAgain = meAlone
 
   const results = {
     date: new Date().toISOString(),
@@ -346,12 +360,11 @@ async function main (): Promise<void> {
       login: { argon2Ceiling: ceiling, logins, ratio: round(logins.rps / ceiling.rps, 3), target: 0.85, met: logins.rps / ceiling.rps >= 0.85 },
       mixed: { meAlone, meWithFlood: meFlood, flood, p99Ratio: round(meFlood.p99 / Math.max(meAlone.p99, 1), 2), target: 5, met: meFlood.p99 <= 5 * Math.max(meAlone.p99, 1) },
       scale: {
-        small: { sessions: sessionsSmall, me },
+        small: { sessions: sessionsSmall, me: scaleSmall },
         big: { sessions: sessionsBig, me: meBig },
-        meAtMidpoint: meSmallAgain,
-        ratio: round(meBig.rps / me.rps, 3),
+        ratio: round(meBig.rps / scaleSmall.rps, 3),
         target: 0.1,
-        met: Math.abs(meBig.rps / me.rps - 1) <= 0.1,
+        met: Math.abs(meBig.rps / scaleSmall.rps - 1) <= 0.1,
         seedSeconds,
         memory: { usedMemoryPerSession: perSessionUsed, memoryUsage, target: 300, met: perSessionUsed <= 300 && (memoryUsage === null || memoryUsage.total <= 300) }
       }
@@ -376,10 +389,10 @@ export function table (r: Results): string {
   const ok = (b: boolean): string => b ? 'yes' : 'NO'
   const rows: string[][] = [
     ['Scenario', 'Measured', 'Baseline (same run)', 'Ratio', 'Target', 'Met'],
-    [`1. GET /me, ${r.options.connections as number} conn`, `${s.me.me.rps as number} req/s, p50 ${s.me.me.p50 as number} ms, p99 ${s.me.me.p99 as number} ms`, `bare route ${s.me.bare.rps as number} req/s (runs ${(s.me.bare.runs as number[]).join(', ')}), p50 ${s.me.bare.p50 as number} ms, p99 ${s.me.bare.p99 as number} ms`, String(s.me.ratio), '>= 0.6', ok(s.me.met)],
+    [`1. GET /me, ${r.options.connections as number} conn`, `${s.me.me.rps as number} req/s (runs ${(s.me.me.runs as number[]).join(', ')}), p50 ${s.me.me.p50 as number} ms, p99 ${s.me.me.p99 as number} ms`, `bare route ${s.me.bare.rps as number} req/s (runs ${(s.me.bare.runs as number[]).join(', ')}), p50 ${s.me.bare.p50 as number} ms, p99 ${s.me.bare.p99 as number} ms`, String(s.me.ratio), '>= 0.6', ok(s.me.met)],
     [`2. Login, concurrency ${r.options.loginConcurrency as number}`, `${s.login.logins.rps as number} logins/s, p99 ${s.login.logins.p99 as number} ms`, `argon2.verify loop ${s.login.argon2Ceiling.rps as number}/s (runs ${(s.login.argon2Ceiling.runs as number[]).join(', ')})`, String(s.login.ratio), '>= 0.85', ok(s.login.met)],
     ['3. /me p99 under login flood', `p99 ${s.mixed.meWithFlood.p99 as number} ms (${s.mixed.meWithFlood.rps as number} req/s; ${s.mixed.flood.rps as number} logins/s)`, `/me alone p99 ${s.mixed.meAlone.p99 as number} ms (${s.mixed.meAlone.rps as number} req/s)`, `${s.mixed.p99Ratio as number}x`, '<= 5x', ok(s.mixed.met)],
-    [`4. /me with ${(s.scale.big.sessions as number).toLocaleString('en')} sessions`, `${s.scale.big.me.rps as number} req/s, p99 ${s.scale.big.me.p99 as number} ms`, `${(s.scale.small.sessions as number).toLocaleString('en')} sessions: ${s.scale.small.me.rps as number} req/s`, String(s.scale.ratio), 'within 10%', ok(s.scale.met)],
+    [`4. /me with ${(s.scale.big.sessions as number).toLocaleString('en')} sessions`, `${s.scale.big.me.rps as number} req/s (runs ${(s.scale.big.me.runs as number[]).join(', ')}), p99 ${s.scale.big.me.p99 as number} ms`, `${(s.scale.small.sessions as number).toLocaleString('en')} sessions: ${s.scale.small.me.rps as number} req/s (runs ${(s.scale.small.me.runs as number[]).join(', ')}), p99 ${s.scale.small.me.p99 as number} ms`, String(s.scale.ratio), 'within 10%', ok(s.scale.met)],
     ['4. Redis memory per session', `${s.scale.memory.usedMemoryPerSession as number} B (used_memory delta)`, s.scale.memory.memoryUsage === null ? '-' : `MEMORY USAGE: key ${s.scale.memory.memoryUsage.sessionKey as number} B + index share ${s.scale.memory.memoryUsage.indexShare as number} B`, '', '<= 300 B', ok(s.scale.memory.met)]
   ]
   const lines = rows.map(cols => `| ${cols.join(' | ')} |`)
@@ -387,7 +400,7 @@ export function table (r: Results): string {
   return [
     ...lines,
     '',
-    `/me: ${s.me.redisCommandsPerRequest as number} Redis commands per request, ${s.me.sessionWritesPerRequest as number} session writes per request.`,
+    `Redis commands per GET /me (INFO commandstats; commands run by a script count too): ${Object.entries(s.me.redisCommandsByName as Record<string, number>).filter(([k]) => k !== 'info').map(([k, v]) => `${k} ${v}`).join(', ')}; session writes (SET) per request: ${s.me.sessionWritesPerRequest as number}.`,
     `Machine: ${r.machine.nproc as number} x ${r.machine.cpu as string}, Node ${r.machine.node as string}, Redis ${r.machine.redis as string}; load at start ${r.machine.loadAverageAtStart as string}; ${r.options.durationSeconds as number} s per run; server UV_THREADPOOL_SIZE=${r.options.serverThreadpool as number}.`
   ].join('\n')
 }
