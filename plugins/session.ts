@@ -96,14 +96,22 @@ export default fp(async (app) => {
    * session. The contract wants Max-Age and a cookie that slides with every authenticated
    * request, so this hook, which runs after the session's, writes the one session cookie.
    */
-  app.addHook('onSend', async (request, reply) => {
+  // Callback style and options built once: this runs on every authenticated response.
+  const sessionCookieOptions = { ...cookieOptions, maxAge: c.SESSION_TTL }
+  app.addHook('onSend', (request, reply, payload, done) => {
     const session = request.session as typeof request.session | null
-    const existing = reply.getHeader('set-cookie')
-    const others = (existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)])
-    if (session?.userId === undefined) return
-    const cookie = app.serializeCookie(cookieName, session.encryptedSessionId, { ...cookieOptions, maxAge: c.SESSION_TTL })
-    reply.removeHeader('set-cookie')
-    reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+    if (session?.userId !== undefined) {
+      const cookie = app.serializeCookie(cookieName, session.encryptedSessionId, sessionCookieOptions)
+      const existing = reply.getHeader('set-cookie')
+      if (existing === undefined) {
+        reply.header('set-cookie', [cookie])
+      } else {
+        const others = Array.isArray(existing) ? existing.map(String) : [String(existing)]
+        reply.removeHeader('set-cookie')
+        reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+      }
+    }
+    done(null, payload)
   })
 
   const csrfToken = (request: FastifyRequest): string => hmac(c.SESSION_SECRET, `csrf:${digest(request.session.sessionId)}`)
