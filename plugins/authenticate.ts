@@ -53,7 +53,9 @@ export default fp(async (app) => {
     const session = request.session as typeof request.session | null
     const userId = session?.userId
     if (userId === undefined) throw new AuthError('UNAUTHENTICATED')
-    const user = await app.users.findById(userId)
+    // Usually read with the session in one Redis round trip; otherwise one more command.
+    const prefetched = app.sessions.prefetchedUser(request)
+    const user = prefetched !== undefined ? prefetched : await app.users.findById(userId)
     if (user === null || user.disabled) {
       // The account is gone or was disabled since this session began: end the session.
       await app.sessions.signOut(request, reply)

@@ -2,9 +2,10 @@ import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Cluster } from 'ioredis'
 import { RedisSessionStore } from '../src/session-store.js'
 import { digest, hmac, randomToken } from '../src/tokens.js'
-import type { User } from '../src/users.js'
+import { userFromHash, type User } from '../src/users.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +35,11 @@ declare module 'fastify' {
        * cookie session's digest, or this bearer token's family id.
        */
       currentKeep: (request: FastifyRequest) => string | undefined
+      /**
+       * The signed-in user as read in the same Redis round trip as the session (single
+       * Redis only): a User, null if the account is gone, undefined if it was not read.
+       */
+      prefetchedUser: (request: FastifyRequest) => User | null | undefined
     }
   }
   interface Session {
@@ -53,10 +59,14 @@ export default fp(async (app) => {
   // A SameSite=None cookie serves an SPA on another site, where it is a third-party cookie:
   // Chromium blocks those unless they are Partitioned (CHIPS), keyed to the SPA's site.
   const partitioned = sameSite === 'none'
+  // With a single Redis the session read also returns the user's hash (one round trip per
+  // authenticated request); a Cluster may keep the two keys on different nodes.
+  const [before, after] = app.users.userKey('\u0000').split('\u0000')
   const store = new RedisSessionStore(app.redis, {
     prefix: c.REDIS_KEY_PREFIX,
     ttl: c.SESSION_TTL * 1000,
-    absoluteTtl: c.SESSION_ABSOLUTE_TTL * 1000
+    absoluteTtl: c.SESSION_ABSOLUTE_TTL * 1000,
+    userKey: app.redis instanceof Cluster ? undefined : { before, after }
   })
   app.decorate('sessionStore', store)
 
@@ -74,6 +84,23 @@ export default fp(async (app) => {
     cookie: { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN, maxAge: c.SESSION_TTL * 1000 }
   })
 
+  // Runs right after @fastify/session's onRequest, in the same turn as the store's read:
+  // moves the user hash read with the session onto this request.
+  const prefetched = new WeakMap<FastifyRequest, User | null>()
+  app.addHook('onRequest', (request, _reply, done) => {
+    const session = request.session as typeof request.session | null
+    const userId = session?.userId
+    if (userId !== undefined) {
+      const flat = store.prefetched(session!.sessionId)
+      if (flat !== undefined) {
+        const user = userFromHash(flat)
+        // Only a hash that belongs to this session's user is of use.
+        if (user === null || user.id === userId) prefetched.set(request, user)
+      }
+    }
+    done()
+  })
+
   const cookieName = c.SESSION_COOKIE_NAME
   const cookieOptions = { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN }
   const ownPrefix = `${cookieName}=`
@@ -83,14 +110,22 @@ export default fp(async (app) => {
    * session. The contract wants Max-Age and a cookie that slides with every authenticated
    * request, so this hook, which runs after the session's, writes the one session cookie.
    */
-  app.addHook('onSend', async (request, reply) => {
+  // Callback style and options built once: this runs on every authenticated response.
+  const sessionCookieOptions = { ...cookieOptions, maxAge: c.SESSION_TTL }
+  app.addHook('onSend', (request, reply, payload, done) => {
     const session = request.session as typeof request.session | null
-    const existing = reply.getHeader('set-cookie')
-    const others = (existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)])
-    if (session?.userId === undefined) return
-    const cookie = app.serializeCookie(cookieName, session.encryptedSessionId, { ...cookieOptions, maxAge: c.SESSION_TTL })
-    reply.removeHeader('set-cookie')
-    reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+    if (session?.userId !== undefined) {
+      const cookie = app.serializeCookie(cookieName, session.encryptedSessionId, sessionCookieOptions)
+      const existing = reply.getHeader('set-cookie')
+      if (existing === undefined) {
+        reply.header('set-cookie', [cookie])
+      } else {
+        const others = Array.isArray(existing) ? existing.map(String) : [String(existing)]
+        reply.removeHeader('set-cookie')
+        reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+      }
+    }
+    done(null, payload)
   })
 
   const csrfToken = (request: FastifyRequest): string => hmac(c.SESSION_SECRET, `csrf:${digest(request.session.sessionId)}`)
@@ -138,9 +173,12 @@ export default fp(async (app) => {
       const session = request.session as typeof request.session | null
       return session?.userId === undefined ? undefined : digest(session.sessionId)
     },
+    prefetchedUser (request: FastifyRequest) {
+      return prefetched.has(request) ? prefetched.get(request) : undefined
+    },
     currentDigest (request: FastifyRequest) {
       const session = request.session as typeof request.session | null
       return session?.userId === undefined ? undefined : digest(session.sessionId)
     }
   })
-}, { name: 'session', dependencies: ['config', 'redis', 'tokens'] })
+}, { name: 'session', dependencies: ['config', 'redis', 'tokens', 'accounts'] })

@@ -23,25 +23,51 @@ export interface StoreOptions {
    */
   slideStep?: number
   now?: () => number
+  /**
+   * When set (single Redis only, never a Cluster), a read also fetches the hash at
+   * `before + userId + after` in the same script; `prefetched(sessionId)` hands it out.
+   */
+  userKey?: { before: string, after: string }
 }
 
 type Callback<T = void> = (err?: Error | null, value?: T) => void
 
-interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: string }
+export interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: string }
 
 /*
+ * A session is stored as one compact string, `userId|createdAt|absoluteExpiresAt|lastSeenAt|ip|userAgent`
+ * with the three times in base 36 (ms since the epoch, 8 characters each). It costs about a
+ * third less Redis memory than the JSON object it replaced; values written as JSON by an
+ * earlier version (they start with `{`) are still read, and slid, as JSON.
+ *
  * One round trip per read: GET, the absolute-lifetime check and the sliding refresh run in
  * one script. The refresh is a SET with a new PX, at most once per slide step, and it also
  * records lastSeenAt, so "last seen" costs nothing extra.
  */
-const READ_AND_SLIDE = `
+const READ_AND_SLIDE_BODY = `
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local step = tonumber(ARGV[3])
-local s = cjson.decode(v)
-local abs = tonumber(s.a)
+local json = string.sub(v, 1, 1) == '{'
+local s, u, abs, last, head, tail
+if json then
+  s = cjson.decode(v)
+  u = s.u
+  abs = tonumber(s.a)
+  last = tonumber(s.l)
+else
+  local p1 = string.find(v, '|', 1, true)
+  local p2 = string.find(v, '|', p1 + 1, true)
+  local p3 = string.find(v, '|', p2 + 1, true)
+  local p4 = string.find(v, '|', p3 + 1, true)
+  u = string.sub(v, 1, p1 - 1)
+  abs = tonumber(string.sub(v, p2 + 1, p3 - 1), 36)
+  last = tonumber(string.sub(v, p3 + 1, p4 - 1), 36)
+  head = string.sub(v, 1, p3)
+  tail = string.sub(v, p4)
+end
 if abs <= now then
   redis.call('DEL', KEYS[1])
   return false
@@ -51,22 +77,46 @@ local pttl = redis.call('PTTL', KEYS[1])
 local slide = pttl >= 0 and now + pttl < target - step
 -- Once the absolute lifetime caps the target there is nothing left to slide, but "last
 -- seen" must still move: it is rewritten on its own, keeping the TTL, at most once a step.
-if slide or now - tonumber(s.l) >= step then
-  s.l = now
-  v = cjson.encode(s)
+if slide or now - last >= step then
+  if json then
+    s.l = now
+    v = cjson.encode(s)
+  else
+    local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
+    local n = math.floor(now)
+    local b = ''
+    repeat
+      local r = n % 36
+      b = string.sub(digits, r + 1, r + 1) .. b
+      n = math.floor(n / 36)
+    until n == 0
+    v = head .. b .. tail
+  end
   if slide then
     redis.call('SET', KEYS[1], v, 'PX', target - now)
   else
     redis.call('SET', KEYS[1], v, 'KEEPTTL')
   end
 end
+`
+const READ_AND_SLIDE = `${READ_AND_SLIDE_BODY}
 return v
+`
+/*
+ * The same, and the user's hash in the same round trip: GET /me then costs one Redis
+ * command. The user key is built in the script (ARGV[4] .. userId .. ARGV[5]), which a
+ * Redis Cluster does not allow (the key is not declared and may live on another node), so
+ * this variant is used with a single Redis only.
+ */
+const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
+return {v, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
 `
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
     gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<string | null>
+    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, string[]] | null>
   }
 }
 
@@ -83,6 +133,10 @@ export class RedisSessionStore {
   readonly absoluteTtl: number
   readonly #step: number
   readonly #now: () => number
+  readonly #userKey: { before: string, after: string } | undefined
+  /** user hashes read along with a session, by session id; cleared on the next turn */
+  readonly #prefetched = new Map<string, string[]>()
+  #clearScheduled = false
 
   constructor (redis: RedisClient, options: StoreOptions) {
     this.#redis = redis
@@ -91,9 +145,23 @@ export class RedisSessionStore {
     this.absoluteTtl = options.absoluteTtl
     this.#step = options.slideStep ?? 60_000
     this.#now = options.now ?? Date.now
+    this.#userKey = options.userKey
     if (typeof (redis as { gatehouseSessionRead?: unknown }).gatehouseSessionRead !== 'function') {
       redis.defineCommand('gatehouseSessionRead', { numberOfKeys: 1, lua: READ_AND_SLIDE })
     }
+    if (typeof (redis as { gatehouseSessionReadWithUser?: unknown }).gatehouseSessionReadWithUser !== 'function') {
+      redis.defineCommand('gatehouseSessionReadWithUser', { numberOfKeys: 1, lua: READ_AND_SLIDE_WITH_USER })
+    }
+  }
+
+  /**
+   * The user hash (flat field/value list, empty if the user is gone) read together with
+   * session `sessionId` by a `get` in this turn of the event loop, if any. Concurrent
+   * requests of one session share it (their reads answer in the same turn); it is dropped
+   * on the next turn, so it is never older than the request that reads it.
+   */
+  prefetched (sessionId: string): string[] | undefined {
+    return this.#prefetched.get(sessionId)
   }
 
   keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }
@@ -124,10 +192,27 @@ export class RedisSessionStore {
 
   async read (sessionId: string): Promise<SessionData | null> {
     const now = this.#now()
-    const v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
+    const uk = this.#userKey
+    let v: string | null
+    if (uk === undefined) {
+      v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
+    } else {
+      const r = await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttl, this.#step, uk.before, uk.after)
+      v = r === null ? null : r[0]
+      if (r !== null) {
+        this.#prefetched.set(sessionId, r[1])
+        if (!this.#clearScheduled) {
+          this.#clearScheduled = true
+          setImmediate(() => {
+            this.#clearScheduled = false
+            this.#prefetched.clear()
+          })
+        }
+      }
+    }
     if (v === null) return null
     const s = decode(v)
-    // The script slid the expiry (it stamps lastSeenAt = now when it does): move the census too.
+    // The script stamps lastSeenAt = now when it wrote: move the census entry too.
     if (s.lastSeenAt === now) await this.#redis.zadd(this.censusKey, Math.min(now + this.ttl, s.absoluteExpiresAt), digest(sessionId))
     return s
   }
@@ -162,7 +247,7 @@ export class RedisSessionStore {
       await this.destroyDigest(d)
       return
     }
-    await this.#redis.set(this.keyOfDigest(d), JSON.stringify(s), 'PX', px)
+    await this.#redis.set(this.keyOfDigest(d), encode(s), 'PX', px)
     const added = await this.#redis.zadd(this.indexKey(s.u), s.a, d)
     await this.#redis.zadd(this.censusKey, now + px, d)
     // A new entry is the moment the index can grow: drop the entries of sessions that have
@@ -243,7 +328,30 @@ function num (v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback
 }
 
-function decode (v: string): SessionData {
-  const s = JSON.parse(v) as Stored
-  return { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip, userAgent: s.ua }
+/** The compact form; JSON (still readable) when an id or address would break the format. */
+export function encode (s: Stored): string {
+  if (s.u.includes('|') || s.ip.includes('|')) return JSON.stringify(s)
+  const t = (n: number): string => Math.floor(n).toString(36)
+  return `${s.u}|${t(s.c)}|${t(s.a)}|${t(s.l)}|${s.ip}|${s.ua}`
+}
+
+export function decode (v: string): SessionData {
+  if (v.startsWith('{')) {
+    const s = JSON.parse(v) as Stored
+    return { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip, userAgent: s.ua }
+  }
+  const p1 = v.indexOf('|')
+  const p2 = v.indexOf('|', p1 + 1)
+  const p3 = v.indexOf('|', p2 + 1)
+  const p4 = v.indexOf('|', p3 + 1)
+  const p5 = v.indexOf('|', p4 + 1)
+  if (p5 < 0) throw new Error('malformed session record')
+  return {
+    userId: v.slice(0, p1),
+    createdAt: parseInt(v.slice(p1 + 1, p2), 36),
+    absoluteExpiresAt: parseInt(v.slice(p2 + 1, p3), 36),
+    lastSeenAt: parseInt(v.slice(p3 + 1, p4), 36),
+    ip: v.slice(p4 + 1, p5),
+    userAgent: v.slice(p5 + 1)
+  }
 }

@@ -135,8 +135,7 @@ export class UserRepository {
   }
 
   async findById (id: string): Promise<User | null> {
-    const h = await this.#redis.hgetall(this.userKey(id))
-    return h.id === undefined ? null : fromHash(h)
+    return userFromHash(await this.#redis.hgetall(this.userKey(id)))
   }
 
   async findByEmail (email: string): Promise<User | null> {
@@ -169,6 +168,16 @@ export class UserRepository {
     const users = await Promise.all(ids.map(async id => await this.findById(id)))
     return users.filter((u): u is User => u !== null).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
   }
+}
+
+/** A user from its Redis hash (as HGETALL returns it, or as a flat field/value list); null when the hash is empty. */
+export function userFromHash (h: Record<string, string> | string[]): User | null {
+  if (Array.isArray(h)) {
+    const o: Record<string, string> = {}
+    for (let i = 0; i + 1 < h.length; i += 2) o[h[i]] = h[i + 1]
+    h = o
+  }
+  return h.id === undefined ? null : fromHash(h)
 }
 
 function toHash (u: Partial<User>): Record<string, string> {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cookieOf, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
+import { decode as decodeSession } from '../../../src/session-store.js'
 import { buildWithInstance } from '../../app-instance.js'
 import type { FastifyInstance } from 'fastify'
 import { closedPort, linkToken, startSmtpSink, type SmtpSink } from '../../smtp-sink.js'
@@ -202,8 +203,8 @@ t.test('a change keeps the current session under a new id and ends the others', 
   t.equal(sessionKeysAfter.length, 1)
   t.notOk(sessionKeysBefore.includes(sessionKeysAfter[0]), 'the remaining session is stored under a new digest')
   t.equal(await ctx.redis.zcard(`gh:user:{${user!.id}}:sessions`), 1)
-  const stored = JSON.parse((await ctx.redis.get(sessionKeysAfter[0]))!)
-  t.equal(stored.u, user!.id)
+  const stored = decodeSession((await ctx.redis.get(sessionKeysAfter[0]))!)
+  t.equal(stored.userId, user!.id)
 
   t.equal((await login(ctx, email, NEW_PASSWORD)).status, 200)
   t.equal((await login(ctx, email, PASSWORD)).status, 401)
