@@ -65,7 +65,7 @@ t.test('a session is stored compactly and reads back field for field', async t =
   t.teardown(() => redis.disconnect())
   const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 60_000, absoluteTtl: 3_600_000 })
   const id = randomToken()
-  const now = 1_790_000_000_123
+  const now = Date.now()
   const ua = 'Mozilla/5.0 (X11; Linux x86_64) a|b|c'
   await store.write(id, { userId: 'u-1', createdAt: now - 5, lastSeenAt: now - 1, absoluteExpiresAt: Date.now() + 3_000_000, ip: '2001:db8::1', userAgent: ua })
   const raw = await redis.get(store.keyOf(id)) as string
