@@ -54,7 +54,7 @@ const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, sock
  *   last attempt, or at once on a permanent 5xx rejection, the message is written to
  *   `failed/` under the outbox and logged at error level with its Message-ID, so an
  *   operator can resend it (`npm run mail:retry`). No send failure is ever reported to
- *   the HTTP caller: see docs/readme/3.md for why.
+ *   the HTTP caller: see the README, "Mail delivery", for why.
  *
  * Files are created 0600 in 0700 directories: they carry live single-use links.
  */

@@ -10,12 +10,11 @@ import { build } from '../helper.js'
 
 const missing = ['bash', 'curl', 'perl'].filter(cmd => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0)
 
-t.test('the curl walk-through of docs/readme/3.md runs as written: forgot through the outbox, reset, change', { skip: missing.length > 0 ? `needs ${missing.join(', ')}` : false }, async t => {
+t.test('the password-reset walk-through of the README runs as written: forgot through the outbox, reset, change', { skip: missing.length > 0 ? `needs ${missing.join(', ')}` : false }, async t => {
   const ctx = await build(t)
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const port = (ctx.app.server.address() as AddressInfo).port
-  // The fragment, or README.md once the fragment has been merged into it.
-  const doc = await readFile(join(PROJECT_ROOT, 'docs/readme/3.md'), 'utf8').catch(async () => await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8'))
+  const doc = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8')
   const block = doc.match(/### Walk-through with curl[\s\S]*?```sh\n([\s\S]*?)```/)![1]
   // The same commands against this test's server, Redis and outbox, run from a scratch
   // directory (the cookie file lands there).
