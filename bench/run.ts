@@ -174,10 +174,9 @@ async function redisInfo (redis: Redis, section: string): Promise<Record<string,
 }
 
 async function sessionCount (redis: Redis): Promise<number> {
-  // Every session is one key with a TTL; users and other keys have none.
-  const ks = await redisInfo(redis, 'keyspace')
-  const m = /expires=(\d+)/.exec(ks.db0 ?? '')
-  return m === null ? 0 : Number(m[1])
+  // The store's census holds one entry per live session (index keys have TTLs too, so the
+  // keyspace's "expires" count would overstate it).
+  return await redis.zcard('gh:sessions:live')
 }
 
 async function waitForAofRewrite (redis: Redis): Promise<void> {
