@@ -51,17 +51,23 @@ export async function build (t: Tap, env: Record<string, string> = {}, shared?: 
     EMAIL_ADDRESS_RATE_LIMIT: '1000',
     ...env
   })
-  const fastify = Fastify(serverOptions(config))
-  // fp() lifts the app's decorators to the root, so tests can reach app.users and friends.
-  await fastify.register(fp(app), { config })
-  await fastify.ready()
+  const fastify = await buildApp(t, config)
   const redis = new Redis(server.url)
   t.teardown(async () => {
-    await fastify.close()
     redis.disconnect()
     await rm(outbox, { recursive: true, force: true })
   })
   return { app: fastify, redis, config, outbox, server }
+}
+
+/** The app on `config`, ready, closed at teardown, with its decorators on the root instance. */
+export async function buildApp (t: Tap, config: Config): Promise<FastifyInstance> {
+  const fastify = Fastify(serverOptions(config))
+  // fp() lifts the app's decorators to the root, so tests can reach app.users and friends.
+  await fastify.register(fp(app), { config })
+  await fastify.ready()
+  t.teardown(async () => await fastify.close())
+  return fastify
 }
 
 export interface ParsedMail { file: string, to: string, subject: string, text: string, raw: string }

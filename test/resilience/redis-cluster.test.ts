@@ -1,20 +1,14 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
 import { Cluster } from 'ioredis'
-import app, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { kill9, redisAt, redisCli, startCluster, tempDir, until } from './processes.js'
-import { cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
+import { buildApp, cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
 
 t.test('the whole flow runs on a three-master Redis Cluster, with one slot per user', async t => {
   const cluster = await startCluster(t)
   const outbox = await tempDir(t, 'outbox')
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_CLUSTER_NODES: cluster.spec, MAIL_OUTBOX_DIR: outbox })
-  // The app wrapped in fastify-plugin, so its decorators (redis, sessionStore, ...) are visible here.
-  const server = Fastify(serverOptions(config))
-  await server.register(fp(app), { config })
-  t.teardown(async () => await server.close())
+  const server = await buildApp(t, config)
   const ctx = { app: server, config, outbox }
   t.ok(ctx.app.redis instanceof Cluster, 'the app talks to the cluster through ioredis Cluster')
   const probe = new Cluster(cluster.spec.split(',').map(hp => ({ host: '127.0.0.1', port: Number(hp.split(':')[1]) })))
@@ -93,9 +87,7 @@ t.test('a cluster master killed and restarted: 503 while it is gone, the same se
   const cluster = await startCluster(t)
   const outbox = await tempDir(t, 'outbox')
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_CLUSTER_NODES: cluster.spec, MAIL_OUTBOX_DIR: outbox })
-  const server = Fastify(serverOptions(config))
-  await server.register(fp(app), { config })
-  t.teardown(async () => await server.close())
+  const server = await buildApp(t, config)
 
   const email = uniqueEmail('cluster-down')
   t.equal((await server.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password: PASSWORD } })).statusCode, 202)

@@ -2,14 +2,11 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import app, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { freePort, REDIS_CONF } from '../../src/local-redis.js'
 import { redisAt, redisCli, tempDir, until, writeFile } from './processes.js'
-import { cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
+import { buildApp, cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
 
 t.test('with Sentinel the server follows a failover to the promoted replica, sessions included', async t => {
   const master = await redisAt(t, await tempDir(t, 'master'), undefined, [], true)
@@ -41,9 +38,7 @@ t.test('with Sentinel the server follows a failover to the promoted replica, ses
 
   const outbox = await tempDir(t, 'outbox')
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'gh', MAIL_OUTBOX_DIR: outbox })
-  const server = Fastify(serverOptions(config))
-  await server.register(fp(app), { config })
-  t.teardown(async () => await server.close())
+  const server = await buildApp(t, config)
 
   const email = uniqueEmail('sentinel')
   t.equal((await server.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password: PASSWORD } })).statusCode, 202)

@@ -1,9 +1,7 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import app, { serverOptions } from '../../../src/app.js'
 import { loadConfig } from '../../../src/config.js'
 import { LoginThrottle } from '../../../src/login-throttle.js'
-import { build, signedInUser, uniqueEmail, PASSWORD } from '../../helper.js'
+import { build, buildApp, signedInUser, uniqueEmail, PASSWORD } from '../../helper.js'
 import { http, listen } from '../../socket.js'
 
 const ARGON = { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1', LOGIN_FREE_FAILURES: '5' }
@@ -115,9 +113,7 @@ t.test('an unknown account backs off exactly like a known one', async t => {
 t.test('two server processes share one account\'s failure count', async t => {
   const first = await build(t, { ...ARGON, LOGIN_BACKOFF_BASE: '60' })
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: first.server.url, MAIL_OUTBOX_DIR: first.outbox, LOGIN_BACKOFF_BASE: '60', ...ARGON })
-  const second = Fastify(serverOptions(config))
-  await second.register(app, { config })
-  t.teardown(async () => await second.close())
+  const second = await buildApp(t, config)
   const email = uniqueEmail('shared')
   const statuses: number[] = []
   for (let i = 0; i < 6; i++) {

@@ -1,8 +1,5 @@
 import t from 'tap'
 import { build, cookieOf, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
-import app, { serverOptions } from '../../../src/app.js'
 import { run } from '../../../src/cli.js'
 import { digest } from '../../../src/tokens.js'
 
@@ -210,24 +207,19 @@ t.test('bearer tokens', async t => {
   })
 
   await t.test('sessions.endAll ends token families, except the one it is told to keep', async t => {
-    // The app plugin is encapsulated; wrapped in fastify-plugin its decorators are reachable.
-    const inner = Fastify(serverOptions(ctx.config))
-    await inner.register(fp(app), { config: ctx.config })
-    await inner.ready()
-    t.teardown(async () => await inner.close())
     const u = await signedInUser(ctx)
     const a = await tokenLogin(ctx, u.email)
     const b = await tokenLogin(ctx, u.email)
     const c = await tokenLogin(ctx, u.email)
     const userId = String(await ctx.redis.get(`gh:email:${u.email}`))
-    const kept = await inner.tokenStore.authenticate(a.accessToken)
-    const ended = await inner.sessions.endAll(userId, kept!.familyId)
+    const kept = await ctx.app.tokenStore.authenticate(a.accessToken)
+    const ended = await ctx.app.sessions.endAll(userId, kept!.familyId)
     t.equal(ended, 3, 'the cookie session and the two other families')
     t.equal(await meWith(ctx, a.accessToken), 200)
     t.equal(await meWith(ctx, b.accessToken), 401)
     t.equal((await refresh(ctx, c.refreshToken)).status, 401)
     t.equal((await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })).statusCode, 401)
-    t.equal(await inner.sessions.endAll(userId), 1, 'without keep, the last family goes too')
+    t.equal(await ctx.app.sessions.endAll(userId), 1, 'without keep, the last family goes too')
     t.equal(await meWith(ctx, a.accessToken), 401)
   })
 
