@@ -9,13 +9,10 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
+  const { verifyTokenTtl: _, ...accounts } = app.accounts
   app.decorate('recovery', {
-    users: app.users,
-    hasher: app.hasher,
-    tokens: app.emailTokens,
-    mailer: app.mailer,
+    ...accounts,
     log: app.log.child({ module: 'recovery' }),
-    appOrigin: app.config.APP_ORIGIN,
     resetTokenTtl: app.config.RESET_TOKEN_TTL,
     // Looked up at call time: whatever extends endAll (bearer-token families) applies here.
     endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep)

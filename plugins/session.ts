@@ -129,6 +129,10 @@ export default fp(async (app) => {
   })
 
   const csrfToken = (request: FastifyRequest): string => hmac(c.SESSION_SECRET, `csrf:${digest(request.session.sessionId)}`)
+  const currentDigest = (request: FastifyRequest): string | undefined => {
+    const session = request.session as typeof request.session | null
+    return session?.userId === undefined ? undefined : digest(session.sessionId)
+  }
 
   app.decorate('sessions', {
     async signIn (request: FastifyRequest, user: User) {
@@ -148,7 +152,7 @@ export default fp(async (app) => {
     async signOut (request: FastifyRequest, reply: FastifyReply) {
       const session = request.session as typeof request.session | null
       if (session?.userId !== undefined) await session.destroy()
-      reply.clearCookie(cookieName, { path: '/', domain: c.COOKIE_DOMAIN, httpOnly: true, sameSite, secure, partitioned })
+      reply.clearCookie(cookieName, cookieOptions)
     },
     csrfToken,
     async endAll (userId: string, keep?: string) {
@@ -169,16 +173,11 @@ export default fp(async (app) => {
       return { expiresAt: store.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(request) }
     },
     currentKeep (request: FastifyRequest) {
-      if (request.auth?.kind === 'bearer') return request.auth.familyId
-      const session = request.session as typeof request.session | null
-      return session?.userId === undefined ? undefined : digest(session.sessionId)
+      return request.auth?.kind === 'bearer' ? request.auth.familyId : currentDigest(request)
     },
     prefetchedUser (request: FastifyRequest) {
       return prefetched.has(request) ? prefetched.get(request) : undefined
     },
-    currentDigest (request: FastifyRequest) {
-      const session = request.session as typeof request.session | null
-      return session?.userId === undefined ? undefined : digest(session.sessionId)
-    }
+    currentDigest
   })
 }, { name: 'session', dependencies: ['config', 'redis', 'tokens', 'accounts'] })

@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis.js'
+import { defineScripts, type RedisClient } from './redis.js'
 import { digest, randomToken } from './tokens.js'
 
 export type TokenPurpose = 'verify' | 'reset'
@@ -28,9 +28,7 @@ export class EmailTokens {
   constructor (redis: RedisClient, prefix: string) {
     this.#redis = redis
     this.#prefix = prefix
-    if (typeof (redis as { gatehouseDelIfEqual?: unknown }).gatehouseDelIfEqual !== 'function') {
-      redis.defineCommand('gatehouseDelIfEqual', { numberOfKeys: 1, lua: DEL_IF_EQUAL })
-    }
+    defineScripts(redis, { gatehouseDelIfEqual: { numberOfKeys: 1, lua: DEL_IF_EQUAL } })
   }
 
   #tokenKey (purpose: TokenPurpose, d: string): string { return `${this.#prefix}${purpose}:${d}` }

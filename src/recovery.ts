@@ -1,19 +1,12 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { AccountDeps } from './accounts.js'
 import { AuthError, validationError } from './errors.js'
-import type { EmailTokens } from './email-tokens.js'
-import type { Mailer } from './mailer.js'
 import { passwordChangedMessage, passwordResetMessage } from './recovery-mail.js'
-import { checkPasswordPolicy, normalizePassword, type PasswordHasher } from './passwords.js'
+import { checkPasswordPolicy, normalizePassword } from './passwords.js'
 import { randomToken } from './tokens.js'
-import { parseEmail, type User, type UserRepository } from './users.js'
+import { parseEmail, type User } from './users.js'
 
-export interface RecoveryDeps {
-  users: UserRepository
-  hasher: PasswordHasher
-  tokens: EmailTokens
-  mailer: Mailer
-  log: FastifyBaseLogger
-  appOrigin: string
+/** What the account functions take, with the reset link's lifetime instead of the verify link's. */
+export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtl'> {
   resetTokenTtl: number
   /** ends every session of a user but `keep` (app.sessions.endAll) */
   endSessions: (userId: string, keep?: string) => Promise<number>

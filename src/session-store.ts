@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis.js'
+import { defineScripts, type RedisClient } from './redis.js'
 import { digest } from './tokens.js'
 
 /** The facts a session keeps: ids and small values, never the user object or a hash. */
@@ -146,12 +146,10 @@ export class RedisSessionStore {
     this.#step = options.slideStep ?? 60_000
     this.#now = options.now ?? Date.now
     this.#userKey = options.userKey
-    if (typeof (redis as { gatehouseSessionRead?: unknown }).gatehouseSessionRead !== 'function') {
-      redis.defineCommand('gatehouseSessionRead', { numberOfKeys: 1, lua: READ_AND_SLIDE })
-    }
-    if (typeof (redis as { gatehouseSessionReadWithUser?: unknown }).gatehouseSessionReadWithUser !== 'function') {
-      redis.defineCommand('gatehouseSessionReadWithUser', { numberOfKeys: 1, lua: READ_AND_SLIDE_WITH_USER })
-    }
+    defineScripts(redis, {
+      gatehouseSessionRead: { numberOfKeys: 1, lua: READ_AND_SLIDE },
+      gatehouseSessionReadWithUser: { numberOfKeys: 1, lua: READ_AND_SLIDE_WITH_USER }
+    })
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis.js'
+import { defineScripts, type RedisClient } from './redis.js'
 import { digest, randomToken } from './tokens.js'
 
 export interface TokenStoreOptions {
@@ -174,9 +174,7 @@ export class TokenStore {
     this.refreshTtl = options.refreshTtl
     this.#step = options.touchStep ?? 60_000
     this.#now = options.now ?? Date.now
-    for (const [name, def] of Object.entries(SCRIPTS)) {
-      if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, def)
-    }
+    defineScripts(redis, SCRIPTS)
   }
 
   accessKey (d: string): string { return `${this.#prefix}at:${d}` }
