@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { errorHandler, problem, sendProblem } from './problem.js'
-import { drainBackground } from './background.js'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
 import hasherPlugin from '../plugins/password-hasher.js'
@@ -110,7 +109,4 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(twoFactorRoutes)
     await api.register(passwordRoutes)
   }, { prefix: '/api/auth' })
-  // Registered last, so it runs first on close: work begun after an answer finishes
-  // while Redis and the mailer are still open.
-  fastify.addHook('onClose', drainBackground)
 }
