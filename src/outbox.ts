@@ -13,14 +13,14 @@ export function decodeQuotedPrintable (raw: string): string {
   return raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)))
 }
 
-export interface OutboxMessage { file: string, to: string, subject: string, body: string }
+export interface OutboxMessage { file: string, to: string, subject: string, body: string, raw: string }
 
 export async function readOutbox (dir: string): Promise<OutboxMessage[]> {
   const files = (await readdir(dir).catch(() => [] as string[])).filter(f => f.endsWith('.eml')).sort()
   return await Promise.all(files.map(async file => {
     const raw = await readFile(join(dir, file), 'utf8')
     const header = (name: string): string => raw.match(new RegExp(`^${name}: (.*)$`, 'mi'))?.[1].trim() ?? ''
-    return { file, to: header('To'), subject: header('Subject'), body: decodeQuotedPrintable(raw) }
+    return { file, to: header('To'), subject: header('Subject'), body: decodeQuotedPrintable(raw), raw }
   }))
 }
 

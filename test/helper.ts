@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -74,13 +74,9 @@ export interface ParsedMail { file: string, to: string, subject: string, text: s
 
 /** Messages in the outbox, oldest first, optionally only those to `to`. */
 export async function outboxMessages (outbox: string, to?: string): Promise<ParsedMail[]> {
-  const files = (await readdir(outbox).catch(() => [] as string[])).filter(f => f.endsWith('.eml')).sort()
   const out: ParsedMail[] = []
-  for (const f of files) {
-    const raw = await readFile(join(outbox, f), 'utf8')
-    const header = (name: string): string => raw.match(new RegExp(`^${name}: (.*)$`, 'mi'))?.[1].trim() ?? ''
-    const mail = { file: f, to: header('To'), subject: header('Subject'), text: raw, raw }
-    if (to === undefined || mail.to.includes(to)) out.push(mail)
+  for (const m of await readOutbox(outbox)) {
+    if (to === undefined || m.to.includes(to)) out.push({ file: m.file, to: m.to, subject: m.subject, text: m.raw, raw: m.raw })
   }
   return out
 }
