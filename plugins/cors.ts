@@ -7,7 +7,7 @@ import cors from '@fastify/cors'
  * preflight, never sends the request).
  */
 export default fp(async (app) => {
-  const origins = new Set(app.config.corsOrigins.map(o => new URL(o).origin))
+  const origins = new Set(app.config.corsOrigins)
   await app.register(cors, {
     origin: (origin, cb) => { cb(null, origin !== undefined && origins.has(origin)) },
     credentials: true,

@@ -51,7 +51,7 @@ function header (request: FastifyRequest, name: string): string | undefined {
  */
 export default fp(async (app) => {
   const c = app.config
-  const allowed = new Set([c.APP_ORIGIN, ...c.corsOrigins].map(o => canonicalOrigin(o)).filter((o): o is string => o !== null))
+  const allowed = new Set([new URL(c.APP_ORIGIN).origin, ...c.corsOrigins])
   const cookieName = c.SESSION_COOKIE_NAME
   const tokenRequired = c.COOKIE_SAMESITE === 'None'
 

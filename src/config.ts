@@ -99,7 +99,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     dataKeys,
     // A development secret dies with the process, which is what development wants.
     SESSION_SECRET: cfg.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
-    corsOrigins: cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(','),
+    // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
+    corsOrigins: cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(',').map(o => new URL(o).origin),
     trustProxy: cfg.TRUST_PROXY === 'off' ? false : cfg.TRUST_PROXY === 'on' ? true : cfg.TRUST_PROXY
   }
 }
