@@ -13,10 +13,10 @@ import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { Redis } from 'ioredis'
-import { freePort, PROJECT_ROOT, startRedis } from '../src/local-redis.js'
-import { UserRepository } from '../src/users.js'
-import { PasswordHasher, OWASP_ARGON2 } from '../src/passwords.js'
-import { randomToken } from '../src/tokens.js'
+import { freePort, PROJECT_ROOT, startRedis } from '../src/redis/local-server.js'
+import { UserRepository } from '../src/accounts/users.js'
+import { PasswordHasher, OWASP_ARGON2 } from '../src/accounts/passwords.js'
+import { randomToken } from '../src/crypto/secrets.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
 const PASSWORD = 'bench horse battery staple'

@@ -23,11 +23,11 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { freePort, PROJECT_ROOT, startRedis, type LocalRedis } from '../src/local-redis.js'
-import { RedisSessionStore } from '../src/session-store.js'
-import { UserRepository } from '../src/users.js'
-import { PasswordHasher, OWASP_ARGON2 } from '../src/passwords.js'
-import { randomToken } from '../src/tokens.js'
+import { freePort, PROJECT_ROOT, startRedis, type LocalRedis } from '../src/redis/local-server.js'
+import { RedisSessionStore } from '../src/sessions/store.js'
+import { UserRepository } from '../src/accounts/users.js'
+import { PasswordHasher, OWASP_ARGON2 } from '../src/accounts/passwords.js'
+import { randomToken } from '../src/crypto/secrets.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
 const WARMUP = Math.min(3, Math.max(1, Math.round(DURATION / 5)))

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
-import type { AccountDeps } from '../src/accounts.js'
-import { EmailTokens } from '../src/email-tokens.js'
-import { UserRepository } from '../src/users.js'
+import type { AccountDeps } from '../src/accounts/registration.js'
+import { EmailTokens } from '../src/accounts/email-tokens.js'
+import { UserRepository } from '../src/accounts/users.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AuthError } from '../src/errors.js'
-import type { User } from '../src/users.js'
+import { AuthError } from '../src/http/errors.js'
+import type { User } from '../src/accounts/users.js'
 
 /**
  * How a request was authenticated. A CSRF check applies to `session` only: a bearer token

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import { AuthError } from '../src/errors.js'
-import { safeEqual } from '../src/tokens.js'
+import { AuthError } from '../src/http/errors.js'
+import { safeEqual } from '../src/crypto/secrets.js'
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 

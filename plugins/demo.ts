@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply } from 'fastify'
-import { buildDemoScript, demoCss, demoHtml } from '../src/demo/build.js'
+import { buildDemoScript, demoCss, demoHtml } from '../src/http/demo-page.js'
 
 /**
  * The demo page at `/`, and at the two paths the emails link to, which the page handles
- * itself. The script is bundled from src/demo/app.ts on first request and kept in memory,
+ * itself. The script is bundled from public/app.ts on first request and kept in memory,
  * so the page can never be older than its source. Plain routes: three files need no
  * static-file plugin.
  */

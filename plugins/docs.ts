@@ -2,9 +2,9 @@ import fp from 'fastify-plugin'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { onRequestHookHandler, RouteOptions } from 'fastify'
-import { ERRORS } from '../src/errors.js'
-import { REQUEST_EXAMPLES } from '../src/openapi/examples.js'
-import { ProblemSchema } from '../src/schemas/common.js'
+import { ERRORS } from '../src/http/errors.js'
+import { REQUEST_EXAMPLES } from '../src/http/openapi-examples.js'
+import { ProblemSchema } from '../src/http/schemas.js'
 
 /** The codes a problem document with `status` can carry, from the one table in errors.ts. */
 export function codesFor (status: number): string[] {

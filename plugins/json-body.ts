@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { AuthError } from '../src/errors.js'
+import { AuthError } from '../src/http/errors.js'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { LoginThrottle } from '../src/login-throttle.js'
+import { LoginThrottle } from '../src/accounts/login-throttle.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

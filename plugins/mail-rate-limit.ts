@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import { AuthError } from '../src/errors.js'
-import { digest } from '../src/tokens.js'
-import { normalizeEmail } from '../src/users.js'
+import { AuthError } from '../src/http/errors.js'
+import { digest } from '../src/crypto/secrets.js'
+import { normalizeEmail } from '../src/accounts/users.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

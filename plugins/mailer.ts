@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { Mailer } from '../src/mailer.js'
+import { Mailer } from '../src/mail/mailer.js'
 
 declare module 'fastify' {
   interface FastifyInstance { mailer: Mailer }

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
-import { AuthError } from '../src/errors.js'
-import { isRedisUnavailable } from '../src/redis.js'
-import { safeEqual } from '../src/tokens.js'
-import { problem, sendProblem } from '../src/problem.js'
+import { AuthError } from '../src/http/errors.js'
+import { isRedisUnavailable } from '../src/redis/client.js'
+import { safeEqual } from '../src/crypto/secrets.js'
+import { problem, sendProblem } from '../src/http/problem.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
-import { BackupCodes } from '../src/backup-codes.js'
-import { CryptoBox } from '../src/crypto-box.js'
-import { MfaChallenges, type MfaDeps } from '../src/mfa.js'
-import { TotpStore } from '../src/totp.js'
+import { BackupCodes } from '../src/mfa/backup-codes.js'
+import { CryptoBox } from '../src/crypto/box.js'
+import { MfaChallenges, type MfaDeps } from '../src/mfa/challenges.js'
+import { TotpStore } from '../src/mfa/totp.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { PasswordHasher } from '../src/passwords.js'
+import { PasswordHasher } from '../src/accounts/passwords.js'
 
 declare module 'fastify' {
   interface FastifyInstance { hasher: PasswordHasher }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
-import { AuthError } from '../src/errors.js'
+import { AuthError } from '../src/http/errors.js'
 
 /**
  * @fastify/rate-limit with its Redis store, so every server process shares the counts.

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { RecoveryDeps } from '../src/recovery.js'
+import type { RecoveryDeps } from '../src/accounts/recovery.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { onRequestAsyncHookHandler } from 'fastify'
-import { createRedis, type RedisClient } from '../src/redis.js'
-import { AuthError } from '../src/errors.js'
+import { createRedis, type RedisClient } from '../src/redis/client.js'
+import { AuthError } from '../src/http/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -3,9 +3,9 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Cluster } from 'ioredis'
-import { RedisSessionStore } from '../src/session-store.js'
-import { digest, hmac, randomToken } from '../src/tokens.js'
-import { userFromHash, type User } from '../src/users.js'
+import { RedisSessionStore } from '../src/sessions/store.js'
+import { digest, hmac, randomToken } from '../src/crypto/secrets.js'
+import { userFromHash, type User } from '../src/accounts/users.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

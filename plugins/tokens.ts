@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import { TokenStore, type IssuedTokens } from '../src/token-store.js'
-import { AuthError } from '../src/errors.js'
-import type { User } from '../src/users.js'
+import { TokenStore, type IssuedTokens } from '../src/tokens/store.js'
+import { AuthError } from '../src/http/errors.js'
+import type { User } from '../src/accounts/users.js'
 
 /** The body of a token grant, as POST /token and POST /token/refresh answer. */
 export interface TokenGrant {

@@ -6,7 +6,7 @@
  * (then open http://127.0.0.1:5173/ and keep the API on `localhost`, the one http host on
  * which browsers accept a Secure cookie).
  */
-import { startSpaServer } from '../src/demo/spa-server.js'
+import { startSpaServer } from './spa-server.js'
 
 const port = Number(process.env.SPA_PORT ?? 5173)
 const apiBase = process.env.API_BASE ?? 'http://localhost:3000'

@@ -10,7 +10,7 @@ import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { startRedis } from '../src/local-redis.js'
+import { startRedis } from '../src/redis/local-server.js'
 
 const PASSWORD = 'correct horse battery staple'
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
@@ -29,8 +29,8 @@ const keysOf = async (pattern: string): Promise<string[]> => (await redis.keys(p
 
 try {
   const email = 'measure@example.com'
-  const { UserRepository } = await import('../src/users.js')
-  const { PasswordHasher } = await import('../src/passwords.js')
+  const { UserRepository } = await import('../src/accounts/users.js')
+  const { PasswordHasher } = await import('../src/accounts/passwords.js')
   const hasher = new PasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_ITERATIONS, parallelism: config.ARGON2_PARALLELISM })
   const users = new UserRepository(redis, config.REDIS_KEY_PREFIX)
   const created = await users.create({ email, passwordHash: await hasher.hash(PASSWORD), emailVerified: true })

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
-import { errorHandler, problem, sendProblem } from './problem.js'
+import { errorHandler, problem, sendProblem } from './http/problem.js'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
 import hasherPlugin from '../plugins/password-hasher.js'

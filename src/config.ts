@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { ephemeralKeyRing, parseKeyRing, type KeyRing } from './crypto-box.js'
+import { ephemeralKeyRing, parseKeyRing, type KeyRing } from './crypto/box.js'
 
 const Seconds = (def: number) => Type.Integer({ minimum: 1, default: def })
 

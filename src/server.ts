@@ -4,7 +4,7 @@ import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import app, { serverOptions } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './local-redis.js'
+import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
 
 export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
 

@@ -6,8 +6,8 @@ import { Redis } from 'ioredis'
 import fp from 'fastify-plugin'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
-import { startRedis, type LocalRedis } from '../src/local-redis.js'
-import { newestToken, readOutbox } from '../src/outbox.js'
+import { startRedis, type LocalRedis } from '../src/redis/local-server.js'
+import { newestToken, readOutbox } from '../src/mail/outbox.js'
 
 type Tap = { teardown: (fn: () => unknown) => void }
 

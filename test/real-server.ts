@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, PROJECT_ROOT } from '../src/local-redis.js'
+import { freePort, PROJECT_ROOT } from '../src/redis/local-server.js'
 import { startTestRedis } from './helper.js'
 
 type Tap = { teardown: (fn: () => unknown) => void }

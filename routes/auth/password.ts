@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { changePassword, requestPasswordReset, resetPassword } from '../../src/recovery.js'
-import { AnyPasswordSchema, EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, errors } from '../../src/schemas/common.js'
+import { changePassword, requestPasswordReset, resetPassword } from '../../src/accounts/recovery.js'
+import { AnyPasswordSchema, EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, errors } from '../../src/http/schemas.js'
 
 const ForgotBodySchema = Type.Object({ email: EmailSchema }, { additionalProperties: false })
 const ResetBodySchema = Type.Object({ token: EmailedTokenSchema, password: PasswordSchema }, { additionalProperties: false })

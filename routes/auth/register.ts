@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { register, resendVerification, verifyEmail } from '../../src/accounts.js'
-import { publicUser } from '../../src/users.js'
-import { EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, UserSchema, errors } from '../../src/schemas/common.js'
+import { register, resendVerification, verifyEmail } from '../../src/accounts/registration.js'
+import { publicUser } from '../../src/accounts/users.js'
+import { EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, UserSchema, errors } from '../../src/http/schemas.js'
 
 const Name = Type.String({ minLength: 1, maxLength: 100 })
 

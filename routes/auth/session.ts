@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkCredentials } from '../../src/accounts.js'
-import { loginStep } from '../../src/mfa.js'
-import { publicUser } from '../../src/users.js'
+import { checkCredentials } from '../../src/accounts/registration.js'
+import { loginStep } from '../../src/mfa/challenges.js'
+import { publicUser } from '../../src/accounts/users.js'
 import { bearerToken } from '../../plugins/authenticate.js'
 import { loginOutcome } from '../../plugins/metrics.js'
-import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/schemas/common.js'
+import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/http/schemas.js'
 
 const Identifier = Type.String({ minLength: 1, maxLength: 254 })
 

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AuthError } from '../../src/errors.js'
-import { RedisSessionStore } from '../../src/session-store.js'
-import { ProblemSchema } from '../../src/schemas/common.js'
+import { AuthError } from '../../src/http/errors.js'
+import { RedisSessionStore } from '../../src/sessions/store.js'
+import { ProblemSchema } from '../../src/http/schemas.js'
 
 const Time = Type.String({ format: 'date-time' })
 

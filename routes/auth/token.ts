@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkCredentials } from '../../src/accounts.js'
-import { errors } from '../../src/schemas/common.js'
+import { checkCredentials } from '../../src/accounts/registration.js'
+import { errors } from '../../src/http/schemas.js'
 import { LoginBodySchema, MfaChallengeSchema } from './session.js'
-import { loginStep } from '../../src/mfa.js'
+import { loginStep } from '../../src/mfa/challenges.js'
 
 export const TokenGrantSchema = Type.Object({
   accessToken: Type.String({ description: 'send as `Authorization: Bearer <accessToken>`' }),

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { disableTotp, enableTotp, regenerateBackupCodes, setupTotp, verifyChallenge } from '../../src/mfa.js'
-import { BACKUP_CODE_COUNT } from '../../src/backup-codes.js'
-import { publicUser } from '../../src/users.js'
-import { AnyPasswordSchema, MessageSchema, errors } from '../../src/schemas/common.js'
+import { disableTotp, enableTotp, regenerateBackupCodes, setupTotp, verifyChallenge } from '../../src/mfa/challenges.js'
+import { BACKUP_CODE_COUNT } from '../../src/mfa/backup-codes.js'
+import { publicUser } from '../../src/accounts/users.js'
+import { AnyPasswordSchema, MessageSchema, errors } from '../../src/http/schemas.js'
 import { LoginSuccessSchema } from './session.js'
 import { TokenGrantSchema } from './token.js'
 

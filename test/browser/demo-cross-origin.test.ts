@@ -1,6 +1,6 @@
 import t from 'tap'
-import { freePort } from '../../src/local-redis.js'
-import { startSpaServer } from '../../src/demo/spa-server.js'
+import { freePort } from '../../src/redis/local-server.js'
+import { startSpaServer } from '../../scripts/spa-server.js'
 import { chromiumMissing, launchChromium, startApiServer } from './harness.js'
 import { demoFlow } from './flow.js'
 

@@ -97,7 +97,7 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
       t.equal(cookie?.secure, true, 'Secure, as SameSite=None requires')
       t.equal(cookie?.partitionKey, new URL(s.pageOrigin).origin.replace(/:\d+$/, ''), 'Partitioned under the SPA\'s site')
     }
-    t.equal(await page.evaluate(() => document.cookie.includes('sessionId')), false, 'the page script cannot read it')
+    t.equal(await page.evaluate('document.cookie.includes("sessionId")'), false, 'the page script cannot read it')
     await mkdir(SCREENSHOT_DIR, { recursive: true })
     const file = join(SCREENSHOT_DIR, s.name === 'same-origin' ? 'after-login.png' : `after-login-${s.name}.png`)
     await page.screenshot({ path: file, fullPage: true })
@@ -144,7 +144,7 @@ export async function demoFlow (t: Tap, s: Setup): Promise<void> {
     await page.click('#twofa-setup-form button[type="submit"]')
     await page.locator('#twofa-enrol').waitFor()
     t.match(await page.getAttribute('#twofa-qr', 'src'), /^data:image\/svg\+xml/, 'the QR code shows')
-    t.ok(await page.evaluate(() => (document.getElementById('twofa-qr') as HTMLImageElement).naturalWidth > 0), 'and renders')
+    t.ok(await page.evaluate('document.getElementById("twofa-qr").naturalWidth > 0'), 'and renders')
     const shown = (await page.textContent('#twofa-secret')) ?? ''
     t.match(shown, /^[A-Z2-7]{16,}$/, 'the secret is base32')
     secret = shown

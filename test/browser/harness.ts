@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { existsSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { PROJECT_ROOT } from '../../src/local-redis.js'
+import { PROJECT_ROOT } from '../../src/redis/local-server.js'
 export { startApiServer, documentedRoutes, type ApiServer } from '../real-server.js'
 
 type Tap = {

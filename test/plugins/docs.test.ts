@@ -2,8 +2,8 @@ import t from 'tap'
 import type { HTTPMethods } from 'fastify'
 import { build, signedInUser } from '../helper.js'
 import { allowInlineStyles } from '../../plugins/docs.js'
-import { ERRORS } from '../../src/errors.js'
-import { REQUEST_EXAMPLES } from '../../src/openapi/examples.js'
+import { ERRORS } from '../../src/http/errors.js'
+import { REQUEST_EXAMPLES } from '../../src/http/openapi-examples.js'
 
 /** Every /api/auth route of CONTRACT.md; those that exist on this build must be documented. */
 const CONTRACT_ROUTES: Array<[HTTPMethods, string]> = [

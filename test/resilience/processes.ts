@@ -3,7 +3,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, PROJECT_ROOT, REDIS_CONF, startRedis, type LocalRedis } from '../../src/local-redis.js'
+import { freePort, PROJECT_ROOT, REDIS_CONF, startRedis, type LocalRedis } from '../../src/redis/local-server.js'
 import { tokenFromOutbox } from '../helper.js'
 
 type Tap = { teardown: (fn: () => unknown) => void }

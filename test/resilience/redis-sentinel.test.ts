@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config.js'
-import { freePort, REDIS_CONF } from '../../src/local-redis.js'
+import { freePort, REDIS_CONF } from '../../src/redis/local-server.js'
 import { redisAt, redisCli, tempDir, until, writeFile } from './processes.js'
 import { buildApp, cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { build, PASSWORD, signedInUser } from '../helper.js'
-import { startRedis } from '../../src/local-redis.js'
+import { startRedis } from '../../src/redis/local-server.js'
 
 t.test('health and Redis failures', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-health-'))

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { loadConfig } from '../../../src/config.js'
-import { LoginThrottle } from '../../../src/login-throttle.js'
+import { LoginThrottle } from '../../../src/accounts/login-throttle.js'
 import { build, buildApp, signedInUser, uniqueEmail, PASSWORD } from '../../helper.js'
 import { http, listen } from '../../socket.js'
 

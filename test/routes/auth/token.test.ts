@@ -1,7 +1,7 @@
 import t from 'tap'
 import { build, cookieOf, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
-import { run } from '../../../src/cli.js'
-import { digest } from '../../../src/tokens.js'
+import { run } from '../../../src/cli/user.js'
+import { digest } from '../../../src/crypto/secrets.js'
 
 interface Grant { accessToken: string, tokenType: string, expiresIn: number, expiresAt: string, refreshToken: string }
 

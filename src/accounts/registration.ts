@@ -1,0 +1,125 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { AuthError } from '../http/errors.js'
+import type { EmailTokens } from './email-tokens.js'
+import type { Mailer } from '../mail/mailer.js'
+import { alreadyRegisteredMessage, usernameTakenMessage, verifyEmailMessage } from '../mail/templates.js'
+import { checkPasswordPolicy, type PasswordHasher } from './passwords.js'
+import { parseEmail, parseUsername, type User, type UserRepository } from './users.js'
+import { randomToken } from '../crypto/secrets.js'
+
+export interface AccountDeps {
+  users: UserRepository
+  hasher: PasswordHasher
+  tokens: EmailTokens
+  mailer: Mailer
+  log: FastifyBaseLogger
+  appOrigin: string
+  verifyTokenTtl: number
+}
+
+export interface RegisterInput {
+  email: string
+  password: string
+  username?: string
+  firstName?: string
+  lastName?: string
+}
+
+/**
+ * Registration answers the same way whether or not the address is taken: the password is
+ * hashed in both cases (same cost), and the owner of a taken address gets a notice instead.
+ */
+export async function register (deps: AccountDeps, input: RegisterInput): Promise<void> {
+  const email = parseEmail(input.email)
+  const username = input.username === undefined ? null : parseUsername(input.username)
+  checkPasswordPolicy(input.password)
+  const passwordHash = await deps.hasher.hash(input.password)
+  const created = await deps.users.create({
+    email,
+    username,
+    passwordHash,
+    firstName: cleanName(input.firstName),
+    lastName: cleanName(input.lastName)
+  })
+  if (created.ok) {
+    deps.log.info({ userId: created.user.id }, 'user registered')
+    await sendVerification(deps, created.user)
+    return
+  }
+  if (created.reason === 'username_taken') {
+    await deps.mailer.dispatch(usernameTakenMessage(email, deps.appOrigin, username ?? ''))
+    return
+  }
+  const existing = created.existingId === null ? null : await deps.users.findById(created.existingId)
+  if (existing !== null && !existing.emailVerified) {
+    await sendVerification(deps, existing)
+  } else {
+    await deps.mailer.dispatch(alreadyRegisteredMessage(email, deps.appOrigin))
+  }
+}
+
+export async function sendVerification (deps: AccountDeps, user: User): Promise<void> {
+  const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
+  await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtl / 3600)))
+}
+
+export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 'log'>, token: string): Promise<User> {
+  const userId = await deps.tokens.consume('verify', token)
+  const user = userId === null ? null : await deps.users.findById(userId)
+  if (user === null) throw new AuthError('INVALID_TOKEN')
+  if (!user.emailVerified) {
+    await deps.users.update(user.id, { emailVerified: true })
+    deps.log.info({ userId: user.id }, 'email verified')
+  }
+  return (await deps.users.findById(user.id)) ?? user
+}
+
+/**
+ * Same answer for every address; only an unverified account gets a new link. The mail is
+ * handed off without waiting for SMTP, and the other paths build a decoy message and cost
+ * the same Redis round trips, so the timing does not tell which path ran.
+ */
+export async function resendVerification (deps: AccountDeps, rawEmail: string): Promise<void> {
+  const email = parseEmail(rawEmail)
+  const user = await deps.users.findByEmail(email)
+  const hours = Math.round(deps.verifyTokenTtl / 3600)
+  if (user !== null && !user.emailVerified && !user.disabled) {
+    const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
+    await deps.mailer.post(verifyEmailMessage(user.email, deps.appOrigin, token, hours))
+    return
+  }
+  await deps.tokens.touch('verify')
+  await deps.mailer.build(verifyEmailMessage(email, deps.appOrigin, randomToken(32), hours))
+}
+
+export interface LoginInput {
+  email?: string
+  username?: string
+  password: string
+}
+
+/**
+ * Checks a password. The Argon2 work is done whether or not the account exists (against
+ * a dummy hash otherwise), and account-state errors come only after the password is right,
+ * so neither the answer nor its timing tells an attacker whether an account exists.
+ */
+export async function checkCredentials (deps: Pick<AccountDeps, 'users' | 'hasher'>, input: LoginInput): Promise<User> {
+  const identifier = input.email ?? input.username
+  if (identifier === undefined) throw new AuthError('VALIDATION_FAILED', 'email or username is required', { fieldErrors: {}, formErrors: ['email or username is required'] })
+  const user = await deps.users.findByLogin(identifier.trim())
+  const ok = await deps.hasher.verify(user?.passwordHash, input.password)
+  if (!ok || user === null) throw new AuthError('INVALID_CREDENTIALS', 'The email, username or password is incorrect.')
+  if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
+  if (!user.emailVerified) throw new AuthError('EMAIL_NOT_VERIFIED', 'Verify your email address before signing in.')
+  // Raising the Argon2 cost in configuration upgrades each hash at its owner's next login.
+  if (deps.hasher.needsRehash(user.passwordHash)) {
+    await deps.users.update(user.id, { passwordHash: await deps.hasher.hash(input.password) })
+  }
+  return user
+}
+
+function cleanName (name: string | undefined): string | null {
+  if (name === undefined) return null
+  const n = name.trim().normalize('NFKC')
+  return n === '' ? null : n
+}

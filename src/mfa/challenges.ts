@@ -1,0 +1,219 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { BackupCodes } from './backup-codes.js'
+import { AuthError } from '../http/errors.js'
+import type { PasswordHasher } from '../accounts/passwords.js'
+import type { RedisClient } from '../redis/client.js'
+import { digest, randomToken } from '../crypto/secrets.js'
+import { newTotpSecret, otpauthUri, qrSvg, type TotpStore } from './totp.js'
+import type { User, UserRepository } from '../accounts/users.js'
+
+export const MFA_METHODS = ['totp', 'backup_code'] as const
+export type MfaMethod = typeof MFA_METHODS[number]
+/** Wrong codes a challenge survives; the next check after the last one is refused. */
+export const MFA_CHALLENGE_MAX_ATTEMPTS = 5
+
+/** What a completed login hands out: a cookie session or bearer tokens. */
+export type LoginGrant = 'session' | 'token'
+
+/*
+ * Reserve one attempt on a challenge before its code is checked, in one script: so at most
+ * MAX codes are ever checked against a challenge, however many requests race for it.
+ * Returns { userId, attempt } or nil when the challenge is unknown, expired or spent.
+ */
+const RESERVE_ATTEMPT = `
+local userId = redis.call('HGET', KEYS[1], 'userId')
+if not userId then return nil end
+local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if n > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return nil
+end
+return { userId, n, redis.call('HGET', KEYS[1], 'grant') or 'session' }
+`
+
+/**
+ * The challenge of the two-step login: a 256-bit token given to the client once the
+ * password is right, kept in Redis only as its SHA-256 digest (`<prefix>mfa:<digest>`,
+ * hash { userId, attempts, grant }) with a TTL. `grant` says what a right code earns: a
+ * cookie session (POST /login) or bearer tokens (POST /token).
+ */
+export class MfaChallenges {
+  readonly #redis: RedisClient
+  readonly #prefix: string
+  readonly ttl: number
+
+  constructor (redis: RedisClient, prefix: string, ttlSeconds: number) {
+    this.#redis = redis
+    this.#prefix = prefix
+    this.ttl = ttlSeconds
+  }
+
+  key (token: string): string { return `${this.#prefix}mfa:${digest(token)}` }
+
+  async issue (userId: string, grant: LoginGrant = 'session'): Promise<string> {
+    const token = randomToken(32)
+    const key = this.key(token)
+    await this.#redis.multi().hset(key, { userId, attempts: '0', grant }).expire(key, this.ttl).exec()
+    return token
+  }
+
+  async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant } | null> {
+    const r = await this.#redis.eval(RESERVE_ATTEMPT, 1, this.key(token), String(MFA_CHALLENGE_MAX_ATTEMPTS)) as [string, number, string] | null
+    return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session' }
+  }
+
+  /** True for the one caller that ends the challenge. */
+  async consume (token: string): Promise<boolean> {
+    return await this.#redis.del(this.key(token)) === 1
+  }
+}
+
+export interface MfaDeps {
+  users: UserRepository
+  hasher: PasswordHasher
+  totp: TotpStore
+  backupCodes: BackupCodes
+  challenges: MfaChallenges
+  log: FastifyBaseLogger
+  /**
+   * Called once for every wrong second-factor code (login challenge, inline `totpCode`,
+   * disabling 2FA). The account's failure backoff is wired in here, so wrong codes count
+   * like wrong passwords; it may throw (e.g. a RATE_LIMITED AuthError).
+   */
+  onMfaFailure: (userId: string) => Promise<void>
+  /** Called before a code is checked: throws (RATE_LIMITED) while the account backs off. */
+  beforeMfaAttempt?: (userId: string) => Promise<void>
+  /** Called after a right code: clears the account's failure count. */
+  onMfaSuccess?: (userId: string) => Promise<void>
+}
+
+export interface MfaChallengeAnswer {
+  mfaRequired: true
+  mfaToken: string
+  mfaMethods: MfaMethod[]
+  expiresIn: number
+}
+
+function invalidCode (): AuthError {
+  return new AuthError('INVALID_MFA_CODE', 'The verification code is wrong, expired or already used.')
+}
+
+async function requirePassword (deps: Pick<MfaDeps, 'hasher'>, user: User, password: string): Promise<void> {
+  if (!await deps.hasher.verify(user.passwordHash, password)) {
+    throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
+  }
+}
+
+/** A TOTP code or a backup code: by `method`, or by its shape when no method is named. */
+export async function checkSecondFactor (deps: Pick<MfaDeps, 'totp' | 'backupCodes'>, userId: string, code: string, method?: MfaMethod): Promise<boolean> {
+  if ((method ?? methodOf(code)) === 'totp') return await deps.totp.checkActive(userId, code.replace(/[\s-]/g, '')) === 'ok'
+  return await deps.backupCodes.consume(userId, code)
+}
+
+/** Apps show a TOTP code as "123 456": six digits once spaces and dashes are gone. */
+function methodOf (code: string): MfaMethod {
+  return /^[0-9]{6}$/.test(code.replace(/[\s-]/g, '')) ? 'totp' : 'backup_code'
+}
+
+/**
+ * The MFA step of a login, called between checkCredentials and signIn. Null means "sign
+ * in": the user has no 2FA, or gave a right inline `totpCode`. Otherwise the answer is the
+ * challenge the client must answer at /mfa/verify. A wrong inline code is a 401.
+ */
+export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, grant: LoginGrant = 'session'): Promise<MfaChallengeAnswer | null> {
+  if (!user.mfaEnabled) return null
+  if (totpCode !== undefined) {
+    await deps.beforeMfaAttempt?.(user.id)
+    if (await deps.totp.checkActive(user.id, totpCode) === 'ok') {
+      await deps.onMfaSuccess?.(user.id)
+      return null
+    }
+    await deps.onMfaFailure(user.id)
+    throw invalidCode()
+  }
+  const mfaToken = await deps.challenges.issue(user.id, grant)
+  return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: deps.challenges.ttl }
+}
+
+export interface VerifyChallengeInput {
+  mfaToken: string
+  code: string
+  method?: MfaMethod
+}
+
+/** Answers a login challenge: the user to sign in and what to grant, or an AuthError. */
+export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInput): Promise<{ user: User, grant: LoginGrant }> {
+  const dead = new AuthError('INVALID_TOKEN', 'This sign-in challenge is expired, used or unknown; sign in again.')
+  const reserved = await deps.challenges.reserveAttempt(input.mfaToken)
+  if (reserved === null) throw dead
+  const user = await deps.users.findById(reserved.userId)
+  if (user === null) {
+    await deps.challenges.consume(input.mfaToken)
+    throw dead
+  }
+  await deps.beforeMfaAttempt?.(user.id)
+  if (await checkSecondFactor(deps, user.id, input.code, input.method)) {
+    if (!await deps.challenges.consume(input.mfaToken)) throw dead
+    await deps.onMfaSuccess?.(user.id)
+    if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
+    if ((input.method ?? methodOf(input.code)) === 'backup_code') {
+      deps.log.info({ userId: user.id, remaining: await deps.backupCodes.remaining(user.id) }, 'backup code used')
+    }
+    return { user, grant: reserved.grant }
+  }
+  if (reserved.attempt >= MFA_CHALLENGE_MAX_ATTEMPTS) await deps.challenges.consume(input.mfaToken)
+  await deps.onMfaFailure(user.id)
+  throw invalidCode()
+}
+
+export interface SetupAnswer { secret: string, otpauthUrl: string, qrSvg: string }
+
+/**
+ * Starts an enrolment: a new secret kept (sealed) as pending for 10 minutes and for this
+ * session only, so /2fa/enable completes the enrolment the password was given for.
+ */
+export async function setupTotp (deps: MfaDeps, user: User, password: string, sessionDigest: string): Promise<SetupAnswer> {
+  await requirePassword(deps, user, password)
+  if (user.mfaEnabled) throw new AuthError('MFA_ALREADY_ENABLED', 'Two-factor authentication is already on; disable it first.')
+  const secret = newTotpSecret()
+  await deps.totp.savePending(user.id, secret, sessionDigest)
+  const otpauthUrl = otpauthUri(user.email, secret)
+  return { secret, otpauthUrl, qrSvg: await qrSvg(otpauthUrl) }
+}
+
+/** Turns 2FA on with the first code of the pending secret; returns the backup codes. */
+export async function enableTotp (deps: MfaDeps, user: User, code: string, sessionDigest: string): Promise<string[]> {
+  if (user.mfaEnabled) throw new AuthError('MFA_ALREADY_ENABLED', 'Two-factor authentication is already on.')
+  const secret = await deps.totp.pending(user.id, sessionDigest)
+  if (secret === null) throw new AuthError('MFA_SETUP_REQUIRED', 'Start with /2fa/setup in this session; a setup lasts 10 minutes.')
+  if (await deps.totp.check(user.id, secret, code) !== 'ok') throw invalidCode()
+  // Two enables racing with codes of two steps: only one completes, so only one set of
+  // backup codes is ever shown.
+  if (!await deps.totp.claimPending(user.id)) throw new AuthError('MFA_SETUP_REQUIRED', 'This setup was already completed or has expired.')
+  await deps.totp.activate(user.id, secret)
+  const codes = await deps.backupCodes.regenerate(user.id)
+  await deps.users.update(user.id, { mfaEnabled: true })
+  deps.log.info({ userId: user.id }, '2fa enabled')
+  return codes
+}
+
+export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string): Promise<void> {
+  await requirePassword(deps, user, password)
+  if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
+  if (!await checkSecondFactor(deps, user.id, code)) {
+    await deps.onMfaFailure(user.id)
+    throw invalidCode()
+  }
+  await deps.users.update(user.id, { mfaEnabled: false })
+  await deps.totp.remove(user.id)
+  await deps.backupCodes.remove(user.id)
+  deps.log.info({ userId: user.id }, '2fa disabled')
+}
+
+export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string): Promise<string[]> {
+  await requirePassword(deps, user, password)
+  if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
+  const codes = await deps.backupCodes.regenerate(user.id)
+  deps.log.info({ userId: user.id }, 'backup codes regenerated')
+  return codes
+}

@@ -1,0 +1,296 @@
+import { defineScripts, type RedisClient } from '../redis/client.js'
+import { digest, randomToken } from '../crypto/secrets.js'
+
+export interface TokenStoreOptions {
+  prefix: string
+  /** access token lifetime, ms */
+  accessTtl: number
+  /** refresh token lifetime, ms (each rotation issues a new one with a full lifetime) */
+  refreshTtl: number
+  /** a family's "last seen" is written at most once per step per access token, ms */
+  touchStep?: number
+  now?: () => number
+}
+
+export interface ClientMeta { ip: string, userAgent: string }
+
+export interface IssuedTokens {
+  accessToken: string
+  refreshToken: string
+  familyId: string
+  /** access token expiry */
+  expiresAt: Date
+  /** access token lifetime, whole seconds */
+  expiresIn: number
+}
+
+export interface AccessGrant { userId: string, familyId: string, expiresAt: Date }
+
+export interface TokenFamily {
+  familyId: string
+  createdAt: number
+  lastSeenAt: number
+  /** when the family's current refresh token expires */
+  expiresAt: number
+  ip: string
+  userAgent: string
+}
+
+export type RefreshOutcome =
+  | { ok: true, userId: string, familyId: string }
+  | { ok: false, reason: 'unknown' | 'reused', userId?: string, familyId?: string }
+
+/** Prefixes let a client (and a secret scanner) tell the two kinds apart; they carry no data. */
+const ACCESS_PREFIX = 'gha_'
+const REFRESH_PREFIX = 'ghr_'
+const TOKEN_RE = /^gh[ar]_[A-Za-z0-9_-]{43}$/
+
+interface AccessValue { u: string, f: string, e: number, t: number }
+interface RefreshValue { u: string, f: string, x: number }
+
+/*
+ * Reads an access token and, at most once a step, records that it was used. The key is the
+ * token's own (one key, any cluster slot); the caller then bumps the family's lastSeen.
+ */
+const ACCESS_READ = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local s = cjson.decode(v)
+local now = tonumber(ARGV[1])
+if now - tonumber(s.t) >= tonumber(ARGV[2]) then
+  s.t = now
+  redis.call('SET', KEYS[1], cjson.encode(s), 'KEEPTTL')
+  return {v, 1}
+end
+return {v, 0}
+`
+
+/*
+ * Spends a refresh token: Redis runs the script alone, so of two concurrent refreshes with
+ * one token exactly one sees it live. The spent token is kept (until it would have expired)
+ * so that presenting it again is recognised as reuse.
+ */
+const REFRESH_SPEND = `
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local s = cjson.decode(v)
+if tonumber(s.x) == 1 then return {'spent', v} end
+s.x = 1
+redis.call('SET', KEYS[1], cjson.encode(s), 'KEEPTTL')
+return {'live', v}
+`
+
+/*
+ * Records newly minted tokens in their family (KEYS: family hash, user's family index; both
+ * carry the user's hash tag, so one slot). ARGV: mode, familyId, now, access digest, access
+ * expiry, refresh digest, refresh expiry, ip, user agent, spent refresh digest.
+ * 'create' starts a family; 'rotate' only succeeds while the family exists and the spent
+ * token is its current one, so a family ended meanwhile is not brought back.
+ */
+const FAMILY_ATTACH = `
+local family, index = KEYS[1], KEYS[2]
+local mode, fid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local rtExp = tonumber(ARGV[7])
+if mode == 'create' then
+  redis.call('HSET', family, 'c', now, 'l', now, 'ip', ARGV[8], 'ua', ARGV[9])
+else
+  if redis.call('HGET', family, 'rt') ~= ARGV[10] then return 0 end
+  redis.call('HSET', family, 'l', now)
+  local h = redis.call('HGETALL', family)
+  for i = 1, #h, 2 do
+    if string.sub(h[i], 1, 2) == 'a:' and tonumber(h[i + 1]) <= now then redis.call('HDEL', family, h[i]) end
+  end
+end
+redis.call('HSET', family, 'rt', ARGV[6], 'e', rtExp, 'a:' .. ARGV[4], ARGV[5])
+redis.call('PEXPIREAT', family, rtExp)
+redis.call('ZADD', index, rtExp, fid)
+redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', index, last[2])
+return 1
+`
+
+/* Ends a family: returns the digests of its live tokens for the caller to delete. */
+const FAMILY_END = `
+local h = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local out = {}
+for i = 1, #h, 2 do
+  if string.sub(h[i], 1, 2) == 'a:' then out[#out + 1] = 'a' .. string.sub(h[i], 3) end
+  if h[i] == 'rt' then out[#out + 1] = 'r' .. h[i + 1] end
+end
+return out
+`
+
+/* Bumps lastSeen, but never re-creates a family that was ended. */
+const FAMILY_TOUCH = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'l', ARGV[1]) end
+return 1
+`
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseAccessRead: (key: string, now: number, step: number) => Promise<[string, number] | null>
+    gatehouseRefreshSpend: (key: string) => Promise<[string, string] | null>
+    gatehouseFamilyAttach: (family: string, index: string, ...args: Array<string | number>) => Promise<number>
+    gatehouseFamilyEnd: (family: string, index: string, familyId: string) => Promise<string[]>
+    gatehouseFamilyTouch: (family: string, now: number) => Promise<number>
+  }
+}
+
+const SCRIPTS = {
+  gatehouseAccessRead: { numberOfKeys: 1, lua: ACCESS_READ },
+  gatehouseRefreshSpend: { numberOfKeys: 1, lua: REFRESH_SPEND },
+  gatehouseFamilyAttach: { numberOfKeys: 2, lua: FAMILY_ATTACH },
+  gatehouseFamilyEnd: { numberOfKeys: 2, lua: FAMILY_END },
+  gatehouseFamilyTouch: { numberOfKeys: 1, lua: FAMILY_TOUCH }
+}
+
+/**
+ * Opaque bearer tokens for clients without cookies. A login starts a *family*: one access
+ * token (short-lived) and one refresh token; each refresh spends the refresh token and
+ * issues a new pair in the same family. Redis holds only SHA-256 digests of tokens.
+ *
+ * Keys: `at:<digest>` and `rt:<digest>` are looked up by the token alone (one key each,
+ * whatever their cluster slot); the family hash `user:{<id>}:tf:<familyId>` and the user's
+ * family index `user:{<id>}:tokens` share the user's hash tag, so the scripts that touch
+ * them together stay in one slot. The family hash lists its live access tokens and its
+ * current refresh token, so ending a family deletes every token that can still be used.
+ */
+export class TokenStore {
+  readonly #redis: RedisClient
+  readonly #prefix: string
+  readonly accessTtl: number
+  readonly refreshTtl: number
+  readonly #step: number
+  readonly #now: () => number
+
+  constructor (redis: RedisClient, options: TokenStoreOptions) {
+    this.#redis = redis
+    this.#prefix = options.prefix
+    this.accessTtl = options.accessTtl
+    this.refreshTtl = options.refreshTtl
+    this.#step = options.touchStep ?? 60_000
+    this.#now = options.now ?? Date.now
+    defineScripts(redis, SCRIPTS)
+  }
+
+  accessKey (d: string): string { return `${this.#prefix}at:${d}` }
+  refreshKey (d: string): string { return `${this.#prefix}rt:${d}` }
+  familyKey (userId: string, familyId: string): string { return `${this.#prefix}user:{${userId}}:tf:${familyId}` }
+  indexKey (userId: string): string { return `${this.#prefix}user:{${userId}}:tokens` }
+
+  static isWellFormed (token: string, kind: 'access' | 'refresh'): boolean {
+    return TOKEN_RE.test(token) && token.startsWith(kind === 'access' ? ACCESS_PREFIX : REFRESH_PREFIX)
+  }
+
+  /** Starts a new family for a login. */
+  async issue (userId: string, meta: ClientMeta): Promise<IssuedTokens> {
+    const familyId = randomToken(16)
+    const now = this.#now()
+    const minted = await this.#mint(userId, familyId, now)
+    await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
+      'create', familyId, now, minted.accessDigest, minted.accessExp, minted.refreshDigest, minted.refreshExp,
+      meta.ip, meta.userAgent.slice(0, 256), '')
+    return minted.issued
+  }
+
+  /**
+   * Spends a refresh token. A live one: the caller may rotate (see `rotate`). A spent one:
+   * somebody holds a copy, so the whole family is ended before answering.
+   */
+  async spend (refreshToken: string): Promise<RefreshOutcome> {
+    if (!TokenStore.isWellFormed(refreshToken, 'refresh')) return { ok: false, reason: 'unknown' }
+    const r = await this.#redis.gatehouseRefreshSpend(this.refreshKey(digest(refreshToken)))
+    if (r === null) return { ok: false, reason: 'unknown' }
+    const v = JSON.parse(r[1]) as RefreshValue
+    if (r[0] === 'spent') {
+      await this.endFamily(v.u, v.f)
+      return { ok: false, reason: 'reused', userId: v.u, familyId: v.f }
+    }
+    return { ok: true, userId: v.u, familyId: v.f }
+  }
+
+  /** Issues the next pair of a family whose refresh token `spentToken` was just spent; null if the family has ended. */
+  async rotate (userId: string, familyId: string, spentToken: string): Promise<IssuedTokens | null> {
+    const now = this.#now()
+    const minted = await this.#mint(userId, familyId, now)
+    // The new keys exist before the family lists them; if the family ended in between (or
+    // ends now), the script refuses and the new keys are deleted here, so none survives.
+    const ok = await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
+      'rotate', familyId, now, minted.accessDigest, minted.accessExp, minted.refreshDigest, minted.refreshExp,
+      '', '', digest(spentToken))
+    if (ok === 1) return minted.issued
+    await Promise.all([this.#redis.del(this.accessKey(minted.accessDigest)), this.#redis.del(this.refreshKey(minted.refreshDigest))])
+    return null
+  }
+
+  /** Who an access token belongs to; null when it is malformed, unknown, expired or revoked. */
+  async authenticate (accessToken: string): Promise<AccessGrant | null> {
+    if (!TokenStore.isWellFormed(accessToken, 'access')) return null
+    const now = this.#now()
+    const r = await this.#redis.gatehouseAccessRead(this.accessKey(digest(accessToken)), now, this.#step)
+    if (r === null) return null
+    const v = JSON.parse(r[0]) as AccessValue
+    if (v.e <= now) return null
+    if (r[1] === 1) await this.#redis.gatehouseFamilyTouch(this.familyKey(v.u, v.f), now)
+    return { userId: v.u, familyId: v.f, expiresAt: new Date(v.e) }
+  }
+
+  /** Ends one family: every access and refresh token of that login. False if there was none. */
+  async endFamily (userId: string, familyId: string): Promise<boolean> {
+    const tokens = await this.#redis.gatehouseFamilyEnd(this.familyKey(userId, familyId), this.indexKey(userId), familyId)
+    // One key per command: token keys live in other cluster slots than the family.
+    await Promise.all(tokens.map(async t => await this.#redis.del(t[0] === 'a' ? this.accessKey(t.slice(1)) : this.refreshKey(t.slice(1)))))
+    return tokens.length > 0
+  }
+
+  /** Ends every family of a user except, optionally, `keep`. Cost O(families of that user). */
+  async endAllForUser (userId: string, keep?: string): Promise<number> {
+    const ids = (await this.#redis.zrange(this.indexKey(userId), 0, -1)).filter(f => f !== keep)
+    const ended = await Promise.all(ids.map(async f => await this.endFamily(userId, f)))
+    return ended.filter(Boolean).length
+  }
+
+  /** Live families of a user; prunes index entries of families that have expired. */
+  async listForUser (userId: string): Promise<TokenFamily[]> {
+    const index = this.indexKey(userId)
+    const now = this.#now()
+    await this.#redis.zremrangebyscore(index, '-inf', now)
+    const ids = await this.#redis.zrange(index, 0, -1)
+    const rows = await Promise.all(ids.map(async f => await this.#redis.hmget(this.familyKey(userId, f), 'c', 'l', 'e', 'ip', 'ua')))
+    const dead = ids.filter((_, i) => rows[i][0] === null)
+    if (dead.length > 0) await this.#redis.zrem(index, ...dead)
+    const out: TokenFamily[] = []
+    ids.forEach((familyId, i) => {
+      const [c, l, e, ip, ua] = rows[i]
+      if (c === null) return
+      out.push({ familyId, createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e), ip: ip ?? '', userAgent: ua ?? '' })
+    })
+    return out
+  }
+
+  async #mint (userId: string, familyId: string, now: number): Promise<{ issued: IssuedTokens, accessDigest: string, accessExp: number, refreshDigest: string, refreshExp: number }> {
+    const accessToken = ACCESS_PREFIX + randomToken(32)
+    const refreshToken = REFRESH_PREFIX + randomToken(32)
+    const accessDigest = digest(accessToken)
+    const refreshDigest = digest(refreshToken)
+    const accessExp = now + this.accessTtl
+    const refreshExp = now + this.refreshTtl
+    const access: AccessValue = { u: userId, f: familyId, e: accessExp, t: now }
+    const refresh: RefreshValue = { u: userId, f: familyId, x: 0 }
+    await Promise.all([
+      this.#redis.set(this.accessKey(accessDigest), JSON.stringify(access), 'PX', this.accessTtl),
+      this.#redis.set(this.refreshKey(refreshDigest), JSON.stringify(refresh), 'PX', this.refreshTtl)
+    ])
+    return {
+      issued: { accessToken, refreshToken, familyId, expiresAt: new Date(accessExp), expiresIn: Math.round(this.accessTtl / 1000) },
+      accessDigest,
+      accessExp,
+      refreshDigest,
+      refreshExp
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { startTestRedis } from '../helper.js'
+import { RedisSessionStore, decode, encode } from '../../src/sessions/store.js'
+import { randomToken } from '../../src/crypto/secrets.js'
+
+const session = (userId: string, now = Date.now()): Record<string, unknown> => ({
+  userId, createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + 3_600_000, ip: '203.0.113.7', userAgent: 'test agent'
+})
+
+t.test('a read with userKey hands out the user hash read with the session in the same turn', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 60_000, absoluteTtl: 3_600_000, userKey: { before: 't:user:{', after: '}' } })
+  await redis.hset('t:user:{u1}', { id: 'u1', email: 'a@example.com' })
+  const id = randomToken()
+  await store.write(id, session('u1'))
+  const s = await store.read(id)
+  t.equal(s?.userId, 'u1')
+  t.same(store.prefetched(id), ['id', 'u1', 'email', 'a@example.com'])
+  t.same(store.prefetched(id), ['id', 'u1', 'email', 'a@example.com'], 'to every request of the session in this turn')
+  t.equal(store.prefetched(randomToken()), undefined, 'nothing for another session')
+})
+
+t.test('an untaken prefetched hash is dropped on the next turn of the event loop', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 60_000, absoluteTtl: 3_600_000, userKey: { before: 't:user:{', after: '}' } })
+  const id = randomToken()
+  await store.write(id, session('gone'))
+  await store.read(id)
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(store.prefetched(id), undefined)
+})
+
+t.test('a missing user reads as an empty hash and a missing session as null', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 60_000, absoluteTtl: 3_600_000, userKey: { before: 't:user:{', after: '}' } })
+  const id = randomToken()
+  await store.write(id, session('nobody'))
+  t.equal((await store.read(id))?.userId, 'nobody')
+  t.same(store.prefetched(id), [])
+  t.equal(await store.read(randomToken()), null)
+})
+
+t.test('without userKey nothing is prefetched', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 60_000, absoluteTtl: 3_600_000 })
+  await redis.hset('t:user:{u1}', { id: 'u1' })
+  const id = randomToken()
+  await store.write(id, session('u1'))
+  t.equal((await store.read(id))?.userId, 'u1')
+  t.equal(store.prefetched(id), undefined)
+})
+
+t.test('a session is stored compactly and reads back field for field', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 60_000, absoluteTtl: 3_600_000 })
+  const id = randomToken()
+  const now = Date.now()
+  const ua = 'Mozilla/5.0 (X11; Linux x86_64) a|b|c'
+  await store.write(id, { userId: 'u-1', createdAt: now - 5, lastSeenAt: now - 1, absoluteExpiresAt: Date.now() + 3_000_000, ip: '2001:db8::1', userAgent: ua })
+  const raw = await redis.get(store.keyOf(id)) as string
+  t.notOk(raw.startsWith('{'), 'not JSON')
+  t.ok(raw.length < JSON.stringify({ u: 'u-1', c: now, a: now, l: now, ip: '2001:db8::1', ua }).length)
+  const s = await store.read(id)
+  t.same(s, { userId: 'u-1', createdAt: now - 5, lastSeenAt: now - 1, absoluteExpiresAt: s?.absoluteExpiresAt, ip: '2001:db8::1', userAgent: ua })
+  t.equal(s?.absoluteExpiresAt, decode(raw).absoluteExpiresAt)
+})
+
+t.test('the sliding refresh keeps the compact form and records lastSeenAt', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  let clock = Date.now()
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 600_000, absoluteTtl: 3_600_000, slideStep: 60_000, now: () => clock })
+  const id = randomToken()
+  await store.write(id, session('u1', clock))
+  const createdAt = clock
+  // Two minutes later: the key's TTL has run down by as much.
+  clock += 120_000
+  await redis.pexpire(store.keyOf(id), 600_000 - 120_000)
+  const s = await store.read(id)
+  t.equal(s?.lastSeenAt, clock, 'lastSeenAt moved to now')
+  t.equal(s?.createdAt, createdAt)
+  t.equal(s?.userAgent, 'test agent')
+  const raw = await redis.get(store.keyOf(id)) as string
+  t.notOk(raw.startsWith('{'))
+  t.equal(decode(raw).lastSeenAt, clock)
+  const pttl = await redis.pttl(store.keyOf(id))
+  t.ok(pttl > 600_000 - 5_000, 'expiry pushed forward')
+})
+
+t.test('a session written as JSON by an earlier version is read and slid', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  let clock = Date.now()
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttl: 600_000, absoluteTtl: 3_600_000, slideStep: 60_000, now: () => clock })
+  const id = randomToken()
+  const legacy = { u: 'old', c: clock, a: clock + 3_000_000, l: clock, ip: '127.0.0.1', ua: 'old agent' }
+  await redis.set(store.keyOf(id), JSON.stringify(legacy), 'PX', 300_000)
+  clock += 120_000
+  const s = await store.read(id)
+  t.same(s, { userId: 'old', createdAt: legacy.c, absoluteExpiresAt: legacy.a, lastSeenAt: clock, ip: '127.0.0.1', userAgent: 'old agent' })
+  t.equal(JSON.parse(await redis.get(store.keyOf(id)) as string).l, clock)
+})
+
+t.test('a user id with the separator falls back to JSON and still reads back', async t => {
+  const raw = encode({ u: 'a|b', c: 1, a: 2, l: 3, ip: '::1', ua: 'x' })
+  t.ok(raw.startsWith('{'))
+  t.same(decode(raw), { userId: 'a|b', createdAt: 1, absoluteExpiresAt: 2, lastSeenAt: 3, ip: '::1', userAgent: 'x' })
+})

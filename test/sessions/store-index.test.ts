@@ -1,0 +1,101 @@
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import { RedisSessionStore } from '../../src/sessions/store.js'
+import { digest, randomToken } from '../../src/crypto/secrets.js'
+import { startTestRedis } from '../helper.js'
+
+const USER = '00000000-0000-4000-8000-000000000001'
+
+async function connect (t: Test): Promise<Redis> {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  return redis
+}
+
+async function waitGone (redis: Redis, keys: string[]): Promise<void> {
+  // Redis expires the keys; poll rather than assume how long it takes on a loaded machine.
+  for (let i = 0; i < 600; i++) {
+    const left = await Promise.all(keys.map(async k => await redis.exists(k)))
+    if (left.every(n => n === 0)) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+const session = (now: number, ttlAbs: number): Record<string, unknown> => ({ userId: USER, createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + ttlAbs, ip: '127.0.0.1', userAgent: 'test' })
+
+t.test('the index stays small after many sessions expired by idleness', async t => {
+  const redis = await connect(t)
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 1000, absoluteTtl: 86400_000 })
+  const ids = Array.from({ length: 300 }, () => randomToken(32))
+  for (const id of ids) await store.write(id, session(Date.now(), 86400_000))
+  await waitGone(redis, ids.map(id => store.keyOf(id)))
+  const live = randomToken(32)
+  const longLived = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 86400_000, absoluteTtl: 86400_000 })
+  await longLived.write(live, session(Date.now(), 86400_000))
+  t.same(await redis.zrange(store.indexKey(USER), 0, -1), [digest(live)], 'a new session prunes every dead entry')
+  const pttl = await redis.pttl(store.indexKey(USER))
+  t.ok(pttl > 0 && pttl <= 86400_000, 'the index key expires with its last session')
+  t.equal((await longLived.listForUser(USER)).length, 1)
+})
+
+t.test('entries past the absolute lifetime are pruned and never listed', async t => {
+  const redis = await connect(t)
+  let now = Date.now()
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 3600_000, absoluteTtl: 7200_000, now: () => now })
+  for (let i = 0; i < 50; i++) await store.write(randomToken(32), session(now, 7200_000))
+  t.equal((await store.listForUser(USER)).length, 50)
+  now += 7200_001
+  t.equal((await store.listForUser(USER)).length, 0, 'nothing past its absolute expiry is listed')
+  t.equal(await redis.zcard(store.indexKey(USER)), 0, 'and the listing pruned the entries')
+  for (let i = 0; i < 50; i++) await store.write(randomToken(32), session(now - 7200_001, 7200_000))
+  now += 7200_001
+  await store.write(randomToken(32), session(now, 7200_000))
+  t.equal(await redis.zcard(store.indexKey(USER)), 1, 'a login prunes them too')
+})
+
+t.test('last seen moves at most once a step, also once the absolute lifetime caps the expiry', async t => {
+  const redis = await connect(t)
+  const start = Date.now()
+  let now = start
+  // absolute lifetime shorter than the idle one: the expiry is capped from the start
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 7 * 86400_000, absoluteTtl: 86400_000, slideStep: 60_000, now: () => now })
+  const id = randomToken(32)
+  await store.write(id, session(start, 86400_000))
+  now = start + 30_000
+  t.equal((await store.read(id))!.lastSeenAt, start, 'not rewritten within a step')
+  now = start + 61_000
+  t.equal((await store.read(id))!.lastSeenAt, start + 61_000, 'rewritten after a step')
+  const pttl = await redis.pttl(store.keyOf(id))
+  t.ok(pttl > 86400_000 - 120_000 && pttl <= 86400_000, 'the TTL was kept, not extended past the absolute lifetime')
+  now = start + 62_000
+  t.equal((await store.read(id))!.lastSeenAt, start + 61_000)
+})
+
+t.test('destroyAllForUser and destroyByHandle touch only that user', async t => {
+  const redis = await connect(t)
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 3600_000, absoluteTtl: 7200_000 })
+  const other = '00000000-0000-4000-8000-000000000002'
+  const mine = [randomToken(32), randomToken(32), randomToken(32)]
+  const theirs = randomToken(32)
+  for (const id of mine) await store.write(id, session(Date.now(), 7200_000))
+  await store.write(theirs, { ...session(Date.now(), 7200_000), userId: other })
+  t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(digest(theirs))), false)
+  t.equal(await redis.exists(store.keyOf(theirs)), 1)
+  t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(digest(mine[0]))), true)
+  t.equal(await redis.exists(store.keyOf(mine[0])), 0)
+  t.equal(await store.destroyAllForUser(USER, digest(mine[1])), 1)
+  t.equal(await redis.exists(store.keyOf(mine[1])), 1, 'kept')
+  t.equal(await redis.exists(store.keyOf(mine[2])), 0)
+  t.equal(await redis.exists(store.keyOf(theirs)), 1, 'the other user is untouched')
+})
+
+t.test('ending all sessions counts only those that were still alive', async t => {
+  const redis = await connect(t)
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 3600_000, absoluteTtl: 7200_000 })
+  const ids = [randomToken(32), randomToken(32), randomToken(32)]
+  for (const id of ids) await store.write(id, session(Date.now(), 7200_000))
+  await redis.del(store.keyOf(ids[0])) // as if it had expired by idleness
+  t.equal(await store.destroyAllForUser(USER), 2)
+  t.equal(await redis.exists(store.indexKey(USER)), 0, 'the index is gone with its entries')
+})
