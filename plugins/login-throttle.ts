@@ -16,8 +16,8 @@ export default fp(async (app) => {
   app.decorate('loginThrottle', new LoginThrottle(app.redis, {
     prefix: c.REDIS_KEY_PREFIX,
     freeFailures: c.LOGIN_FREE_FAILURES,
-    baseDelay: c.LOGIN_BACKOFF_BASE,
-    maxDelay: c.LOGIN_BACKOFF_MAX,
-    window: c.LOGIN_FAILURE_WINDOW
+    baseDelayMs: c.LOGIN_BACKOFF_BASE * 1000,
+    maxDelayMs: c.LOGIN_BACKOFF_MAX * 1000,
+    windowMs: c.LOGIN_FAILURE_WINDOW * 1000
   }))
 }, { name: 'login-throttle', dependencies: ['config', 'redis'] })

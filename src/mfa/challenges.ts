@@ -3,6 +3,7 @@ import type { BackupCodes } from './backup-codes.js'
 import { AuthError } from '../http/errors.js'
 import type { PasswordHasher } from '../accounts/passwords.js'
 import type { RedisClient } from '../redis/client.js'
+import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
 import { newTotpSecret, otpauthUri, qrSvg, type TotpStore } from './totp.js'
 import type { User, UserRepository } from '../accounts/users.js'
@@ -20,16 +21,31 @@ export type LoginGrant = 'session' | 'token'
  * MAX codes are ever checked against a challenge, however many requests race for it.
  * Returns { userId, attempt } or nil when the challenge is unknown, expired or spent.
  */
-const RESERVE_ATTEMPT = `
-local userId = redis.call('HGET', KEYS[1], 'userId')
+const RESERVE_ATTEMPT: LuaScript = {
+  keys: ['challengeKey'],
+  argv: ['maxAttempts'],
+  lua: `
+-- the challenge hash { userId, attempts, grant }
+local challengeKey = KEYS[1]
+-- codes a challenge may have checked in all
+local maxAttempts = tonumber(ARGV[1])
+local userId = redis.call('HGET', challengeKey, 'userId')
 if not userId then return nil end
-local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if n > tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
+local n = redis.call('HINCRBY', challengeKey, 'attempts', 1)
+if n > maxAttempts then
+  redis.call('DEL', challengeKey)
   return nil
 end
-return { userId, n, redis.call('HGET', KEYS[1], 'grant') or 'session' }
+return { userId, n, redis.call('HGET', challengeKey, 'grant') or 'session' }
 `
+}
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseMfaReserveAttempt: (challengeKey: string, maxAttempts: number) => Promise<[string, number, string] | null>
+  }
+}
 
 /**
  * The challenge of the two-step login: a 256-bit token given to the client once the
@@ -46,6 +62,7 @@ export class MfaChallenges {
     this.#redis = redis
     this.#prefix = prefix
     this.ttl = ttlSeconds
+    defineScripts(redis, { gatehouseMfaReserveAttempt: RESERVE_ATTEMPT })
   }
 
   key (token: string): string { return `${this.#prefix}mfa:${digest(token)}` }
@@ -58,7 +75,7 @@ export class MfaChallenges {
   }
 
   async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant } | null> {
-    const r = await this.#redis.eval(RESERVE_ATTEMPT, 1, this.key(token), String(MFA_CHALLENGE_MAX_ATTEMPTS)) as [string, number, string] | null
+    const r = await this.#redis.gatehouseMfaReserveAttempt(this.key(token), MFA_CHALLENGE_MAX_ATTEMPTS)
     return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session' }
   }
 

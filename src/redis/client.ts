@@ -87,13 +87,3 @@ export function isRedisUnavailable (err: unknown): boolean {
   if (e.code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTCONN'].includes(e.code)) return true
   return /Command timed out|Stream isn't writeable|Connection is closed|enableOfflineQueue|LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|None of startup nodes is available|All sentinels are unreachable|Failed to refresh slots cache/.test(e.message)
 }
-
-/**
- * Registers Lua scripts as commands of `redis` (sent as EVALSHA, with EVAL as fallback),
- * once per client however many stores share it.
- */
-export function defineScripts (redis: RedisClient, scripts: Record<string, { numberOfKeys: number, lua: string }>): void {
-  for (const [name, definition] of Object.entries(scripts)) {
-    if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, definition)
-  }
-}

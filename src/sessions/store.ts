@@ -1,4 +1,5 @@
-import { defineScripts, type RedisClient } from '../redis/client.js'
+import type { RedisClient } from '../redis/client.js'
+import { defineScripts } from '../redis/scripts.js'
 import { digest } from '../crypto/secrets.js'
 
 /** The facts a session keeps: ids and small values, never the user object or a hash. */
@@ -147,8 +148,8 @@ export class RedisSessionStore {
     this.#now = options.now ?? Date.now
     this.#userKey = options.userKey
     defineScripts(redis, {
-      gatehouseSessionRead: { numberOfKeys: 1, lua: READ_AND_SLIDE },
-      gatehouseSessionReadWithUser: { numberOfKeys: 1, lua: READ_AND_SLIDE_WITH_USER }
+      gatehouseSessionRead: { keys: ['session'], argv: ['now', 'ttl', 'step'], lua: READ_AND_SLIDE },
+      gatehouseSessionReadWithUser: { keys: ['session'], argv: ['now', 'ttl', 'step', 'userKeyBefore', 'userKeyAfter'], lua: READ_AND_SLIDE_WITH_USER }
     })
   }
 

@@ -1,4 +1,5 @@
-import { defineScripts, type RedisClient } from '../redis/client.js'
+import type { RedisClient } from '../redis/client.js'
+import { defineScripts } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
 
 export interface TokenStoreOptions {
@@ -141,11 +142,11 @@ declare module 'ioredis' {
 }
 
 const SCRIPTS = {
-  gatehouseAccessRead: { numberOfKeys: 1, lua: ACCESS_READ },
-  gatehouseRefreshSpend: { numberOfKeys: 1, lua: REFRESH_SPEND },
-  gatehouseFamilyAttach: { numberOfKeys: 2, lua: FAMILY_ATTACH },
-  gatehouseFamilyEnd: { numberOfKeys: 2, lua: FAMILY_END },
-  gatehouseFamilyTouch: { numberOfKeys: 1, lua: FAMILY_TOUCH }
+  gatehouseAccessRead: { keys: ['access'], argv: ['now', 'step'], lua: ACCESS_READ },
+  gatehouseRefreshSpend: { keys: ['refresh'], argv: [], lua: REFRESH_SPEND },
+  gatehouseFamilyAttach: { keys: ['family', 'index'], argv: ['mode', 'familyId', 'now', 'accessDigest', 'accessExpiry', 'refreshDigest', 'refreshExpiry', 'ip', 'userAgent', 'spentRefreshDigest'], lua: FAMILY_ATTACH },
+  gatehouseFamilyEnd: { keys: ['family', 'index'], argv: ['familyId'], lua: FAMILY_END },
+  gatehouseFamilyTouch: { keys: ['family'], argv: ['now'], lua: FAMILY_TOUCH }
 }
 
 /**
