@@ -13,8 +13,8 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const users = new UserRepository(app.redis, app.config.REDIS_KEY_PREFIX)
-  const emailTokens = new EmailTokens(app.redis, app.config.REDIS_KEY_PREFIX)
+  const users = new UserRepository(app.redis, app.config.redisKeyPrefix)
+  const emailTokens = new EmailTokens(app.redis, app.config.redisKeyPrefix)
   app.decorate('users', users)
   app.decorate('emailTokens', emailTokens)
   app.decorate('accounts', {
@@ -23,7 +23,7 @@ export default fp(async (app) => {
     hasher: app.hasher,
     mailer: app.mailer,
     log: app.log.child({ module: 'accounts' }),
-    appOrigin: app.config.APP_ORIGIN,
-    verifyTokenTtl: app.config.VERIFY_TOKEN_TTL
+    appOrigin: app.config.appOrigin,
+    verifyTokenTtlMs: app.config.verifyTokenTtlMs
   })
 }, { name: 'accounts', dependencies: ['config', 'redis', 'password-hasher', 'mailer'] })

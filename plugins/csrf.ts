@@ -51,9 +51,9 @@ function header (request: FastifyRequest, name: string): string | undefined {
  */
 export default fp(async (app) => {
   const c = app.config
-  const allowed = new Set([new URL(c.APP_ORIGIN).origin, ...c.corsOrigins])
-  const cookieName = c.SESSION_COOKIE_NAME
-  const tokenRequired = c.COOKIE_SAMESITE === 'None'
+  const allowed = new Set([new URL(c.appOrigin).origin, ...c.corsOrigins])
+  const cookieName = c.sessionCookieName
+  const tokenRequired = c.cookieSameSite === 'None'
 
   app.addHook('onRequest', async (request) => {
     if (!STATE_CHANGING.has(request.method)) return

@@ -9,11 +9,11 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const { verifyTokenTtl: _, ...accounts } = app.accounts
+  const { verifyTokenTtlMs: _, ...accounts } = app.accounts
   app.decorate('recovery', {
     ...accounts,
     log: app.log.child({ module: 'recovery' }),
-    resetTokenTtl: app.config.RESET_TOKEN_TTL,
+    resetTokenTtlMs: app.config.resetTokenTtlMs,
     // Looked up at call time: whatever extends endAll (bearer-token families) applies here.
     endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep)
   })

@@ -54,8 +54,8 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const c = app.config
-  const secure = c.NODE_ENV === 'production' || c.COOKIE_SAMESITE === 'None'
-  const sameSite = c.COOKIE_SAMESITE.toLowerCase() as 'strict' | 'lax' | 'none'
+  const secure = c.secureCookies
+  const sameSite = c.cookieSameSite.toLowerCase() as 'strict' | 'lax' | 'none'
   // A SameSite=None cookie serves an SPA on another site, where it is a third-party cookie:
   // Chromium blocks those unless they are Partitioned (CHIPS), keyed to the SPA's site.
   const partitioned = sameSite === 'none'
@@ -63,17 +63,17 @@ export default fp(async (app) => {
   // authenticated request); a Cluster may keep the two keys on different nodes.
   const [before, after] = app.users.userKey('\u0000').split('\u0000')
   const store = new RedisSessionStore(app.redis, {
-    prefix: c.REDIS_KEY_PREFIX,
-    ttl: c.SESSION_TTL * 1000,
-    absoluteTtl: c.SESSION_ABSOLUTE_TTL * 1000,
+    prefix: c.redisKeyPrefix,
+    ttl: c.sessionTtlMs,
+    absoluteTtl: c.sessionAbsoluteTtlMs,
     userKey: app.redis instanceof Cluster ? undefined : { before, after }
   })
   app.decorate('sessionStore', store)
 
   await app.register(fastifyCookie)
   await app.register(fastifySession, {
-    secret: c.SESSION_SECRET,
-    cookieName: c.SESSION_COOKIE_NAME,
+    secret: c.sessionSecret,
+    cookieName: c.sessionCookieName,
     store,
     // 256 bits, above the 128 the contract asks for.
     idGenerator: () => randomToken(32),
@@ -81,7 +81,7 @@ export default fp(async (app) => {
     // Sliding happens in the store's read script; rolling would rewrite the session on
     // every request.
     rolling: false,
-    cookie: { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN, maxAge: c.SESSION_TTL * 1000 }
+    cookie: { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.cookieDomain, maxAge: c.sessionTtlMs }
   })
 
   // Runs right after @fastify/session's onRequest, in the same turn as the store's read:
@@ -101,8 +101,8 @@ export default fp(async (app) => {
     done()
   })
 
-  const cookieName = c.SESSION_COOKIE_NAME
-  const cookieOptions = { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN }
+  const cookieName = c.sessionCookieName
+  const cookieOptions = { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.cookieDomain }
   const ownPrefix = `${cookieName}=`
 
   /*
@@ -111,7 +111,7 @@ export default fp(async (app) => {
    * request, so this hook, which runs after the session's, writes the one session cookie.
    */
   // Callback style and options built once: this runs on every authenticated response.
-  const sessionCookieOptions = { ...cookieOptions, maxAge: c.SESSION_TTL }
+  const sessionCookieOptions = { ...cookieOptions, maxAge: c.sessionTtlMs / 1000 }
   app.addHook('onSend', (request, reply, payload, done) => {
     const session = request.session as typeof request.session | null
     if (session?.userId !== undefined) {
@@ -128,7 +128,7 @@ export default fp(async (app) => {
     done(null, payload)
   })
 
-  const csrfToken = (request: FastifyRequest): string => hmac(c.SESSION_SECRET, `csrf:${digest(request.session.sessionId)}`)
+  const csrfToken = (request: FastifyRequest): string => hmac(c.sessionSecret, `csrf:${digest(request.session.sessionId)}`)
   const currentDigest = (request: FastifyRequest): string | undefined => {
     const session = request.session as typeof request.session | null
     return session?.userId === undefined ? undefined : digest(session.sessionId)

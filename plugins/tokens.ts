@@ -34,9 +34,9 @@ function grant (t: IssuedTokens): TokenGrant {
 
 export default fp(async (app) => {
   const store = new TokenStore(app.redis, {
-    prefix: app.config.REDIS_KEY_PREFIX,
-    accessTtl: app.config.ACCESS_TOKEN_TTL * 1000,
-    refreshTtl: app.config.REFRESH_TOKEN_TTL * 1000
+    prefix: app.config.redisKeyPrefix,
+    accessTtl: app.config.accessTokenTtlMs,
+    refreshTtl: app.config.refreshTokenTtlMs
   })
   app.decorate('tokenStore', store)
   app.decorate('tokens', {

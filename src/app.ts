@@ -47,7 +47,7 @@ export function trustProxyOption (trust: boolean | number): boolean | ((address:
 export function serverOptions (config: Config): FastifyServerOptions {
   return {
     logger: {
-      level: config.LOG_LEVEL,
+      level: config.logLevel,
       // Never log cookies, tokens or passwords: headers are not logged at all, and the
       // query string is dropped because emailed links carry their token there.
       serializers: {

@@ -22,7 +22,7 @@ async function main (): Promise<void> {
 
   // With neither REDIS_URL nor a cluster, run a Redis of our own on the project's config.
   let local: LocalRedis | undefined
-  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined && config.REDIS_SENTINELS === undefined) {
+  if (config.redisUrl === undefined && config.redisClusterNodes === undefined && config.redisSentinels === undefined) {
     try {
       local = await startRedis({ dir: LOCAL_REDIS_DIR })
     } catch (err) {
@@ -30,7 +30,7 @@ async function main (): Promise<void> {
       process.exit(1)
     }
     await writeFile(join(LOCAL_REDIS_DIR, 'url'), local.url)
-    config = { ...config, REDIS_URL: local.url }
+    config = { ...config, redisUrl: local.url }
   }
 
   const server = Fastify(serverOptions(config))
@@ -57,7 +57,7 @@ async function main (): Promise<void> {
   })
 
   if (local !== undefined) server.log.info({ redis: local.url, dir: local.dir }, 'started redis-server with redis.conf')
-  await server.listen({ port: config.PORT, host: config.HOST })
+  await server.listen({ port: config.port, host: config.host })
 }
 
 await main()

@@ -5,15 +5,15 @@ import { loadConfig } from '../src/config.js'
 
 t.test('defaults follow the contract', async t => {
   const c = loadConfig({})
-  t.equal(c.PORT, 3000)
-  t.equal(c.HOST, '127.0.0.1')
-  t.equal(c.APP_ORIGIN, 'http://localhost:3000')
-  t.equal(c.SESSION_COOKIE_NAME, 'sessionId')
-  t.equal(c.LOGIN_RATE_LIMIT, 10)
-  t.equal(c.MAIL_OUTBOX_DIR, 'var/outbox')
+  t.equal(c.port, 3000)
+  t.equal(c.host, '127.0.0.1')
+  t.equal(c.appOrigin, 'http://localhost:3000')
+  t.equal(c.sessionCookieName, 'sessionId')
+  t.equal(c.loginRateLimit, 10)
+  t.equal(c.mailOutboxDir, 'var/outbox')
   t.equal(c.trustProxy, false)
-  t.ok(c.SESSION_SECRET.length >= 32, 'a development secret is generated')
-  t.not(loadConfig({}).SESSION_SECRET, c.SESSION_SECRET)
+  t.ok(c.sessionSecret.length >= 32, 'a development secret is generated')
+  t.not(loadConfig({}).sessionSecret, c.sessionSecret)
 })
 
 t.test('a bad value is refused with one line naming the variable', async t => {

@@ -18,7 +18,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ForgotBodySchema,
       response: { 202: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT, timeWindow: 60_000 } },
+    config: { rateLimit: { max: app.config.emailTokenRateLimit, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await requestPasswordReset(app.recovery, request.body.email)
@@ -33,7 +33,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ResetBodySchema,
       response: { 200: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
     const user = await resetPassword(app.recovery, request.body.token, request.body.password)
     // The reset ended this request's session too if it was the same user's: expire the cookie.
@@ -50,7 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ChangeBodySchema,
       response: { 200: MessageSchema, ...errors(401, 403, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
     await changePassword(app.recovery, request.user!, request.body, app.sessions.currentKeep(request))
     // A cookie session gets a new id; a bearer client keeps its token family.

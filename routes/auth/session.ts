@@ -40,7 +40,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: LoginBodySchema,
       response: { 200: Type.Union([LoginSuccessSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
     // Per-account back-off, keyed by the identifier as typed (normalised), known or not.
     const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body)).catch((err: unknown) => {

@@ -26,7 +26,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Type.Union([TokenGrantSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
     // The same limit as /login (its own count per client IP).
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
     const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body))
     // With 2FA on: the inline totpCode, or a challenge whose /mfa/verify answers with tokens.
@@ -43,7 +43,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: RefreshBodySchema,
       response: { 200: TokenGrantSchema, ...errors(401, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT * 6, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit * 6, timeWindow: 60_000 } }
   }, async (request) => {
     return await app.tokens.refresh(request, request.body.refreshToken)
   })

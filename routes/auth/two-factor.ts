@@ -35,7 +35,7 @@ const VerifyBodySchema = Type.Object({
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // Each of these checks a password (Argon2): limit them like login.
-  const rateLimit = { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 }
+  const rateLimit = { max: app.config.loginRateLimit, timeWindow: 60_000 }
 
   app.post('/2fa/setup', {
     onRequest: app.authenticate,

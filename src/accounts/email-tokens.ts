@@ -44,13 +44,13 @@ export class EmailTokens {
   #tokenKey (purpose: TokenPurpose, d: string): string { return `${this.#prefix}${purpose}:${d}` }
   #currentKey (purpose: TokenPurpose, userId: string): string { return `${this.#prefix}user:{${userId}}:${purpose}` }
 
-  async issue (purpose: TokenPurpose, userId: string, ttlSeconds: number): Promise<string> {
+  async issue (purpose: TokenPurpose, userId: string, ttlMs: number): Promise<string> {
     const token = randomToken(32)
     const d = digest(token)
     // The token key first, then the pointer swap: each swap deletes the token it replaced,
     // so of concurrent issues exactly the one the pointer ends on stays usable.
-    await this.#redis.set(this.#tokenKey(purpose, d), userId, 'EX', ttlSeconds)
-    const previous = await this.#redis.set(this.#currentKey(purpose, userId), d, 'EX', ttlSeconds, 'GET')
+    await this.#redis.set(this.#tokenKey(purpose, d), userId, 'PX', ttlMs)
+    const previous = await this.#redis.set(this.#currentKey(purpose, userId), d, 'PX', ttlMs, 'GET')
     if (previous !== null && previous !== d) await this.#redis.del(this.#tokenKey(purpose, previous))
     return token
   }

@@ -6,8 +6,8 @@ import { randomToken } from '../crypto/secrets.js'
 import { parseEmail, type User } from './users.js'
 
 /** What the account functions take, with the reset link's lifetime instead of the verify link's. */
-export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtl'> {
-  resetTokenTtl: number
+export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtlMs'> {
+  resetTokenTtlMs: number
   /** ends every session of a user but `keep` (app.sessions.endAll) */
   endSessions: (userId: string, keep?: string) => Promise<number>
 }
@@ -21,13 +21,13 @@ export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtl'> {
 export async function requestPasswordReset (deps: RecoveryDeps, rawEmail: string): Promise<void> {
   const email = parseEmail(rawEmail)
   const user = await deps.users.findByEmail(email)
-  const minutes = Math.max(1, Math.round(deps.resetTokenTtl / 60))
+  const minutes = Math.max(1, Math.round(deps.resetTokenTtlMs / 60_000))
   if (user === null || user.disabled) {
     await deps.tokens.touch('reset')
     await deps.mailer.build(passwordResetMessage(email, deps.appOrigin, randomToken(32), minutes))
     return
   }
-  const token = await deps.tokens.issue('reset', user.id, deps.resetTokenTtl)
+  const token = await deps.tokens.issue('reset', user.id, deps.resetTokenTtlMs)
   const { messageId } = await deps.mailer.post(passwordResetMessage(user.email, deps.appOrigin, token, minutes))
   deps.log.info({ userId: user.id, messageId }, 'password reset requested')
 }

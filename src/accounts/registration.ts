@@ -14,7 +14,7 @@ export interface AccountDeps {
   mailer: Mailer
   log: FastifyBaseLogger
   appOrigin: string
-  verifyTokenTtl: number
+  verifyTokenTtlMs: number
 }
 
 export interface RegisterInput {
@@ -59,8 +59,8 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
 }
 
 export async function sendVerification (deps: AccountDeps, user: User): Promise<void> {
-  const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
-  await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtl / 3600)))
+  const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtlMs)
+  await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtlMs / 3_600_000)))
 }
 
 export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 'log'>, token: string): Promise<User> {
@@ -82,9 +82,9 @@ export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 
 export async function resendVerification (deps: AccountDeps, rawEmail: string): Promise<void> {
   const email = parseEmail(rawEmail)
   const user = await deps.users.findByEmail(email)
-  const hours = Math.round(deps.verifyTokenTtl / 3600)
+  const hours = Math.round(deps.verifyTokenTtlMs / 3_600_000)
   if (user !== null && !user.emailVerified && !user.disabled) {
-    const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
+    const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtlMs)
     await deps.mailer.post(verifyEmailMessage(user.email, deps.appOrigin, token, hours))
     return
   }

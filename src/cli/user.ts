@@ -24,7 +24,7 @@ import { AuthError } from '../http/errors.js'
 const USAGE = 'usage: npm run user -- add <email> [--password <pw>] [--username <name>] [--admin] [--unverified] | disable <email> | enable <email> | list'
 
 export async function connect (config: Config): Promise<{ redis: RedisClient, local?: LocalRedis }> {
-  if (config.REDIS_URL !== undefined || config.REDIS_CLUSTER_NODES !== undefined) {
+  if (config.redisUrl !== undefined || config.redisClusterNodes !== undefined) {
     const redis = createRedis(config)
     await redis.connect()
     return { redis }
@@ -32,7 +32,7 @@ export async function connect (config: Config): Promise<{ redis: RedisClient, lo
   const dir = join(PROJECT_ROOT, 'var', 'redis')
   const running = await readFile(join(dir, 'url'), 'utf8').catch(() => null)
   if (running !== null) {
-    const redis = createRedis({ ...config, REDIS_URL: running.trim() })
+    const redis = createRedis({ ...config, redisUrl: running.trim() })
     try {
       await redis.connect()
       return { redis }
@@ -41,7 +41,7 @@ export async function connect (config: Config): Promise<{ redis: RedisClient, lo
     }
   }
   const local = await startRedis({ dir })
-  const redis = createRedis({ ...config, REDIS_URL: local.url })
+  const redis = createRedis({ ...config, redisUrl: local.url })
   await redis.connect()
   return { redis, local }
 }
@@ -58,9 +58,9 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
     }
   })
   const [command, emailArg] = positionals
-  const users = new UserRepository(redis, config.REDIS_KEY_PREFIX)
-  const sessions = new RedisSessionStore(redis, { prefix: config.REDIS_KEY_PREFIX, ttl: config.SESSION_TTL * 1000, absoluteTtl: config.SESSION_ABSOLUTE_TTL * 1000 })
-  const tokens = new TokenStore(redis, { prefix: config.REDIS_KEY_PREFIX, accessTtl: config.ACCESS_TOKEN_TTL * 1000, refreshTtl: config.REFRESH_TOKEN_TTL * 1000 })
+  const users = new UserRepository(redis, config.redisKeyPrefix)
+  const sessions = new RedisSessionStore(redis, { prefix: config.redisKeyPrefix, ttl: config.sessionTtlMs, absoluteTtl: config.sessionAbsoluteTtlMs })
+  const tokens = new TokenStore(redis, { prefix: config.redisKeyPrefix, accessTtl: config.accessTokenTtlMs, refreshTtl: config.refreshTokenTtlMs })
   switch (command) {
     case 'add': {
       if (emailArg === undefined) { out(USAGE); return 2 }
@@ -68,7 +68,7 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
       const generated = values.password === undefined
       const password = values.password ?? randomToken(15)
       checkPasswordPolicy(password)
-      const hasher = new PasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_ITERATIONS, parallelism: config.ARGON2_PARALLELISM })
+      const hasher = new PasswordHasher({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2Iterations, parallelism: config.argon2Parallelism })
       const created = await users.create({
         email,
         username: values.username === undefined ? null : parseUsername(values.username),

@@ -34,7 +34,7 @@ export function newestToken (messages: OutboxMessage[], kind: string, to?: strin
 }
 
 async function main (): Promise<void> {
-  const dir = resolve(loadConfig().MAIL_OUTBOX_DIR)
+  const dir = resolve(loadConfig().mailOutboxDir)
   const [command, kind, to] = process.argv.slice(2)
   const messages = await readOutbox(dir)
   if (command === 'list') {

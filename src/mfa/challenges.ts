@@ -56,12 +56,12 @@ declare module 'ioredis' {
 export class MfaChallenges {
   readonly #redis: RedisClient
   readonly #prefix: string
-  readonly ttl: number
+  readonly ttlMs: number
 
-  constructor (redis: RedisClient, prefix: string, ttlSeconds: number) {
+  constructor (redis: RedisClient, prefix: string, ttlMs: number) {
     this.#redis = redis
     this.#prefix = prefix
-    this.ttl = ttlSeconds
+    this.ttlMs = ttlMs
     defineScripts(redis, { gatehouseMfaReserveAttempt: RESERVE_ATTEMPT })
   }
 
@@ -70,7 +70,7 @@ export class MfaChallenges {
   async issue (userId: string, grant: LoginGrant = 'session'): Promise<string> {
     const token = randomToken(32)
     const key = this.key(token)
-    await this.#redis.multi().hset(key, { userId, attempts: '0', grant }).expire(key, this.ttl).exec()
+    await this.#redis.multi().hset(key, { userId, attempts: '0', grant }).pexpire(key, this.ttlMs).exec()
     return token
   }
 
@@ -149,7 +149,7 @@ export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, g
     throw invalidCode()
   }
   const mfaToken = await deps.challenges.issue(user.id, grant)
-  return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: deps.challenges.ttl }
+  return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: Math.round(deps.challenges.ttlMs / 1000) }
 }
 
 export interface VerifyChallengeInput {

@@ -37,7 +37,7 @@ async function deps (t: Parameters<typeof startTestRedis>[0]): Promise<{ d: Reco
     mailer,
     log: logger.log,
     appOrigin: 'https://gatehouse.test',
-    resetTokenTtl: 1800,
+    resetTokenTtlMs: 1_800_000,
     endSessions: async (userId, keep) => await store.destroyAllForUser(userId, keep)
   }
   return { d, redis, store, outbox }

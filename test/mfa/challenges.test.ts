@@ -24,7 +24,7 @@ async function setup (t: Test): Promise<{ deps: MfaDeps, failures: string[], red
     hasher: new PasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
     totp: new TotpStore(redis, 'gh:', new CryptoBox(parseKeyRing(randomBytes(32).toString('hex')))),
     backupCodes: new BackupCodes(redis, 'gh:'),
-    challenges: new MfaChallenges(redis, 'gh:', 300),
+    challenges: new MfaChallenges(redis, 'gh:', 300_000),
     log: Fastify({ logger: false }).log,
     onMfaFailure: async (userId) => { failures.push(userId) }
   }

@@ -38,9 +38,9 @@ t.test('the whole flow runs on a three-master Redis Cluster, with one slot per u
   // Make the session look a day old; the read script slides its expiry back on the cluster.
   const [session] = await ctx.app.sessionStore.listForUser(userId)
   const sessionKey = ctx.app.sessionStore.keyOfDigest(session.digest)
-  await probe.pexpire(sessionKey, ctx.config.SESSION_TTL * 1000 - 86_400_000)
+  await probe.pexpire(sessionKey, ctx.config.sessionTtlMs - 86_400_000)
   t.equal((await ctx.app.inject({ url: '/api/auth/me', headers: { cookie } })).statusCode, 200)
-  t.ok(await probe.pttl(sessionKey) > ctx.config.SESSION_TTL * 1000 - 3_600_000, 'the read script slid the expiry (its SET ran on the cluster)')
+  t.ok(await probe.pttl(sessionKey) > ctx.config.sessionTtlMs - 3_600_000, 'the read script slid the expiry (its SET ran on the cluster)')
 
   const metrics = await ctx.app.inject({ url: '/metrics' })
   t.match(metrics.body, /^gatehouse_active_sessions 1$/m, 'the session census works on the cluster')
