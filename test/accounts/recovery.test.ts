@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { EmailTokens } from '../../src/accounts/email-tokens.js'
-import { Mailer } from '../../src/mail/mailer.js'
+import { Mailer } from '../../src/mail/delivery.js'
 import { PasswordHasher } from '../../src/accounts/passwords.js'
 import { changePassword, requestPasswordReset, resetPassword, type RecoveryDeps } from '../../src/accounts/recovery.js'
 import { RedisSessionStore } from '../../src/sessions/store.js'
@@ -23,7 +23,7 @@ async function deps (t: Parameters<typeof startTestRedis>[0]): Promise<{ d: Reco
   const redis = new Redis(server.url)
   const outbox = await mkdtemp(join(tmpdir(), 'gatehouse-recovery-'))
   const logger = Fastify({ logger: false })
-  const mailer = new Mailer({ from: 'Gatehouse <no-reply@gatehouse.test>', outboxDir: outbox, sendTimeout: 1000, log: logger.log })
+  const mailer = new Mailer({ from: 'Gatehouse <no-reply@gatehouse.test>', outboxDir: outbox, sendTimeoutMs: 1000, log: logger.log })
   const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 60_000, absoluteTtl: 120_000 })
   t.teardown(async () => {
     await mailer.close()
