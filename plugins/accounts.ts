@@ -7,7 +7,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     users: UserRepository
     emailTokens: EmailTokens
-    /** everything the account functions of src/accounts.ts take */
+    /** everything the account functions of src/accounts/registration.ts take */
     accounts: AccountDeps
   }
 }
@@ -19,7 +19,7 @@ export default fp(async (app) => {
   app.decorate('emailTokens', emailTokens)
   app.decorate('accounts', {
     users,
-    tokens: emailTokens,
+    emailTokens,
     hasher: app.hasher,
     mailer: app.mailer,
     log: app.log.child({ module: 'accounts' }),

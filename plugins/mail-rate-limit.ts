@@ -37,4 +37,4 @@ export default fp(async (app) => {
       throw new AuthError('RATE_LIMITED', 'Too many emails requested for this address; try again later.', { retryAfter: Math.max(1, result.ttlInSeconds) })
     }
   })
-}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limits'] })
+}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limit'] })

@@ -15,4 +15,4 @@ export default fp(async (app) => {
     skipOnError: false,
     errorResponseBuilder: (_request, ctx) => new AuthError('RATE_LIMITED', `Too many attempts; try again in ${ctx.after}.`, { retryAfter: Math.max(1, Math.ceil(ctx.ttl / 1000)) })
   })
-}, { name: 'rate-limits', dependencies: ['config', 'redis'] })
+}, { name: 'rate-limit', dependencies: ['config', 'redis'] })

@@ -23,11 +23,11 @@ export async function requestPasswordReset (deps: RecoveryDeps, rawEmail: string
   const user = await deps.users.findByEmail(email)
   const minutes = Math.max(1, Math.round(deps.resetTokenTtlMs / 60_000))
   if (user === null || user.disabled) {
-    await deps.tokens.touch('reset')
+    await deps.emailTokens.touch('reset')
     await deps.mailer.build(passwordResetMessage(email, deps.appOrigin, randomToken(32), minutes))
     return
   }
-  const token = await deps.tokens.issue('reset', user.id, deps.resetTokenTtlMs)
+  const token = await deps.emailTokens.issue('reset', user.id, deps.resetTokenTtlMs)
   const { messageId } = await deps.mailer.post(passwordResetMessage(user.email, deps.appOrigin, token, minutes))
   deps.log.info({ userId: user.id, messageId }, 'password reset requested')
 }
@@ -40,14 +40,14 @@ export async function requestPasswordReset (deps: RecoveryDeps, rawEmail: string
  */
 export async function resetPassword (deps: RecoveryDeps, token: string, password: string): Promise<User> {
   checkPasswordPolicy(password)
-  const userId = await deps.tokens.consume('reset', token)
+  const userId = await deps.emailTokens.consume('reset', token)
   const user = userId === null ? null : await deps.users.findById(userId)
   if (user === null || user.disabled) throw new AuthError('INVALID_TOKEN')
   const passwordHash = await deps.hasher.hash(password)
   // Following the link proved control of the mailbox, which is what verification proves.
   await deps.users.update(user.id, { passwordHash, emailVerified: true })
   const sessionsEnded = await deps.endSessions(user.id)
-  await deps.tokens.revoke('reset', user.id)
+  await deps.emailTokens.revoke('reset', user.id)
   const sent = await deps.mailer.dispatch(passwordChangedMessage(user.email, deps.appOrigin, 'reset', new Date()))
   deps.log.info({ userId: user.id, sessionsEnded, noticeMessageId: sent?.messageId }, 'password reset')
   return user
@@ -73,7 +73,7 @@ export async function changePassword (deps: RecoveryDeps, user: User, input: Cha
   const passwordHash = await deps.hasher.hash(input.newPassword)
   await deps.users.update(user.id, { passwordHash })
   const sessionsEnded = await deps.endSessions(user.id, keepSession)
-  await deps.tokens.revoke('reset', user.id)
+  await deps.emailTokens.revoke('reset', user.id)
   const sent = await deps.mailer.dispatch(passwordChangedMessage(user.email, deps.appOrigin, 'change', new Date()))
   deps.log.info({ userId: user.id, sessionsEnded, noticeMessageId: sent?.messageId }, 'password changed')
 }

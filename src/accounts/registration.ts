@@ -10,7 +10,7 @@ import { randomToken } from '../crypto/secrets.js'
 export interface AccountDeps {
   users: UserRepository
   hasher: PasswordHasher
-  tokens: EmailTokens
+  emailTokens: EmailTokens
   mailer: Mailer
   log: FastifyBaseLogger
   appOrigin: string
@@ -59,12 +59,12 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
 }
 
 export async function sendVerification (deps: AccountDeps, user: User): Promise<void> {
-  const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtlMs)
+  const token = await deps.emailTokens.issue('verify', user.id, deps.verifyTokenTtlMs)
   await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtlMs / 3_600_000)))
 }
 
-export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 'log'>, token: string): Promise<User> {
-  const userId = await deps.tokens.consume('verify', token)
+export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'emailTokens' | 'log'>, token: string): Promise<User> {
+  const userId = await deps.emailTokens.consume('verify', token)
   const user = userId === null ? null : await deps.users.findById(userId)
   if (user === null) throw new AuthError('INVALID_TOKEN')
   if (!user.emailVerified) {
@@ -84,11 +84,11 @@ export async function resendVerification (deps: AccountDeps, rawEmail: string): 
   const user = await deps.users.findByEmail(email)
   const hours = Math.round(deps.verifyTokenTtlMs / 3_600_000)
   if (user !== null && !user.emailVerified && !user.disabled) {
-    const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtlMs)
+    const token = await deps.emailTokens.issue('verify', user.id, deps.verifyTokenTtlMs)
     await deps.mailer.post(verifyEmailMessage(user.email, deps.appOrigin, token, hours))
     return
   }
-  await deps.tokens.touch('verify')
+  await deps.emailTokens.touch('verify')
   await deps.mailer.build(verifyEmailMessage(email, deps.appOrigin, randomToken(32), hours))
 }
 

@@ -210,7 +210,7 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
   await deps.totp.activate(user.id, secret)
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.update(user.id, { mfaEnabled: true })
-  deps.log.info({ userId: user.id }, '2fa enabled')
+  deps.log.info({ userId: user.id }, 'mfa enabled')
   return codes
 }
 
@@ -224,7 +224,7 @@ export async function disableTotp (deps: MfaDeps, user: User, password: string, 
   await deps.users.update(user.id, { mfaEnabled: false })
   await deps.totp.remove(user.id)
   await deps.backupCodes.remove(user.id)
-  deps.log.info({ userId: user.id }, '2fa disabled')
+  deps.log.info({ userId: user.id }, 'mfa disabled')
 }
 
 export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string): Promise<string[]> {

@@ -33,7 +33,7 @@ async function deps (t: Parameters<typeof startTestRedis>[0]): Promise<{ d: Reco
   const d: RecoveryDeps = {
     users: new UserRepository(redis, 'gh:'),
     hasher: new PasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
-    tokens: new EmailTokens(redis, 'gh:'),
+    emailTokens: new EmailTokens(redis, 'gh:'),
     mailer,
     log: logger.log,
     appOrigin: 'https://gatehouse.test',
