@@ -10,7 +10,7 @@ export const TOTP_DIGITS = 6
 export const TOTP_PERIOD = 30
 export const TOTP_ISSUER = 'Gatehouse'
 /** A setup not confirmed with a code within this time is forgotten. */
-export const PENDING_SETUP_TTL = 600
+export const PENDING_SETUP_TTL_MS = 600_000
 
 /** A fresh 160-bit secret (RFC 4226 recommends 160), Base32 as authenticator apps want it. */
 export function newTotpSecret (): string {
@@ -70,17 +70,17 @@ export async function matchTotp (secret: string, code: string, nowMs = Date.now(
  */
 const CLAIM_STEP: LuaScript = {
   keys: ['lastStepKey'],
-  argv: ['step', 'keepSeconds'],
+  argv: ['step', 'keepMs'],
   lua: `
 -- the user's last accepted time step (absent: none yet)
 local lastStepKey = KEYS[1]
 -- the time step the code matched
 local step = tonumber(ARGV[1])
--- how long the claim must outlive the step, seconds
-local keepSeconds = ARGV[2]
+-- how long the claim is kept, ms
+local keepMs = ARGV[2]
 local last = tonumber(redis.call('GET', lastStepKey) or '-1')
 if step <= last then return 0 end
-redis.call('SET', lastStepKey, step, 'EX', keepSeconds)
+redis.call('SET', lastStepKey, step, 'PX', keepMs)
 return 1
 `
 }
@@ -88,7 +88,7 @@ return 1
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseTotpClaimStep: (lastStepKey: string, step: number, keepSeconds: number) => Promise<number>
+    gatehouseTotpClaimStep: (lastStepKey: string, step: number, keepMs: number) => Promise<number>
   }
 }
 
@@ -129,7 +129,7 @@ export class TotpStore {
     await this.#redis.multi()
       .del(key)
       .hset(key, { secret: this.#box.seal(secret, `pending:${userId}`), session: sessionDigest })
-      .expire(key, PENDING_SETUP_TTL)
+      .pexpire(key, PENDING_SETUP_TTL_MS)
       .exec()
   }
 
@@ -173,7 +173,7 @@ export class TotpStore {
     const step = await matchTotp(secret, code, nowMs)
     if (step === null) return 'invalid'
     // Kept for as long as a code of that step could still be presented (step + drift).
-    const claimed = await this.#redis.gatehouseTotpClaimStep(this.lastStepKey(userId), step, TOTP_PERIOD * 4)
+    const claimed = await this.#redis.gatehouseTotpClaimStep(this.lastStepKey(userId), step, TOTP_PERIOD * 4 * 1000)
     return claimed === 1 ? 'ok' : 'replayed'
   }
 
