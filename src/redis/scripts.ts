@@ -14,8 +14,8 @@ export interface LuaScript {
 
 /**
  * The one way Gatehouse runs Lua: each script becomes a command of `redis` (ioredis sends
- * EVALSHA and falls back to EVAL once per connection), registered once per client however
- * many stores share it. Callers type the command by augmenting ioredis' RedisCommander
+ * its text once per connection, then only its SHA with EVALSHA), registered once per client
+ * however many stores share it. Callers type the command by augmenting ioredis' RedisCommander
  * beside the script.
  */
 export function defineScripts (redis: RedisClient, scripts: Record<string, LuaScript>): void {
