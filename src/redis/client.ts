@@ -97,3 +97,8 @@ export function defineScripts (redis: RedisClient, scripts: Record<string, { num
     if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, definition)
   }
 }
+
+/** Whether the config names a Redis (single, Sentinel or Cluster); without one, a local redis-server is used. */
+export function redisConfigured (config: Partial<RedisConfig>): boolean {
+  return config.REDIS_URL !== undefined || config.REDIS_CLUSTER_NODES !== undefined || config.REDIS_SENTINELS !== undefined
+}

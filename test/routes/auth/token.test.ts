@@ -198,8 +198,8 @@ t.test('bearer tokens', async t => {
 
     const d = await tokenLogin(ctx, u.email)
     const lines: string[] = []
-    t.equal(await run(['disable', u.email], ctx.config, ctx.redis, l => lines.push(l)), 0)
-    t.match(lines.join('\n'), /1 token family ended/)
+    t.equal(await run(['disable', u.email], ctx.app, l => lines.push(l)), 0)
+    t.match(lines.join('\n'), /1 session\(s\) ended, token families included/)
     t.equal(await meWith(ctx, d.accessToken), 401)
     t.equal((await refresh(ctx, d.refreshToken)).status, 401)
     const denied = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email: u.email, password: PASSWORD } })
