@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthError } from '../../src/http/errors.js'
-import { currentKeep, endAllSessions, endSession, listSessions, signOut } from '../../src/sessions/lifecycle.js'
+import { currentKeep, endSession, listSessions, signOut } from '../../src/sessions/lifecycle.js'
+import { endAllSessions } from '../../src/sessions/end-all.js'
 import { ProblemSchema } from '../../src/http/schemas.js'
 
 const Time = Type.String({ format: 'date-time' })

@@ -43,10 +43,10 @@ async function withRedis (config: Config): Promise<{ config: Config, local?: Loc
 
 /**
  * The application as the server builds it, ready and connected, without listening. Logs go
- * to stderr at `warn` and above: stdout is the command's answer.
+ * to stderr, errors only: stdout is the command's answer, and a failure is reported once.
  */
 export async function openApp (config: Config): Promise<FastifyInstance> {
-  const server = Fastify({ ...serverOptions(config), logger: { level: config.LOG_LEVEL === 'silent' ? 'silent' : 'warn', stream: process.stderr } })
+  const server = Fastify({ ...serverOptions(config), logger: { level: config.LOG_LEVEL === 'silent' ? 'silent' : 'error', stream: process.stderr } })
   try {
     // fp(): the app's decorators (users, hasher, sessions) on the instance the command uses.
     await server.register(fp(app), { config })
@@ -131,9 +131,11 @@ async function main (): Promise<void> {
     throw err
   }
   let code = 1
-  const { config, local } = await withRedis(loaded)
+  let local: LocalRedis | undefined
   try {
-    const server = await openApp(config)
+    const resolved = await withRedis(loaded)
+    local = resolved.local
+    const server = await openApp(resolved.config)
     try {
       code = await run(process.argv.slice(2), server, line => process.stdout.write(`${line}\n`))
     } finally {

@@ -191,5 +191,3 @@ export async function endSession (deps: SessionDeps, request: FastifyRequest, re
   }
   return await deps.sessionStore.destroyByHandle(userId, id) || await deps.tokenStore.endFamily(userId, id)
 }
-
-export { endAllSessions }
