@@ -24,6 +24,7 @@ export default fp(async (app) => {
     backupCodes: new BackupCodes(app.redis, prefix),
     challenges: new MfaChallenges(app.redis, prefix, app.config.mfaChallengeTtlMs),
     log: app.log.child({ module: 'mfa' }),
+    sessions: app.sessions,
     // Wrong second-factor codes count toward the account's back-off like wrong passwords;
     // they are counted by user id (the password failures by the identifier typed).
     onMfaFailure: async (userId: string) => {
@@ -33,4 +34,4 @@ export default fp(async (app) => {
     beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.assertAllowed(userId) },
     onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) }
   })
-}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle'] })
+}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle', 'session'] })

@@ -3,7 +3,7 @@ import type { RecoveryDeps } from '../src/accounts/recovery.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** everything the functions of src/recovery.ts take */
+    /** everything the functions of src/accounts/recovery.ts take */
     recovery: RecoveryDeps
   }
 }
@@ -14,7 +14,6 @@ export default fp(async (app) => {
     ...accounts,
     log: app.log.child({ module: 'recovery' }),
     resetTokenTtlMs: app.config.resetTokenTtlMs,
-    // Looked up at call time: whatever extends endAll (bearer-token families) applies here.
-    endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep)
+    sessions: app.sessions
   })
 }, { name: 'recovery', dependencies: ['config', 'accounts', 'password-hasher', 'mailer', 'session'] })

@@ -4,6 +4,7 @@ import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import app, { serverOptions } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { redisConfigured } from './redis/client.js'
 import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
 
 export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
@@ -20,9 +21,9 @@ async function main (): Promise<void> {
     throw err
   }
 
-  // With neither REDIS_URL nor a cluster, run a Redis of our own on the project's config.
+  // With no Redis configured (single, Sentinel or Cluster), run one of our own on the project's config.
   let local: LocalRedis | undefined
-  if (config.redisUrl === undefined && config.redisClusterNodes === undefined && config.redisSentinels === undefined) {
+  if (!redisConfigured(config)) {
     try {
       local = await startRedis({ dir: LOCAL_REDIS_DIR })
     } catch (err) {

@@ -7,6 +7,7 @@ import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
 import { newTotpSecret, otpauthUri, qrSvg, type TotpStore } from './totp.js'
 import type { User, UserRepository } from '../accounts/users.js'
+import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 
 export const MFA_METHODS = ['totp', 'backup_code'] as const
 export type MfaMethod = typeof MFA_METHODS[number]
@@ -102,6 +103,8 @@ export interface MfaDeps {
   beforeMfaAttempt?: (userId: string) => Promise<void>
   /** Called after a right code: clears the account's failure count. */
   onMfaSuccess?: (userId: string) => Promise<void>
+  /** A change of the second factor ends the user's other sessions and token families. */
+  sessions: EndAllDeps
 }
 
 export interface MfaChallengeAnswer {
@@ -198,8 +201,11 @@ export async function setupTotp (deps: MfaDeps, user: User, password: string, se
   return { secret, otpauthUrl, qrSvg: await qrSvg(otpauthUrl) }
 }
 
-/** Turns 2FA on with the first code of the pending secret; returns the backup codes. */
-export async function enableTotp (deps: MfaDeps, user: User, code: string, sessionDigest: string): Promise<string[]> {
+/**
+ * Turns 2FA on with the first code of the pending secret; returns the backup codes. Ends
+ * the user's sessions and token families but `keep` (see `currentKeep`).
+ */
+export async function enableTotp (deps: MfaDeps, user: User, code: string, sessionDigest: string, keep?: string): Promise<string[]> {
   if (user.mfaEnabled) throw new AuthError('MFA_ALREADY_ENABLED', 'Two-factor authentication is already on.')
   const secret = await deps.totp.pending(user.id, sessionDigest)
   if (secret === null) throw new AuthError('MFA_SETUP_REQUIRED', 'Start with /2fa/setup in this session; a setup lasts 10 minutes.')
@@ -210,11 +216,13 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
   await deps.totp.activate(user.id, secret)
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.update(user.id, { mfaEnabled: true })
-  deps.log.info({ userId: user.id }, 'mfa enabled')
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  deps.log.info({ userId: user.id, sessionsEnded }, 'mfa enabled')
   return codes
 }
 
-export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string): Promise<void> {
+/** Turns 2FA off; ends the user's sessions and token families but `keep`. */
+export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string, keep?: string): Promise<void> {
   await requirePassword(deps, user, password)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
   if (!await checkSecondFactor(deps, user.id, code)) {
@@ -224,13 +232,16 @@ export async function disableTotp (deps: MfaDeps, user: User, password: string, 
   await deps.users.update(user.id, { mfaEnabled: false })
   await deps.totp.remove(user.id)
   await deps.backupCodes.remove(user.id)
-  deps.log.info({ userId: user.id }, 'mfa disabled')
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  deps.log.info({ userId: user.id, sessionsEnded }, 'mfa disabled')
 }
 
-export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string): Promise<string[]> {
+/** New backup codes (the old ones stop working); ends the user's sessions and token families but `keep`. */
+export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string, keep?: string): Promise<string[]> {
   await requirePassword(deps, user, password)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
   const codes = await deps.backupCodes.regenerate(user.id)
-  deps.log.info({ userId: user.id }, 'backup codes regenerated')
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  deps.log.info({ userId: user.id, sessionsEnded }, 'backup codes regenerated')
   return codes
 }

@@ -79,3 +79,8 @@ export function isRedisUnavailable (err: unknown): boolean {
   if (e.code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTCONN'].includes(e.code)) return true
   return /Command timed out|Stream isn't writeable|Connection is closed|enableOfflineQueue|LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|None of startup nodes is available|All sentinels are unreachable|Failed to refresh slots cache/.test(e.message)
 }
+
+/** Whether the config names a Redis (single, Sentinel or Cluster); without one, a local redis-server is used. */
+export function redisConfigured (config: Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'redisSentinels'>): boolean {
+  return config.redisUrl !== undefined || config.redisClusterNodes !== undefined || config.redisSentinels !== undefined
+}

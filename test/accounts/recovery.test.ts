@@ -9,6 +9,7 @@ import { Mailer } from '../../src/mail/delivery.js'
 import { PasswordHasher } from '../../src/accounts/passwords.js'
 import { changePassword, requestPasswordReset, resetPassword, type RecoveryDeps } from '../../src/accounts/recovery.js'
 import { RedisSessionStore } from '../../src/sessions/store.js'
+import { TokenStore } from '../../src/tokens/store.js'
 import { UserRepository } from '../../src/accounts/users.js'
 import { digest } from '../../src/crypto/secrets.js'
 import { AuthError } from '../../src/http/errors.js'
@@ -38,7 +39,7 @@ async function deps (t: Parameters<typeof startTestRedis>[0]): Promise<{ d: Reco
     log: logger.log,
     appOrigin: 'https://gatehouse.test',
     resetTokenTtlMs: 1_800_000,
-    endSessions: async (userId, keep) => await store.destroyAllForUser(userId, keep)
+    sessions: { sessionStore: store, tokenStore: new TokenStore(redis, { prefix: 'gh:', accessTtl: 60_000, refreshTtl: 120_000 }) }
   }
   return { d, redis, store, outbox }
 }

@@ -3,6 +3,7 @@ import { Cluster } from 'ioredis'
 import { loadConfig } from '../../src/config.js'
 import { kill9, redisAt, redisCli, startCluster, tempDir, until } from './processes.js'
 import { buildApp, cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
+import { endAllSessions } from '../../src/sessions/end-all.js'
 
 t.test('the whole flow runs on a three-master Redis Cluster, with one slot per user', async t => {
   const cluster = await startCluster(t)
@@ -73,7 +74,7 @@ t.test('the whole flow runs on a three-master Redis Cluster, with one slot per u
   const slots = new Set(await Promise.all(keys.map(async k => await probe.cluster('KEYSLOT', k))))
   t.equal(slots.size, 1, 'all in one slot')
 
-  t.equal(await ctx.app.sessions.endAll(userId), 3, 'endAll ends the three')
+  t.equal(await endAllSessions(ctx.app.sessions, userId), 3, 'endAll ends the three')
   for (const c of cookies) t.equal((await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: c } })).statusCode, 401)
   t.equal(await ctx.app.sessionStore.countActive(), 0)
   t.equal((await ctx.app.users.list()).filter(u => u.email === email).length, 1, 'users.list on the cluster')
