@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Mailer, type MailerOptions } from '../../src/mail/mailer.js'
 import { passwordResetMessage } from '../../src/accounts/recovery-mail.js'
-import { closedPort, linkToken, startSmtpSink } from '../smtp-sink.js'
+import { closedPort, linkToken, startSmtpSink } from '../support/smtp-sink.js'
 
 type Tap = Parameters<typeof startSmtpSink>[0]
 

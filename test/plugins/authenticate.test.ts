@@ -32,7 +32,7 @@ t.test('GET /me reads the session and the user in one Redis command and writes n
 t.test('a session whose user was deleted answers 401 and is ended', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
-  const id = u.login.json().user.id as string
+  const id = u.userId
   await ctx.redis.del(`gh:user:{${id}}`)
   const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })
   t.equal(me.statusCode, 401)
@@ -43,7 +43,7 @@ t.test('a session whose user was deleted answers 401 and is ended', async t => {
 t.test('a session whose user was disabled answers 401', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
-  const id = u.login.json().user.id as string
+  const id = u.userId
   await ctx.redis.hset(`gh:user:{${id}}`, 'disabled', '1')
   const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })
   t.equal(me.statusCode, 401)
@@ -54,7 +54,7 @@ t.test('a session whose user was disabled answers 401', async t => {
 t.test('a change to the user is seen by the next request', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
-  const id = u.login.json().user.id as string
+  const id = u.userId
   await ctx.redis.hset(`gh:user:{${id}}`, 'firstName', 'Ada')
   const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })
   t.equal(me.json().user.firstName, 'Ada')

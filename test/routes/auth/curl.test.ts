@@ -4,11 +4,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { build, PASSWORD, registerUser, verifyUser, uniqueEmail } from '../../helper.js'
+import { build, PASSWORD, registerUser, requireTool, verifyUser, uniqueEmail } from '../../helper.js'
 
 const run = promisify(execFile)
 
 t.test('a person with curl and a cookie jar signs in, reads /me and signs out over a real socket', async t => {
+  requireTool('curl')
   const ctx = await build(t)
   const base = await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-curl-'))
