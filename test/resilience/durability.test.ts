@@ -1,15 +1,14 @@
 import t from 'tap'
-import { request, kill9, redisAt, signedInUser, startServer, tempDir, until, PASSWORD, uniqueEmail } from '../helper.js'
+import { request, kill9, redisAt, signedInUser, until, PASSWORD, uniqueEmail, startApiServer } from '../helper.js'
 
 /*
  * redis.conf has appendonly yes + appendfsync always: Redis fsyncs the AOF before it
  * answers a write, so whatever the server acknowledged survives kill -9 of Redis.
  */
 t.test('acknowledged registration, verification, login and logout survive kill -9 of Redis', async t => {
-  const dir = await tempDir(t, 'redis')
-  const outbox = await tempDir(t, 'outbox')
-  let redis = await redisAt(t, dir)
-  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox })
+  const server = await startApiServer(t)
+  const { outbox } = server
+  let redis = server.redis
 
   const verified = uniqueEmail('durable')
   const first = await signedInUser({ url: server.url, outbox }, verified)
@@ -23,7 +22,7 @@ t.test('acknowledged registration, verification, login and logout survive kill -
 
   // The very last acknowledgement above, then kill -9: no shutdown save.
   await kill9(redis)
-  redis = await redisAt(t, dir, redis.port)
+  redis = await redisAt(t, redis.dir, redis.port)
   await until('ready again', async () => (await request(server.url, 'GET', '/health/ready')).status === 200)
 
   const unverifiedLogin = await request(server.url, 'POST', '/api/auth/login', { body: { email: unverified, password: PASSWORD } })
@@ -36,10 +35,9 @@ t.test('acknowledged registration, verification, login and logout survive kill -
 })
 
 t.test('an acknowledged password change survives kill -9 of Redis', async t => {
-  const dir = await tempDir(t, 'redis')
-  const outbox = await tempDir(t, 'outbox')
-  let redis = await redisAt(t, dir)
-  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox })
+  const server = await startApiServer(t)
+  const { outbox } = server
+  let redis = server.redis
   const email = uniqueEmail('change')
   const session = await signedInUser({ url: server.url, outbox }, email)
   const newPassword = 'another long passphrase 42'
@@ -51,7 +49,7 @@ t.test('an acknowledged password change survives kill -9 of Redis', async t => {
   t.equal(change.status, 200, 'password change acknowledged')
 
   await kill9(redis)
-  redis = await redisAt(t, dir, redis.port)
+  redis = await redisAt(t, redis.dir, redis.port)
   await until('ready again', async () => (await request(server.url, 'GET', '/health/ready')).status === 200)
 
   t.equal((await request(server.url, 'POST', '/api/auth/login', { body: { email, password: PASSWORD } })).status, 401, 'the old password no longer works')

@@ -1,14 +1,13 @@
 import t from 'tap'
-import { request, kill9, redisAt, signedInUser, startServer, tempDir, until, PASSWORD, uniqueEmail } from '../helper.js'
+import { request, kill9, redisAt, signedInUser, startServer, tempDir, until, PASSWORD, uniqueEmail, startApiServer } from '../helper.js'
 
 // Generous bounds: they catch a hang, not a slow machine.
 const ANSWER_BOUND_MS = 10_000
 
 t.test('Redis killed mid-traffic: 503 with Retry-After at once, then 200 again without restarting the server', async t => {
-  const dir = await tempDir(t, 'redis')
-  const outbox = await tempDir(t, 'outbox')
-  let redis = await redisAt(t, dir)
-  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox })
+  const server = await startApiServer(t)
+  const { outbox } = server
+  let redis = server.redis
   const { cookie } = await signedInUser({ url: server.url, outbox }, uniqueEmail('outage'))
 
   // Traffic that keeps going while Redis dies and comes back.
@@ -49,7 +48,7 @@ t.test('Redis killed mid-traffic: 503 with Retry-After at once, then 200 again w
   t.equal(notFound.status, 404, 'an unknown URL is still a 404, not a 503')
 
   // Same port, same data directory: the AOF brings the session back.
-  redis = await redisAt(t, dir, redis.port)
+  redis = await redisAt(t, redis.dir, redis.port)
   await until('ready again', async () => (await request(server.url, 'GET', '/health/ready')).status === 200)
   const back = await request(server.url, 'GET', '/api/auth/me', { cookie })
   t.equal(back.status, 200, 'the same session works again, the server was never restarted')

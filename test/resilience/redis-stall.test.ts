@@ -1,5 +1,5 @@
 import t from 'tap'
-import { request, kill9, redisAt, redisCli, signedInUser, startServer, tempDir, until, uniqueEmail } from '../helper.js'
+import { request, kill9, redisAt, redisCli, signedInUser, until, uniqueEmail, startApiServer } from '../helper.js'
 
 // Generous bound: it catches a hang (a request waiting for Redis forever), not a slow machine.
 const ANSWER_BOUND_MS = 10_000
@@ -11,10 +11,9 @@ function loginCounter (port: number): number {
 }
 
 t.test('a Redis paused with SIGSTOP gets 503 within the command timeout; the write sent meanwhile is applied once', async t => {
-  const dir = await tempDir(t, 'redis')
-  const outbox = await tempDir(t, 'outbox')
-  const redis = await redisAt(t, dir)
-  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, REDIS_COMMAND_TIMEOUT_MS: '500' })
+  const server = await startApiServer(t, { env: { REDIS_COMMAND_TIMEOUT_MS: '500' } })
+  const { outbox } = server
+  const redis = server.redis
   const email = uniqueEmail('stall')
   const { cookie } = await signedInUser({ url: server.url, outbox }, email)
   t.equal((await request(server.url, 'POST', '/api/auth/login', { body: { email, password: 'wrong password!' } })).status, 401)
@@ -43,10 +42,9 @@ t.test('a Redis paused with SIGSTOP gets 503 within the command timeout; the wri
 })
 
 t.test('a command pending when the connection dies is not resent after reconnecting', async t => {
-  const dir = await tempDir(t, 'redis')
-  const outbox = await tempDir(t, 'outbox')
-  let redis = await redisAt(t, dir)
-  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, REDIS_COMMAND_TIMEOUT_MS: '500' })
+  const server = await startApiServer(t, { env: { REDIS_COMMAND_TIMEOUT_MS: '500' } })
+  const { outbox } = server
+  let redis = server.redis
   const email = uniqueEmail('resend')
   await signedInUser({ url: server.url, outbox }, email)
   t.equal((await request(server.url, 'POST', '/api/auth/login', { body: { email, password: 'wrong password!' } })).status, 401)
@@ -57,7 +55,7 @@ t.test('a command pending when the connection dies is not resent after reconnect
   const login = await request(server.url, 'POST', '/api/auth/login', { body: { email, password: 'wrong password!' }, timeoutMs: ANSWER_BOUND_MS })
   t.equal(login.status, 503)
   await kill9(redis)
-  redis = await redisAt(t, dir, redis.port)
+  redis = await redisAt(t, redis.dir, redis.port)
   await until('ready again', async () => (await request(server.url, 'GET', '/health/ready')).status === 200)
 
   t.equal(loginCounter(redis.port), before, 'the unanswered INCR was not replayed on the new connection')

@@ -160,6 +160,8 @@ export interface ApiServer extends ServerProcess {
   /** the origin the server puts in its links (APP_ORIGIN) */
   origin: string
   outbox: string
+  /** its Redis, which a test may kill, pause and restart (`redisAt(t, redis.dir, redis.port)`) */
+  redis: LocalRedis
 }
 
 /**
@@ -167,12 +169,13 @@ export interface ApiServer extends ServerProcess {
  * links pointing at `publicHost` (localhost by default, a second name for cross-site tests).
  */
 export async function startApiServer (t: Test, options: { port?: number, publicHost?: string, env?: Record<string, string> } = {}): Promise<ApiServer> {
-  const redis = await startTestRedis(t)
+  requireTool('redis-server')
+  const redis = await redisAt(t, await tempDir(t, 'redis'))
   const outbox = await tempDir(t, 'outbox')
   const port = options.port ?? await freePort()
   const origin = `http://${options.publicHost ?? 'localhost'}:${port}`
   const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, APP_ORIGIN: origin, ...options.env }, port)
-  return { ...server, origin, outbox }
+  return { ...server, origin, outbox, redis }
 }
 
 /** The routes the running server documents (and so has). */
