@@ -111,19 +111,22 @@ t.test('an unknown, a disabled and a known address get the same 202; only the kn
   t.equal((await ctx.redis.keys('gh:reset:*')).length, 1, 'a token only for the known account')
 })
 
+/** Two cookie jars over a real socket, each signed in as `email`: a laptop and a phone. */
+async function twoDevices (t: Test, ctx: Ctx, email: string): Promise<[CookieJar, CookieJar]> {
+  const base = await listen(ctx.app)
+  const jars: [CookieJar, CookieJar] = [new CookieJar(base), new CookieJar(base)]
+  for (const jar of jars) t.equal((await jar.send('POST', '/api/auth/login', { body: { email, password: PASSWORD } })).status, 200, 'signed in')
+  return jars
+}
+
 t.test('a reset ends the sessions held in two other cookie jars', async t => {
   const ctx = await setup(t)
   const email = await signUp(ctx)
-  const base = await listen(ctx.app)
-  const laptop = new CookieJar(base)
-  const phone = new CookieJar(base)
-  for (const jar of [laptop, phone]) {
-    t.equal((await jar.send('POST', '/api/auth/login', { body: { email, password: PASSWORD } })).status, 200)
-    t.equal((await jar.send('GET', '/api/auth/me')).status, 200)
-  }
+  const [laptop, phone] = await twoDevices(t, ctx, email)
+  for (const jar of [laptop, phone]) t.equal((await jar.send('GET', '/api/auth/me')).status, 200)
   const held = { laptop: laptop.cookie, phone: phone.cookie }
   const token = await resetToken(ctx, email)
-  const stranger = new CookieJar(base)
+  const stranger = new CookieJar(laptop.base)
   t.equal((await stranger.send('POST', '/api/auth/password/reset', { body: { token, password: NEW_PASSWORD } })).status, 200)
   for (const jar of [laptop, phone]) {
     const res = await jar.send('GET', '/api/auth/me')
@@ -152,11 +155,7 @@ t.test('a reset sent with a session of the same user expires that cookie', async
 t.test('a change keeps the current session under a new id and ends the others', async t => {
   const ctx = await setup(t)
   const email = await signUp(ctx)
-  const base = await listen(ctx.app)
-  const current = new CookieJar(base)
-  const other = new CookieJar(base)
-  await current.send('POST', '/api/auth/login', { body: { email, password: PASSWORD } })
-  await other.send('POST', '/api/auth/login', { body: { email, password: PASSWORD } })
+  const [current, other] = await twoDevices(t, ctx, email)
   const oldCookie = current.cookie
   const before = await current.send('GET', '/api/auth/me')
   const user = await ctx.app.users.findByEmail(email)
