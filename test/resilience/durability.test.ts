@@ -7,11 +7,10 @@ import { request, kill9, redisAt, signedInUser, until, PASSWORD, uniqueEmail, st
  */
 t.test('acknowledged registration, verification, login and logout survive kill -9 of Redis', async t => {
   const server = await startApiServer(t)
-  const { outbox } = server
   let redis = server.redis
 
   const verified = uniqueEmail('durable')
-  const first = await signedInUser({ url: server.url, outbox }, verified)
+  const first = await signedInUser(server, verified)
   const out = await request(server.url, 'POST', '/api/auth/logout', { cookie: first.cookie, headers: { 'x-csrf-token': first.csrfToken } })
   t.equal(out.status, 204, 'logout acknowledged')
   const second = await request(server.url, 'POST', '/api/auth/login', { body: { email: verified, password: PASSWORD } })
@@ -36,10 +35,9 @@ t.test('acknowledged registration, verification, login and logout survive kill -
 
 t.test('an acknowledged password change survives kill -9 of Redis', async t => {
   const server = await startApiServer(t)
-  const { outbox } = server
   let redis = server.redis
   const email = uniqueEmail('change')
-  const session = await signedInUser({ url: server.url, outbox }, email)
+  const session = await signedInUser(server, email)
   const newPassword = 'another long passphrase 42'
   const change = await request(server.url, 'POST', '/api/auth/password/change', {
     cookie: session.cookie,

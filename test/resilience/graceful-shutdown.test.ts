@@ -1,18 +1,16 @@
 import t from 'tap'
-import { request, redisAt, signedInUser, startServer, tempDir, PASSWORD, uniqueEmail } from '../helper.js'
+import { request, signedInUser, startApiServer, startServer, PASSWORD, uniqueEmail } from '../helper.js'
 
 // Bound on the whole shutdown; close-with-grace itself gives up (exit 1) after 10 s.
 const EXIT_BOUND_MS = 30_000
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal} during a login: the login completes with 200, Redis is closed, the process exits 0`, async t => {
-    const dir = await tempDir(t, 'redis')
-    const outbox = await tempDir(t, 'outbox')
-    const redis = await redisAt(t, dir)
     // A deliberately slow Argon2 (64 MiB, 20 passes) so the signal lands mid-hash.
-    const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, ARGON2_MEMORY_KIB: '65536', ARGON2_ITERATIONS: '20' })
+    const server = await startApiServer(t, { env: { ARGON2_MEMORY_KIB: '65536', ARGON2_ITERATIONS: '20' } })
+    const { outbox, redis } = server
     const email = uniqueEmail('shutdown')
-    await signedInUser({ url: server.url, outbox }, email)
+    await signedInUser(server, email)
 
     const login = request(server.url, 'POST', '/api/auth/login', { body: { email, password: PASSWORD }, timeoutMs: EXIT_BOUND_MS })
     const seen = server.lines.length

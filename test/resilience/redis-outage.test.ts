@@ -6,9 +6,8 @@ const ANSWER_BOUND_MS = 10_000
 
 t.test('Redis killed mid-traffic: 503 with Retry-After at once, then 200 again without restarting the server', async t => {
   const server = await startApiServer(t)
-  const { outbox } = server
   let redis = server.redis
-  const { cookie } = await signedInUser({ url: server.url, outbox }, uniqueEmail('outage'))
+  const { cookie } = await signedInUser(server, uniqueEmail('outage'))
 
   // Traffic that keeps going while Redis dies and comes back.
   const statuses: number[] = []

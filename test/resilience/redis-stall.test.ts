@@ -12,10 +12,9 @@ function loginCounter (port: number): number {
 
 t.test('a Redis paused with SIGSTOP gets 503 within the command timeout; the write sent meanwhile is applied once', async t => {
   const server = await startApiServer(t, { env: { REDIS_COMMAND_TIMEOUT_MS: '500' } })
-  const { outbox } = server
   const redis = server.redis
   const email = uniqueEmail('stall')
-  const { cookie } = await signedInUser({ url: server.url, outbox }, email)
+  const { cookie } = await signedInUser(server, email)
   t.equal((await request(server.url, 'POST', '/api/auth/login', { body: { email, password: 'wrong password!' } })).status, 401)
   const before = loginCounter(redis.port)
 
@@ -43,10 +42,9 @@ t.test('a Redis paused with SIGSTOP gets 503 within the command timeout; the wri
 
 t.test('a command pending when the connection dies is not resent after reconnecting', async t => {
   const server = await startApiServer(t, { env: { REDIS_COMMAND_TIMEOUT_MS: '500' } })
-  const { outbox } = server
   let redis = server.redis
   const email = uniqueEmail('resend')
-  await signedInUser({ url: server.url, outbox }, email)
+  await signedInUser(server, email)
   t.equal((await request(server.url, 'POST', '/api/auth/login', { body: { email, password: 'wrong password!' } })).status, 401)
   const before = loginCounter(redis.port)
 
