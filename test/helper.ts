@@ -3,7 +3,7 @@
  * re-exported, so a test imports from '../helper.js' and nowhere else for the basics.
  * test/support/two-factor.ts, smtp-sink.ts and test/browser/harness.ts serve their own tests.
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
 import type { Test } from 'tap'
 import { Redis } from 'ioredis'
 import fp from 'fastify-plugin'
@@ -45,6 +45,17 @@ type TopologyEnv = Env & ({ REDIS_CLUSTER_NODES: string } | { REDIS_SENTINELS: s
 export async function build (t: Owner, env: TopologyEnv): Promise<AppContext>
 export async function build (t: Owner, env?: Env, shared?: LocalRedis): Promise<TestContext>
 export async function build (t: Owner, env: Env = {}, shared?: LocalRedis): Promise<AppContext | TestContext> {
+  return await buildWith(t, env, shared)
+}
+
+/** Every route the app registers, as Fastify hands it to onRoute (schemas included). */
+export async function appRoutes (t: Owner): Promise<RouteOptions[]> {
+  const routes: RouteOptions[] = []
+  await buildWith(t, {}, undefined, route => { routes.push(route) })
+  return routes
+}
+
+async function buildWith (t: Owner, env: Env, shared?: LocalRedis, onRoute?: (route: RouteOptions) => void): Promise<AppContext | TestContext> {
   const topology = env.REDIS_CLUSTER_NODES !== undefined || env.REDIS_SENTINELS !== undefined
   const server = topology ? undefined : shared ?? await startTestRedis(t)
   const outbox = await tempDir(t, 'outbox')
@@ -61,6 +72,7 @@ export async function build (t: Owner, env: Env = {}, shared?: LocalRedis): Prom
     ...env
   })
   const fastify = Fastify(serverOptions(config))
+  if (onRoute !== undefined) fastify.addHook('onRoute', onRoute)
   // fp() lifts the app's decorators to the root, so tests can reach app.users and friends.
   await fastify.register(fp(app), { config })
   await fastify.ready()

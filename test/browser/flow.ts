@@ -141,6 +141,8 @@ export async function demoFlow (t: Test, s: Setup): Promise<void> {
     await page.fill('#twofa-code', await authenticator.next())
     await page.click('#twofa-enable-form button[type="submit"]')
     await page.locator('#twofa-done').waitFor()
+    // The page shows the codes first, then reloads /me and says so: wait for that before reading it.
+    await page.locator('#notice').filter({ hasText: 'Two-factor authentication is on.' }).waitFor()
     t.equal(await page.locator('#backup-codes li').count(), 10, 'ten backup codes are shown')
     t.equal(await page.textContent('#me-mfa'), 'on')
 

@@ -1,10 +1,7 @@
 import t from 'tap'
-import Fastify, { type RouteOptions } from 'fastify'
 import { request as httpRequest } from 'node:http'
-import app, { serverOptions } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
 import { COMMON_PASSWORD_COUNT } from '../../src/accounts/passwords.js'
-import { build, signedInUser, startTestRedis, tokenFromOutbox, uniqueEmail, PASSWORD, request, listen } from '../helper.js'
+import { appRoutes, build, signedInUser, tokenFromOutbox, uniqueEmail, PASSWORD, request, listen } from '../helper.js'
 
 const ARGON = { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' }
 
@@ -149,14 +146,7 @@ t.test('password policy', async t => {
 })
 
 t.test('every route\'s schemas are closed objects with bounded strings', async t => {
-  const server = await startTestRedis(t)
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: server.url })
-  const fastify = Fastify(serverOptions(config))
-  const routes: RouteOptions[] = []
-  fastify.addHook('onRoute', route => { routes.push(route) })
-  await fastify.register(app, { config })
-  await fastify.ready()
-  t.teardown(async () => await fastify.close())
+  const routes = await appRoutes(t)
 
   const problems: string[] = []
   const walk = (schema: any, where: string): void => {

@@ -74,6 +74,7 @@ export interface ServerProcess {
   lines: string[]
   /** resolves with the first line (parsed) for which `match` is true, old lines included */
   waitForLog: (match: (entry: Record<string, any>) => boolean, options?: { timeoutMs?: number, from?: number }) => Promise<Record<string, any>>
+  /** resolves when the process has exited and its output is read */
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   /** the last 2000 characters of stderr */
   stderr: () => string
@@ -101,8 +102,9 @@ export async function startServer (t: Test, env: Record<string, string>, port?: 
     stdio: ['ignore', 'pipe', 'pipe']
   })
   killOnTeardown(t, child)
+  // Resolves once stdout is drained too, so `lines` then holds everything the process logged.
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
+    child.once('close', (code, signal) => resolve({ code, signal }))
   })
   const lines: string[] = []
   const waiters = new Set<() => void>()
@@ -117,18 +119,24 @@ export async function startServer (t: Test, env: Record<string, string>, port?: 
   })
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000) })
 
+  // 'close', not 'exit': the last log lines may still be in the pipe when the process exits.
+  let closed = false
+  child.once('close', () => {
+    if (buffer !== '') lines.push(buffer)
+    closed = true
+    for (const w of waiters) w()
+  })
+
   const parse = (line: string): Record<string, any> => { try { return JSON.parse(line) } catch { return {} } }
   const waitForLog = async (match: (entry: Record<string, any>) => boolean, { timeoutMs = 30_000, from = 0 } = {}): Promise<Record<string, any>> => {
     return await new Promise((resolve, reject) => {
       const check = (): void => {
         const hit = lines.slice(from).map(parse).find(match)
-        if (hit !== undefined) { done(); resolve(hit) }
+        if (hit !== undefined) { done(); resolve(hit) } else if (closed) { done(); reject(new Error(`server exited before the expected log line; stderr: ${stderr}`)) }
       }
-      const onExit = (): void => { done(); reject(new Error(`server exited before the expected log line; stderr: ${stderr}`)) }
       const timer = setTimeout(() => { done(); reject(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr}`)) }, timeoutMs)
-      const done = (): void => { clearTimeout(timer); waiters.delete(check); child.off('exit', onExit) }
+      const done = (): void => { clearTimeout(timer); waiters.delete(check) }
       waiters.add(check)
-      child.once('exit', onExit)
       check()
     })
   }
