@@ -43,7 +43,11 @@ export interface ClientOptions<M extends Mode> {
   onTokens?: (tokens: Tokens | null) => void
   /** Called when a call that had a session gets 401: time to show the sign-in page. */
   onSessionEnd?: (event: SessionEndEvent) => void
-  /** Seconds before `expiresAt` at which a bearer client refreshes without waiting for a 401. */
+  /**
+   * Bearer mode: seconds before `expiresAt` at which the client refreshes without waiting
+   * for a 401 (default 0; negative when this clock runs ahead of the server's). A call that
+   * meets the expiry anyway gets a 401, refreshes and is retried once.
+   */
   refreshLeeway?: number
 }
 
