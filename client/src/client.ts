@@ -249,32 +249,31 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
       const t = this.#tokens
       if (t !== undefined && Date.parse(t.expiresAt) - this.#leewayMs <= Date.now()) await this.refresh().catch(() => {})
     }
-    const sent = this.#tokens?.accessToken
-    const res = await this.#send(method, path, body, bearer ? sent : undefined)
-    if (res.ok) return res.value as T
-    let error = res.error
-    if (error.status === 401 && error.code === 'UNAUTHENTICATED' && options.auth === true) {
-      if (bearer && this.#tokens !== undefined) {
-        // Expired: refresh once (or take the pair another call already got), then retry.
-        try {
-          if (this.#tokens.accessToken === sent) await this.refresh()
-          const again = await this.#send(method, path, body, this.#tokens?.accessToken)
-          if (again.ok) return again.value as T
-          error = again.error
-        } catch (err) {
-          if (!(err instanceof GatehouseError)) throw err
-          // The refresh failed and has said so (onSessionEnd); the caller gets the 401.
-          if (err.status === 401) throw error
-          throw err
-        }
+    let sent = bearer ? this.#tokens?.accessToken : undefined
+    let res = await this.#send(method, path, body, sent)
+    // Bearer: a 401 means the access token expired (or the family ended). Refresh, or take
+    // the pair another call just got, and retry; a refused refresh ends the session. Bounded,
+    // as a pair can expire again before a slow retry arrives.
+    for (let retry = 0; retry < 3 && !res.ok && isUnauthenticated(res.error); retry++) {
+      const held = this.#tokens
+      if (!bearer || held === undefined) break
+      try {
+        if (held.accessToken === sent) await this.refresh()
+      } catch (err) {
+        // The refresh was refused and has said so (onSessionEnd); the caller gets the 401.
+        if (err instanceof GatehouseError && err.status === 401) throw res.error
+        throw err
       }
-      if (error.status === 401 && error.code === 'UNAUTHENTICATED') {
-        const hadSession = this.mode === 'cookie' ? this.#csrfToken !== undefined : this.#tokens !== undefined
-        this.#forget()
-        if (hadSession) this.#ended(error, `${method} ${path}`)
-      }
+      sent = this.#tokens?.accessToken
+      res = await this.#send(method, path, body, sent)
     }
-    throw error
+    if (res.ok) return res.value as T
+    if (options.auth === true && isUnauthenticated(res.error)) {
+      const hadSession = this.mode === 'cookie' ? this.#csrfToken !== undefined : this.#tokens !== undefined
+      this.#forget()
+      if (hadSession) this.#ended(res.error, `${method} ${path}`)
+    }
+    throw res.error
   }
 
   async #send (method: Method, path: string, body: unknown, accessToken: string | undefined): Promise<{ ok: true, value: unknown } | { ok: false, error: GatehouseError }> {
@@ -294,6 +293,10 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     if (res.ok) return { ok: true, value: text === '' ? undefined : JSON.parse(text) }
     return { ok: false, error: GatehouseError.fromResponse(res.status, res.headers.get('content-type') ?? '', text, res.headers.get('retry-after')) }
   }
+}
+
+function isUnauthenticated (error: GatehouseError): boolean {
+  return error.status === 401 && error.code === 'UNAUTHENTICATED'
 }
 
 export function createClient<M extends Mode = 'cookie'> (options: ClientOptions<M> = {}): GatehouseClient<M> {

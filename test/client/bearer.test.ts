@@ -33,7 +33,7 @@ function countingFetch (): { fetch: typeof fetch, refreshes: number[], unauthori
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, Math.max(0, ms))) }
 
 t.test('bearer mode: many calls across an access-token expiry make exactly one refresh, round after round', async t => {
-  const ctx = await build(t, { ACCESS_TOKEN_TTL: '1' })
+  const ctx = await build(t, { ACCESS_TOKEN_TTL: '2' })
   const origin = await listening(ctx)
   const email = await verifiedUser(ctx)
   const counter = countingFetch()
@@ -48,7 +48,7 @@ t.test('bearer mode: many calls across an access-token expiry make exactly one r
   if (login.mfaRequired) return
   t.equal(login.tokenType, 'Bearer')
 
-  const ROUNDS = 8
+  const ROUNDS = 6
   const CALLS = 24
   for (let round = 1; round <= ROUNDS; round++) {
     const before = counter.refreshes.length
