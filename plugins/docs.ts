@@ -111,7 +111,7 @@ function documentProblems (doc: Schema): void {
  * problem status into a Problem reference with the status's `code` enum and examples.
  */
 export default fp(async (app) => {
-  const origin = app.config.APP_ORIGIN
+  const origin = app.config.appOrigin
   /** Top-level named response schemas, which @fastify/swagger would inline. */
   const named = new Map<string, Schema>()
   await app.register(fastifySwagger, {
@@ -128,7 +128,7 @@ export default fp(async (app) => {
       components: {
         schemas: {},
         securitySchemes: {
-          cookie: { type: 'apiKey', in: 'cookie', name: app.config.SESSION_COOKIE_NAME, description: 'The session cookie set by /login (HttpOnly, signed, opaque).' },
+          cookie: { type: 'apiKey', in: 'cookie', name: app.config.sessionCookieName, description: 'The session cookie set by /login (HttpOnly, signed, opaque).' },
           bearer: { type: 'http', scheme: 'bearer', description: 'An access token from /token, in `Authorization: Bearer <accessToken>`.' },
           metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when the server is configured with one.' }
         }
@@ -197,7 +197,7 @@ export default fp(async (app) => {
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  if (app.config.NODE_ENV === 'test') {
+  if (app.config.checkProblemCodes) {
     // Under test, a problem code a route did not declare in its schema is a bug: the
     // answer becomes a 500 (which every test notices) and the log says which code it was.
     app.addHook('onSend', async (request, reply, payload) => {

@@ -17,7 +17,7 @@ import { LoginBodySchema, LoginSuccessSchema, MeSchema, MfaChallengeSchema } fro
 import { SessionInfoSchema, SessionListSchema } from '../../routes/auth/sessions.js'
 import { ChangeBodySchema, ForgotBodySchema, ResetBodySchema } from '../../routes/auth/password.js'
 import { RefreshBodySchema, TokenGrantSchema } from '../../routes/auth/token.js'
-import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/two-factor.js'
+import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {

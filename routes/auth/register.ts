@@ -32,7 +32,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: RegisterBodySchema,
       response: { 202: answer('Accepted: a verification email is on its way if the address can be registered', MessageSchema), ...problems(BODY, CSRF, LIMITED) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT * 2, timeWindow: 60_000 } },
+    config: { rateLimit: { max: app.config.emailTokenRateLimit * 2, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await register(app.accounts, request.body)
@@ -64,7 +64,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ResendBodySchema,
       response: { 202: answer('Accepted: a new email is on its way if the address belongs to an unverified account', MessageSchema), ...problems(BODY, CSRF, LIMITED) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT, timeWindow: 60_000 } },
+    config: { rateLimit: { max: app.config.emailTokenRateLimit, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await resendVerification(app.accounts, request.body.email)

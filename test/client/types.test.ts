@@ -9,7 +9,7 @@ import type { LoginBodySchema, LoginSuccessSchema, MeSchema, MfaChallengeSchema 
 import type { RegisterBodySchema } from '../../routes/auth/register.js'
 import type { SessionInfoSchema } from '../../routes/auth/sessions.js'
 import type { TokenGrantSchema } from '../../routes/auth/token.js'
-import type { BackupCodesSchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/two-factor.js'
+import type { BackupCodesSchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 import type { ChangeBodySchema } from '../../routes/auth/password.js'
 
 /** True when A and B are the same type (not merely assignable one way). */

@@ -7,6 +7,8 @@ import { AnyPasswordSchema, BODY, CSRF, GUARD, LIMITED, MessageSchema, SET_SESSI
 import { tag } from '../../src/http/tags.js'
 import { LoginSuccessSchema } from './session.js'
 import { TokenGrantSchema } from './token.js'
+import { currentDigest, currentKeep, signIn } from '../../src/sessions/lifecycle.js'
+import { issueTokens } from '../../src/tokens/lifecycle.js'
 
 const TotpCodeSchema = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6-digit code of the authenticator app' })
 const SecondFactorCodeSchema = Type.String({
@@ -37,7 +39,7 @@ export const MfaVerifyAnswerSchema = Type.Union([LoginSuccessSchema, TokenGrantS
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // Each of these checks a password (Argon2): limit them like login.
-  const rateLimit = { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 }
+  const rateLimit = { max: app.config.loginRateLimit, timeWindow: 60_000 }
 
   app.post('/2fa/setup', {
     onRequest: app.authenticate,
@@ -50,7 +52,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    return await setupTotp(app.mfa, request.user!, request.body.password, app.sessions.currentDigest(request) ?? '')
+    return await setupTotp(app.mfa, request.user!, request.body.password, currentDigest(request) ?? '')
   })
 
   app.post('/2fa/enable', {
@@ -65,11 +67,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    const user = request.user!
-    const current = app.sessions.currentDigest(request)
-    const backupCodes = await enableTotp(app.mfa, user, request.body.code, current ?? '')
-    await app.sessions.endAll(user.id, current)
-    return { backupCodes }
+    return { backupCodes: await enableTotp(app.mfa, request.user!, request.body.code, currentDigest(request) ?? '', currentKeep(request)) }
   })
 
   app.post('/2fa/disable', {
@@ -83,9 +81,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    const user = request.user!
-    await disableTotp(app.mfa, user, request.body.password, request.body.code)
-    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
+    await disableTotp(app.mfa, request.user!, request.body.password, request.body.code, currentKeep(request))
     return { message: 'Two-factor authentication is off.' }
   })
 
@@ -100,10 +96,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    const user = request.user!
-    const backupCodes = await regenerateBackupCodes(app.mfa, user, request.body.password)
-    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
-    return { backupCodes }
+    return { backupCodes: await regenerateBackupCodes(app.mfa, request.user!, request.body.password, currentKeep(request)) }
   })
 
   app.post('/mfa/verify', {
@@ -123,8 +116,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { user, grant } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.
-    if (grant === 'token') return await app.tokens.signIn(request, user)
-    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    if (grant === 'token') return await issueTokens(app.sessions, request, user)
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
     request.log.info({ userId: user.id }, 'login (second factor)')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })
