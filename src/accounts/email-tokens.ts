@@ -45,6 +45,14 @@ export class EmailTokens {
     return token
   }
 
+  /**
+   * The user id the token was issued to, without using it up: for changes that must be
+   * written before the link is spent (a failed write leaves the link working).
+   */
+  async peek (purpose: TokenPurpose, token: string): Promise<string | null> {
+    return await this.#redis.get(this.#tokenKey(purpose, digest(token)))
+  }
+
   /** The user id the token was issued to, or null if it is unknown, expired or used. */
   async consume (purpose: TokenPurpose, token: string): Promise<string | null> {
     const d = digest(token)

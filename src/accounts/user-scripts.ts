@@ -1,0 +1,67 @@
+/**
+ * The Lua of the user repository. Each script touches keys of one slot only (see
+ * UserRepository for how the email claim and the user's record come to share one).
+ */
+
+/**
+ * KEYS[1] the email claim  KEYS[2] the new user's hash
+ * ARGV[1] the new id  ARGV[2] expiry of a pending account in ms (0: none)  ARGV[3..] the hash's field/value pairs
+ * Writes the claim and the user together, or nothing when the address is claimed.
+ * Returns {1, id} when created, {0, holder} when the address was taken.
+ */
+export const CREATE_USER_LUA = `
+local holder = redis.call('GET', KEYS[1])
+if holder then return {0, holder} end
+local ttl = tonumber(ARGV[2])
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[2], unpack(fields))
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return {1, ARGV[1]}
+`
+
+/**
+ * KEYS[1] the user's hash
+ * Counts one more registration for a pending (unverified) account. Returns the count, or
+ * 0 when the account is verified or gone (then nothing is written).
+ */
+export const CONTEST_PENDING_LUA = `
+local verified = redis.call('HGET', KEYS[1], 'emailVerified')
+if verified ~= '0' then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'registrations', 1)
+if n < 2 then n = redis.call('HINCRBY', KEYS[1], 'registrations', 1) end
+return n
+`
+
+/**
+ * KEYS[1] the user's hash  KEYS[2] the email claim
+ * ARGV[1] now (ISO time)  ARGV[2] the hash that replaces a contested password ('' keeps it)
+ * Verifies the account and ends the expiry of a pending one. Returns 'verified', 'already'
+ * (it was verified before), 'contested' (several registrations named it: the password was
+ * replaced) or nil when the user does not exist.
+ */
+export const SETTLE_USER_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+redis.call('PERSIST', KEYS[1])
+if redis.call('GET', KEYS[2]) == redis.call('HGET', KEYS[1], 'id') then redis.call('PERSIST', KEYS[2]) end
+if redis.call('HGET', KEYS[1], 'emailVerified') == '1' then return 'already' end
+local contested = tonumber(redis.call('HGET', KEYS[1], 'registrations') or '1') > 1
+redis.call('HSET', KEYS[1], 'emailVerified', '1', 'updatedAt', ARGV[1])
+redis.call('HDEL', KEYS[1], 'registrations')
+if contested and ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'passwordHash', ARGV[2])
+  return 'contested'
+end
+return 'verified'
+`
+
+/** KEYS[1] a key  ARGV[1] a value: deletes the key only while it still holds that value. */
+export const DEL_IF_EQUAL_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
