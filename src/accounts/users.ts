@@ -56,6 +56,7 @@ const LABEL_RE = /^[a-z0-9\p{L}\p{M}\p{N}-]+$/u
  * private-use code points, and the marks and fillers that render as nothing (combining
  * grapheme joiner, variation selectors, Hangul fillers, the blank Braille pattern).
  */
+// eslint-disable-next-line no-misleading-character-class -- each mark is meant to match alone, not as part of a sequence
 const INVISIBLE_RE = /[\p{C}\p{Zl}\p{Zp}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFE00-\uFE0F\uFFA0\u{E0100}-\u{E01EF}]/u
 
 export function hasInvisible (s: string): boolean {
