@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { errorHandler, problem, sendProblem } from './http/problem.js'
+import { clientErrorHandler, frameworkErrors } from './http/client-errors.js'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
 import hasherPlugin from '../plugins/password-hasher.js'
@@ -30,6 +32,7 @@ import mailRateLimitPlugin from '../plugins/mail-rate-limit.js'
 import passwordRoutes from '../routes/auth/password.js'
 
 export const BODY_LIMIT = 16 * 1024
+export const REQUEST_TIMEOUT_MS = 30_000
 
 /**
  * TRUST_PROXY as Fastify's trustProxy. Fastify 5.x treats a bare hop count as "trust
@@ -44,7 +47,7 @@ export function trustProxyOption (trust: boolean | number): boolean | ((address:
 }
 
 /** Fastify's own options; the server and the tests create Fastify with these. */
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     logger: {
       level: config.LOG_LEVEL,
@@ -67,6 +70,16 @@ export function serverOptions (config: Config): FastifyServerOptions {
         allErrors: true
       }
     },
+    // Errors before routing (a bad URL, headers too large, a malformed request) are problem
+    // documents too, never Fastify's own JSON.
+    frameworkErrors,
+    clientErrorHandler,
+    // A body may not trickle in forever: a request must arrive whole within this time
+    // (Node answers 408 through clientErrorHandler and closes the connection). Node reads
+    // the value when the server is created, and Fastify only assigns it afterwards, so it
+    // goes to http.createServer as well (without that, a trickling body is never cut).
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { requestTimeout: REQUEST_TIMEOUT_MS },
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }

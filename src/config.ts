@@ -87,6 +87,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (cfg.NODE_ENV === 'production' && cfg.DATA_ENCRYPTION_KEY === undefined) {
     throw new ConfigError('invalid configuration: DATA_ENCRYPTION_KEY is required when NODE_ENV=production')
   }
+  // An open /metrics tells anyone the request rates, login outcomes and session count.
+  if (cfg.NODE_ENV === 'production' && cfg.METRICS_TOKEN === undefined) {
+    throw new ConfigError('invalid configuration: METRICS_TOKEN is required when NODE_ENV=production (GET /metrics wants it as a bearer token)')
+  }
   let dataKeys: KeyRing
   try {
     // A development key dies with the process: 2FA enrolments made under it stop opening.

@@ -47,12 +47,20 @@ return n
  */
 export const SETTLE_USER_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-redis.call('PERSIST', KEYS[1])
-if redis.call('GET', KEYS[2]) == redis.call('HGET', KEYS[1], 'id') then redis.call('PERSIST', KEYS[2]) end
-if redis.call('HGET', KEYS[1], 'emailVerified') == '1' then return 'already' end
+local function persist ()
+  redis.call('PERSIST', KEYS[1])
+  if redis.call('GET', KEYS[2]) == redis.call('HGET', KEYS[1], 'id') then redis.call('PERSIST', KEYS[2]) end
+end
+if redis.call('HGET', KEYS[1], 'emailVerified') == '1' then
+  persist()
+  return 'already'
+end
 local contested = tonumber(redis.call('HGET', KEYS[1], 'registrations') or '1') > 1
+-- HSET first: at maxmemory Redis refuses it before anything is written (once a script has
+-- written, Redis lets the rest through), so a full store changes nothing and says so.
 redis.call('HSET', KEYS[1], 'emailVerified', '1', 'updatedAt', ARGV[1])
 redis.call('HDEL', KEYS[1], 'registrations')
+persist()
 if contested and ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], 'passwordHash', ARGV[2])
   return 'contested'
