@@ -34,6 +34,15 @@ export class EmailTokens {
   #tokenKey (purpose: TokenPurpose, d: string): string { return `${this.#prefix}${purpose}:${d}` }
   #currentKey (purpose: TokenPurpose, userId: string): string { return `${this.#prefix}user:{${userId}}:${purpose}` }
 
+  /**
+   * The user's pointer to their live token of `purpose` and the digest it must hold for
+   * `token`: in the user's slot, so a script can spend the link in the same step as it
+   * writes the change (UserRepository.updateWithToken).
+   */
+  pointer (purpose: TokenPurpose, userId: string, token: string): { key: string, digest: string } {
+    return { key: this.#currentKey(purpose, userId), digest: digest(token) }
+  }
+
   async issue (purpose: TokenPurpose, userId: string, ttlSeconds: number): Promise<string> {
     const token = randomToken(32)
     const d = digest(token)

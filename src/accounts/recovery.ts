@@ -34,18 +34,23 @@ export async function requestPasswordReset (deps: RecoveryDeps, rawEmail: string
 
 /**
  * Sets a new password with an emailed token. The policy is checked before the token is
- * consumed, so a rejected password does not burn the link. Consuming is one GETDEL: of
- * two concurrent resets with one token at most one gets past it. Every session of the
- * user ends, every other reset link dies, and the owner is told.
+ * used, so a rejected password does not burn the link; the link is spent in the script that
+ * writes the password, so of two concurrent resets with one token exactly one writes. Every
+ * session of the user ends, every other reset link dies, and the owner is told.
  */
 export async function resetPassword (deps: RecoveryDeps, token: string, password: string): Promise<User> {
   checkPasswordPolicy(password)
-  const userId = await deps.tokens.consume('reset', token)
+  const userId = await deps.tokens.peek('reset', token)
   const user = userId === null ? null : await deps.users.findById(userId)
   if (user === null || user.disabled) throw new AuthError('INVALID_TOKEN')
   const passwordHash = await deps.hasher.hash(password)
-  // Following the link proved control of the mailbox, which is what verification proves.
-  await deps.users.update(user.id, { passwordHash, emailVerified: true })
+  // The link is spent by the same script that writes the password (single use, and a
+  // refused write leaves it working). Following it proved control of the mailbox, which is
+  // what verification proves.
+  if (!await deps.users.updateWithToken(user.id, deps.tokens.pointer('reset', user.id, token), { passwordHash, emailVerified: true })) {
+    throw new AuthError('INVALID_TOKEN')
+  }
+  await deps.tokens.consume('reset', token)
   const sessionsEnded = await deps.endSessions(user.id)
   await deps.tokens.revoke('reset', user.id)
   const sent = await deps.mailer.dispatch(passwordChangedMessage(user.email, deps.appOrigin, 'reset', new Date()))

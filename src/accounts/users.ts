@@ -1,7 +1,7 @@
 import { defineScripts, type RedisClient } from '../redis/client.js'
 import { keySlot, uuidInSlot } from '../redis/key-slot.js'
 import { validationError } from '../http/errors.js'
-import { CREATE_USER_LUA, CONTEST_PENDING_LUA, DEL_IF_EQUAL_LUA, SETTLE_USER_LUA } from './user-scripts.js'
+import { CREATE_USER_LUA, CONTEST_PENDING_LUA, DEL_IF_EQUAL_LUA, SETTLE_USER_LUA, UPDATE_WITH_TOKEN_LUA } from './user-scripts.js'
 
 export type Role = 'user' | 'admin'
 
@@ -134,6 +134,7 @@ declare module 'ioredis' {
     gatehouseContestPending: (userKey: string) => Promise<number>
     gatehouseSettleUser: (userKey: string, emailKey: string, now: string, unusableHash: string) => Promise<string | null>
     gatehouseClaimUsername: (usernameKey: string, id: string, ttlMs: number, staleId: string) => Promise<number>
+    gatehouseUpdateWithToken: (userKey: string, pointerKey: string, digest: string, now: string, ...fields: string[]) => Promise<number>
   }
 }
 
@@ -171,7 +172,8 @@ export class UserRepository {
       gatehouseContestPending: { numberOfKeys: 1, lua: CONTEST_PENDING_LUA },
       gatehouseSettleUser: { numberOfKeys: 2, lua: SETTLE_USER_LUA },
       gatehouseClaimUsername: { numberOfKeys: 1, lua: CLAIM_USERNAME_LUA },
-      gatehouseDelIfEqual: { numberOfKeys: 1, lua: DEL_IF_EQUAL_LUA }
+      gatehouseDelIfEqual: { numberOfKeys: 1, lua: DEL_IF_EQUAL_LUA },
+      gatehouseUpdateWithToken: { numberOfKeys: 2, lua: UPDATE_WITH_TOKEN_LUA }
     })
   }
 
@@ -277,6 +279,18 @@ export class UserRepository {
     await this.#redis.hset(this.userKey(id), toHash({ ...fields, updatedAt: new Date().toISOString() }))
     // A reset link proves the mailbox as a verify link does: the account stops being pending.
     if (fields.emailVerified === true) await this.settle(id, fields.passwordHash ?? '')
+  }
+
+  /**
+   * `update`, done only if `pointer` still names the emailed token presented, and spending it
+   * in the same script. False when the link was used, replaced or has expired.
+   */
+  async updateWithToken (id: string, pointer: { key: string, digest: string }, fields: Partial<Omit<User, 'id' | 'email' | 'username' | 'createdAt' | 'updatedAt'>>): Promise<boolean> {
+    const flat = Object.entries(toHash(fields)).flat()
+    const written = await this.#redis.gatehouseUpdateWithToken(this.userKey(id), pointer.key, pointer.digest, new Date().toISOString(), ...flat)
+    if (written !== 1) return false
+    if (fields.emailVerified === true) await this.settle(id, fields.passwordHash ?? '')
+    return true
   }
 
   async list (): Promise<User[]> {

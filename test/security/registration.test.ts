@@ -135,3 +135,26 @@ t.test('a verification link survives a failed write: Redis refusing writes (maxm
   t.equal(ok.status, 200, 'the link was not spent by the failed attempt')
   t.equal((await s.send(ip(1), 'POST', '/api/auth/login', { email, password: OWNER_PASSWORD })).status, 200)
 })
+
+t.test('a reset link is spent by the write itself: sixteen uses in flight set one password, and a refused write leaves it working', async t => {
+  const s = await target(t)
+  const email = uniqueEmail('reset')
+  await s.send(ip(1), 'POST', '/api/auth/register', { email, password: OWNER_PASSWORD })
+  await s.send(ip(1), 'POST', '/api/auth/verify-email', { token: await tokenFromOutbox(s.outbox, email, 'verify-email') })
+  await s.send(ip(1), 'POST', '/api/auth/password/forgot', { email })
+  const token = await tokenFromOutbox(s.outbox, email, 'reset-password')
+
+  await s.redis.config('SET', 'maxmemory', '1')
+  t.teardown(async () => { await s.redis.config('SET', 'maxmemory', '0') })
+  const refused = await s.send(ip(2), 'POST', '/api/auth/password/reset', { token, password: 'never written password' })
+  await s.redis.config('SET', 'maxmemory', '0')
+  t.equal(refused.status, 503, 'a full store refuses the write')
+
+  const answers = await burst(16, async i => await s.send(ip(i), 'POST', '/api/auth/password/reset', { token, password: `racing reset number ${i}` }))
+  const winners = answers.flatMap((a, i) => a.status === 200 ? [i] : [])
+  t.equal(winners.length, 1, 'exactly one use of the link wrote')
+  t.ok(answers.every(a => a.status === 200 || a.body.code === 'INVALID_TOKEN'), 'the others were told the link is spent')
+  const logins = await burst(16, async i => (await s.send(ip(i), 'POST', '/api/auth/login', { email, password: `racing reset number ${i}` })).status)
+  t.same(logins.flatMap((status, i) => status === 200 ? [i] : []), winners, 'the winner\'s password is the one that works')
+  t.equal((await s.send(ip(1), 'POST', '/api/auth/login', { email, password: 'never written password' })).status, 401)
+})
