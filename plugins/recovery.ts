@@ -15,6 +15,8 @@ export default fp(async (app) => {
     log: app.log.child({ module: 'recovery' }),
     resetTokenTtl: app.config.RESET_TOKEN_TTL,
     // Looked up at call time: whatever extends endAll (bearer-token families) applies here.
-    endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep)
+    endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep),
+    // Looked up at call time too (the throttle is registered later): a reset lifts the back-off.
+    clearBackoff: async (userId: string) => { await app.loginThrottle.reset(userId) }
   })
 }, { name: 'recovery', dependencies: ['config', 'accounts', 'password-hasher', 'mailer', 'session'] })

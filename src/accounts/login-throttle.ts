@@ -5,6 +5,11 @@ import { digest } from '../crypto/secrets.js'
 export interface LoginThrottleOptions {
   /** key prefix, e.g. `gh:` */
   prefix: string
+  /**
+   * The account a login identifier names (its user id), or null. With it, an email and a
+   * username of one account, and the second-factor checks keyed by user id, share one budget.
+   */
+  resolve?: (identifier: string) => Promise<string | null>
   /** failures allowed before any delay */
   freeFailures: number
   /** delay after the first failure beyond the free ones, seconds; it doubles with each further failure */
@@ -44,6 +49,40 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local left = tonumber(u) - now
 if left < 0 then return 0 end
 return left
+`
+
+/*
+ * Reserves one attempt before the secret is checked, in the same script that decides whether
+ * the subject may try now: a burst of attempts in flight is counted as it arrives, so only
+ * the free ones are evaluated and the rest are refused, however many come at once. Each
+ * reservation counts as a failure until the caller settles it (a success deletes the
+ * hash, an attempt that tested no secret is refunded). ARGV[1] names the budget's fields:
+ * '' for the account's shared budget, 'd:<digest>:' for a known device's own budget.
+ * Returns {1, ms left} when refused, {0, failures counted} when reserved.
+ */
+const RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nf, uf = ARGV[1] .. 'n', ARGV[1] .. 'until'
+local u = tonumber(redis.call('HGET', KEYS[1], uf) or '0')
+if u > now then return {1, u - now} end
+local n = redis.call('HINCRBY', KEYS[1], nf, 1)
+local free = tonumber(ARGV[2])
+local delay = 0
+if n >= free then
+  delay = math.min(tonumber(ARGV[3]) * 2 ^ math.min(n - free, 30), tonumber(ARGV[4]))
+  redis.call('HSET', KEYS[1], uf, now + delay)
+end
+local keep = delay + tonumber(ARGV[5])
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
+return {0, n}
+`
+
+/* Gives back a reservation whose attempt tested no secret. ARGV[1] as in RESERVE. */
+const REFUND = `
+local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. 'n') or '0')
+if n > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1] .. 'n', -1) end
+return n
 `
 
 /**
@@ -101,22 +140,51 @@ export class LoginThrottle {
     await this.#redis.del(this.key(identifierOrUserId))
   }
 
+  /** The subject a login identifier is counted under: its account if it names one. */
+  async subjectOf (identifier: string): Promise<string> {
+    const resolve = this.#opts.resolve
+    const id = resolve === undefined ? null : await resolve(identifier)
+    return id ?? identifier
+  }
+
   /**
-   * Runs a password check for `identifier` under the throttle: refused while backing off,
-   * a wrong password (INVALID_CREDENTIALS) counts, a success resets. Other errors (an
-   * unverified or disabled account, Redis down) neither count nor reset.
+   * Reserves one attempt for the subject (on a known device's own budget when `device` is
+   * given) or throws RATE_LIMITED. Returns how to settle it.
    */
-  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>): Promise<T> {
+  async reserve (subject: string, device?: string): Promise<{ fields: string, key: string }> {
+    const o = this.#opts
+    const key = this.key(subject)
+    const fields = device === undefined ? '' : `d:${digest(device)}:`
+    const [refused, value] = await this.#redis.eval(RESERVE, 1, key, fields, String(o.freeFailures), String(o.baseDelay * 1000), String(o.maxDelay * 1000), String(o.window * 1000)) as [number, number]
+    if (refused === 1) {
+      const wait = Math.max(1, Math.ceil(value / 1000))
+      throw new AuthError('RATE_LIMITED', `Too many failed attempts; try again in ${wait} seconds.`, { retryAfter: wait })
+    }
+    return { fields, key }
+  }
+
+  /**
+   * Runs a secret check for `identifier` under the throttle. The attempt is reserved before
+   * the check (see RESERVE): refused while backing off, a wrong secret (INVALID_CREDENTIALS,
+   * INVALID_MFA_CODE) stays counted, a success resets the account's budget. Other errors (an
+   * unverified or disabled account, Redis down) are refunded. `device`: the id of a verified
+   * device cookie of this account, whose attempts spend a budget of their own so that others'
+   * failures cannot lock its owner out.
+   */
+  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: string): Promise<T> {
     if (identifier === undefined) return await attempt()
-    await this.assertAllowed(identifier)
+    const subject = await this.subjectOf(identifier)
+    const reservation = await this.reserve(subject, device)
     let result: T
     try {
       result = await attempt()
     } catch (err) {
-      if (err instanceof AuthError && err.code === 'INVALID_CREDENTIALS') await this.recordFailure(identifier)
+      if (!(err instanceof AuthError && (err.code === 'INVALID_CREDENTIALS' || err.code === 'INVALID_MFA_CODE'))) {
+        await this.#redis.eval(REFUND, 1, reservation.key, reservation.fields).catch(() => {})
+      }
       throw err
     }
-    await this.reset(identifier)
+    await this.reset(subject)
     return result
   }
 }

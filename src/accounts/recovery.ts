@@ -10,6 +10,8 @@ export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtl'> {
   resetTokenTtl: number
   /** ends every session of a user but `keep` (app.sessions.endAll) */
   endSessions: (userId: string, keep?: string) => Promise<number>
+  /** lifts the account's sign-in back-off: whoever kept it locked, the owner is in again */
+  clearBackoff?: (userId: string) => Promise<void>
 }
 
 /**
@@ -51,6 +53,7 @@ export async function resetPassword (deps: RecoveryDeps, token: string, password
     throw new AuthError('INVALID_TOKEN')
   }
   await deps.tokens.consume('reset', token)
+  await deps.clearBackoff?.(user.id)
   const sessionsEnded = await deps.endSessions(user.id)
   await deps.tokens.revoke('reset', user.id)
   const sent = await deps.mailer.dispatch(passwordChangedMessage(user.email, deps.appOrigin, 'reset', new Date()))

@@ -264,6 +264,15 @@ export class UserRepository {
     return id === null ? null : await this.findById(id)
   }
 
+  /** The id `findByLogin` would find, from the claims alone (no user record read). */
+  async idByLogin (identifier: string): Promise<string | null> {
+    const id = identifier.trim()
+    if (id.includes('@')) {
+      return await this.#redis.get(this.emailKey(normalizeEmail(id))) ?? await this.#redis.get(this.usernameKey(id))
+    }
+    return await this.#redis.get(this.usernameKey(id))
+  }
+
   /** Login accepts an email in either field, and a username in either field. */
   async findByLogin (identifier: string): Promise<User | null> {
     if (identifier.includes('@')) {
