@@ -14,6 +14,7 @@ import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
 import mfaPlugin from '../plugins/mfa.js'
 import loginThrottlePlugin from '../plugins/login-throttle.js'
+import deviceCookiePlugin from '../plugins/device-cookie.js'
 import securityHeadersPlugin from '../plugins/security-headers.js'
 import corsPlugin from '../plugins/cors.js'
 import csrfPlugin from '../plugins/csrf.js'
@@ -106,6 +107,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(recoveryPlugin)
   await fastify.register(mailRateLimitPlugin)
   await fastify.register(loginThrottlePlugin)
+  await fastify.register(deviceCookiePlugin)
   await fastify.register(mfaPlugin)
   await fastify.register(csrfPlugin)
   await fastify.register(docsPlugin)

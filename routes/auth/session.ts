@@ -41,9 +41,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Type.Union([LoginSuccessSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
-  }, async (request) => {
-    // Per-account back-off, keyed by the identifier as typed (normalised), known or not.
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body)).catch((err: unknown) => {
+  }, async (request, reply) => {
+    // Per-account back-off: one budget per account (by user id; an unknown identifier by
+    // itself), a known device's attempts on a budget of their own.
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request)).catch((err: unknown) => {
       app.metrics.countLogin(loginOutcome(err))
       throw err
     })
@@ -56,6 +57,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return challenge
     }
     const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    app.devices.remember(request, reply, user.id)
     app.metrics.countLogin('success')
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }

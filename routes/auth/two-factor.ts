@@ -109,11 +109,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Type.Union([LoginSuccessSchema, TokenGrantSchema]), ...errors(401, 403, 413, 429) }
     },
     config: { rateLimit }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { user, grant } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.
     if (grant === 'token') return await app.tokens.signIn(request, user)
     const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    app.devices.remember(request, reply, user.id)
     request.log.info({ userId: user.id }, 'login (second factor)')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

@@ -167,14 +167,14 @@ export class LoginThrottle {
    * Runs a secret check for `identifier` under the throttle. The attempt is reserved before
    * the check (see RESERVE): refused while backing off, a wrong secret (INVALID_CREDENTIALS,
    * INVALID_MFA_CODE) stays counted, a success resets the account's budget. Other errors (an
-   * unverified or disabled account, Redis down) are refunded. `device`: the id of a verified
-   * device cookie of this account, whose attempts spend a budget of their own so that others'
-   * failures cannot lock its owner out.
+   * unverified or disabled account, Redis down) are refunded. `device` reads the request's
+   * device cookie for the account tried (src/accounts/device-cookie.ts): with a valid one the
+   * attempt spends that device's own budget, so others' failures cannot lock its owner out.
    */
-  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: string): Promise<T> {
+  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined): Promise<T> {
     if (identifier === undefined) return await attempt()
     const subject = await this.subjectOf(identifier)
-    const reservation = await this.reserve(subject, device)
+    const reservation = await this.reserve(subject, device?.(subject))
     let result: T
     try {
       result = await attempt()

@@ -42,3 +42,30 @@ t.test('a password reset lifts the back-off others put on the account', async t 
   t.equal((await s.send(ip(40), 'POST', '/api/auth/password/reset', { token, password: 'the owner is back now' })).status, 200)
   t.equal((await s.send(ip(40), 'POST', '/api/auth/login', { email: user.email, password: 'the owner is back now' })).status, 200, 'the owner gets in at once')
 })
+
+t.test('a client that signed in before keeps its own budget while others keep the account backing off', async t => {
+  const s = await target(t, BACKOFF)
+  const owner = await signedInUser(s, uniqueEmail('device'))
+  const first = await fetch(`${s.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': ip(1) }, body: JSON.stringify({ email: owner.email, password: PASSWORD }) })
+  const setCookie = first.headers.getSetCookie().find(c => c.startsWith('gatehouseDevice='))
+  t.ok(setCookie, 'a device cookie after a successful sign-in')
+  t.match(setCookie, /HttpOnly/)
+  t.match(setCookie, /Path=\/api\/auth/)
+  t.match(setCookie, /SameSite=Strict/)
+  const device = setCookie!.split(';')[0]
+
+  // A stranger (another account's device cookie does not help them) drives the account to back off.
+  const stranger = await signedInUser(s, uniqueEmail('stranger'))
+  const theirs = (await fetch(`${s.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: stranger.email, password: PASSWORD }) })).headers.getSetCookie().find(c => c.startsWith('gatehouseDevice='))!.split(';')[0]
+  await burst(12, async i => await s.send(ip(i + 10), 'POST', '/api/auth/login', { email: owner.email, password: `attacker ${i}` }, { cookie: theirs }))
+  t.equal((await s.send(ip(50), 'POST', '/api/auth/login', { email: owner.email, password: PASSWORD })).status, 429, 'without the device cookie: backing off')
+  t.equal((await s.send(ip(50), 'POST', '/api/auth/login', { email: owner.email, password: PASSWORD }, { cookie: theirs })).status, 429, 'another account\'s device cookie: backing off')
+  const forged = device.replace(/.$/, c => c === 'A' ? 'B' : 'A')
+  t.equal((await s.send(ip(50), 'POST', '/api/auth/login', { email: owner.email, password: PASSWORD }, { cookie: forged })).status, 429, 'a forged device cookie: backing off')
+  t.equal((await s.send(ip(50), 'POST', '/api/auth/login', { email: owner.email, password: PASSWORD }, { cookie: device })).status, 200, 'the owner\'s device gets in')
+
+  // The device's budget is limited too: its own failures back it off.
+  const mine: number[] = []
+  for (let i = 0; i < 6; i++) mine.push((await s.send(ip(51), 'POST', '/api/auth/login', { email: owner.email, password: `typo ${i}` }, { cookie: device })).status)
+  t.same(mine, [401, 401, 401, 401, 401, 429], 'a device backs off after its own free failures')
+})
