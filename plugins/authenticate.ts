@@ -52,7 +52,11 @@ export default fp(async (app) => {
       const grant = await app.tokenStore.authenticate(token)
       if (grant === null) throw new AuthError('UNAUTHENTICATED', 'The access token is invalid or expired.')
       const user = await app.users.findById(grant.userId)
-      if (user === null || user.disabled) {
+      // Begun under other credentials (a reset, a password or 2FA change since): the family
+      // dies, unless it is the one the change was made with (its family records the new version).
+      const stale = user !== null && grant.cv !== user.credVersion &&
+        await app.tokenStore.familyCredentials(grant.userId, grant.familyId) !== user.credVersion
+      if (user === null || user.disabled || stale) {
         await app.tokenStore.endFamily(grant.userId, grant.familyId)
         throw new AuthError('UNAUTHENTICATED')
       }
@@ -66,8 +70,9 @@ export default fp(async (app) => {
     // Usually read with the session in one Redis round trip; otherwise one more command.
     const prefetched = app.sessions.prefetchedUser(request)
     const user = prefetched !== undefined ? prefetched : await app.users.findById(userId)
-    if (user === null || user.disabled) {
-      // The account is gone or was disabled since this session began: end the session.
+    if (user === null || user.disabled || (session!.cv ?? 0) !== user.credVersion) {
+      // The account is gone or was disabled since this session began, or the session was
+      // begun under credentials that have changed since: end the session.
       await app.sessions.signOut(request, reply)
       throw new AuthError('UNAUTHENTICATED')
     }

@@ -40,6 +40,12 @@ declare module 'fastify' {
        * Redis only): a User, null if the account is gone, undefined if it was not read.
        */
       prefetchedUser: (request: FastifyRequest) => User | null | undefined
+      /**
+       * After the signed-in user changed a credential on this request: the session or token
+       * family the request came with takes the user's new credential version, so it is the
+       * one thing that survives the change.
+       */
+      keepCurrent: (request: FastifyRequest) => Promise<void>
     }
   }
   interface Session {
@@ -49,6 +55,8 @@ declare module 'fastify' {
     lastSeenAt?: number
     ip?: string
     userAgent?: string
+    /** the user's credential version when the session was begun (see User.credVersion) */
+    cv?: number
   }
 }
 
@@ -146,6 +154,9 @@ export default fp(async (app) => {
       s.absoluteExpiresAt = now + store.absoluteTtl
       s.ip = request.ip
       s.userAgent = (request.headers['user-agent'] ?? '').slice(0, 256)
+      // The version of the record the password was checked against, read before the check:
+      // if a credential changed meanwhile, this session is born dead.
+      s.cv = user.credVersion
       await s.save()
       return { expiresAt: store.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt }, now), csrfToken: csrfToken(request) }
     },
@@ -168,7 +179,7 @@ export default fp(async (app) => {
       // from the store and saves the new one.
       const now = Date.now()
       old.lastSeenAt = now
-      await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent'])
+      await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent', 'cv'])
       const s = request.session
       return { expiresAt: store.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(request) }
     },
@@ -177,6 +188,18 @@ export default fp(async (app) => {
     },
     prefetchedUser (request: FastifyRequest) {
       return prefetched.has(request) ? prefetched.get(request) : undefined
+    },
+    async keepCurrent (request: FastifyRequest) {
+      const userId = request.user?.id
+      if (userId === undefined) return
+      const user = await app.users.findById(userId)
+      if (user === null) return
+      if (request.auth?.kind === 'bearer') {
+        await app.tokenStore.setFamilyCredentials(userId, request.auth.familyId, user.credVersion)
+      } else if ((request.session as typeof request.session | null)?.userId === userId) {
+        request.session.cv = user.credVersion
+        await request.session.save()
+      }
     },
     currentDigest
   })

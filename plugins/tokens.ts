@@ -41,7 +41,8 @@ export default fp(async (app) => {
   app.decorate('tokenStore', store)
   app.decorate('tokens', {
     async signIn (request: FastifyRequest, user: User) {
-      const issued = await store.issue(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? '' })
+      // The credential version of the record the password was checked against (see User.credVersion).
+      const issued = await store.issue(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? '' }, user.credVersion)
       request.log.info({ userId: user.id, familyId: issued.familyId }, 'token login')
       return grant(issued)
     },
@@ -52,11 +53,13 @@ export default fp(async (app) => {
         throw new AuthError('UNAUTHENTICATED', 'The refresh token is invalid, expired or already used.')
       }
       const user = await app.users.findById(spent.userId)
-      if (user === null || user.disabled) {
+      const stale = user !== null && spent.cv !== user.credVersion &&
+        await store.familyCredentials(spent.userId, spent.familyId) !== user.credVersion
+      if (user === null || user.disabled || stale) {
         await store.endFamily(spent.userId, spent.familyId)
         throw new AuthError('UNAUTHENTICATED', 'The refresh token is invalid, expired or already used.')
       }
-      const next = await store.rotate(spent.userId, spent.familyId, refreshToken)
+      const next = await store.rotate(spent.userId, spent.familyId, refreshToken, user.credVersion)
       if (next === null) throw new AuthError('UNAUTHENTICATED', 'The refresh token is invalid, expired or already used.')
       return grant(next)
     }

@@ -53,8 +53,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
   }, async (request) => {
     await changePassword(app.recovery, request.user!, request.body, app.sessions.currentKeep(request))
-    // A cookie session gets a new id; a bearer client keeps its token family.
+    // A cookie session gets a new id; a bearer client keeps its token family. Either one
+    // takes the new credential version: it is the one thing that outlives the change.
     if (request.auth?.kind === 'session') await app.sessions.rotate(request)
+    await app.sessions.keepCurrent(request)
     return { message: 'Password changed; other sessions were signed out.' }
   })
 }

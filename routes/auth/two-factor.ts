@@ -62,9 +62,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit }
   }, async (request) => {
     const user = request.user!
-    const current = app.sessions.currentDigest(request)
-    const backupCodes = await enableTotp(app.mfa, user, request.body.code, current ?? '')
-    await app.sessions.endAll(user.id, current)
+    const backupCodes = await enableTotp(app.mfa, user, request.body.code, app.sessions.currentDigest(request) ?? '')
+    // The caller's own session or token family survives, whichever it is.
+    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
+    await app.sessions.keepCurrent(request)
     return { backupCodes }
   })
 
@@ -81,6 +82,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const user = request.user!
     await disableTotp(app.mfa, user, request.body.password, request.body.code)
     await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
+    await app.sessions.keepCurrent(request)
     return { message: 'Two-factor authentication is off.' }
   })
 
@@ -97,6 +99,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const user = request.user!
     const backupCodes = await regenerateBackupCodes(app.mfa, user, request.body.password)
     await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
+    await app.sessions.keepCurrent(request)
     return { backupCodes }
   })
 

@@ -78,10 +78,15 @@ if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) 
 return {0, n}
 `
 
-/* Gives back a reservation whose attempt tested no secret. ARGV[1] as in RESERVE. */
+/*
+ * Gives back a reservation whose attempt was no failure (it tested no secret, or the secret
+ * was right with a second factor to come). ARGV[1] as in RESERVE, ARGV[2] the free failures:
+ * back under them, the wait the reservation may have started is lifted too.
+ */
 const REFUND = `
 local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. 'n') or '0')
-if n > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1] .. 'n', -1) end
+if n > 0 then n = redis.call('HINCRBY', KEYS[1], ARGV[1] .. 'n', -1) end
+if n < tonumber(ARGV[2]) then redis.call('HDEL', KEYS[1], ARGV[1] .. 'until') end
 return n
 `
 
@@ -170,8 +175,9 @@ export class LoginThrottle {
    * unverified or disabled account, Redis down) are refunded. `device` reads the request's
    * device cookie for the account tried (src/accounts/device-cookie.ts): with a valid one the
    * attempt spends that device's own budget, so others' failures cannot lock its owner out.
+   * `completes` says whether a success finishes the sign-in (and so resets the budget).
    */
-  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined): Promise<T> {
+  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true): Promise<T> {
     if (identifier === undefined) return await attempt()
     const subject = await this.subjectOf(identifier)
     const reservation = await this.reserve(subject, device?.(subject))
@@ -180,11 +186,15 @@ export class LoginThrottle {
       result = await attempt()
     } catch (err) {
       if (!(err instanceof AuthError && (err.code === 'INVALID_CREDENTIALS' || err.code === 'INVALID_MFA_CODE'))) {
-        await this.#redis.eval(REFUND, 1, reservation.key, reservation.fields).catch(() => {})
+        await this.#redis.eval(REFUND, 1, reservation.key, reservation.fields, String(this.#opts.freeFailures)).catch(() => {})
       }
       throw err
     }
-    await this.reset(subject)
+    // A right password with a second factor still to come is not a sign-in: the budget
+    // (which the second factor's failures share) is reset only when the sign-in completes;
+    // until then the reservation is given back, as the password was no failure.
+    if (completes(result)) await this.reset(subject)
+    else await this.#redis.eval(REFUND, 1, reservation.key, reservation.fields, String(this.#opts.freeFailures))
     return result
   }
 }

@@ -147,7 +147,7 @@ export async function checkCredentials (deps: Pick<AccountDeps, 'users' | 'hashe
   if (!user.emailVerified) throw new AuthError('EMAIL_NOT_VERIFIED', 'Verify your email address before signing in.')
   // Raising the Argon2 cost in configuration upgrades each hash at its owner's next login.
   if (deps.hasher.needsRehash(user.passwordHash)) {
-    await deps.users.update(user.id, { passwordHash: await deps.hasher.hash(input.password) })
+    await deps.users.update(user.id, { passwordHash: await deps.hasher.hash(input.password) }, { sameCredentials: true })
   }
   return user
 }

@@ -77,7 +77,7 @@ return 0
 /**
  * KEYS[1] the user's hash  KEYS[2] the user's pointer to their live emailed token
  * ARGV[1] the digest of the token presented  ARGV[2] now (ISO time)  ARGV[3..] field/value pairs
- * Writes the fields and spends the link in one step: of two uses of one link exactly one
+ * Writes the fields, counts a change of credentials, and spends the link in one step: of two uses of one link exactly one
  * writes, and a write Redis refuses (maxmemory) leaves the link as it was. Returns 1 when
  * written, 0 when the link is not the user's live one (used, replaced or expired).
  */
@@ -86,6 +86,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('GET', KEYS[2]) ~= ARGV[1] t
 local fields = {'updatedAt', ARGV[2]}
 for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('HINCRBY', KEYS[1], 'credVersion', 1)
 redis.call('DEL', KEYS[2])
 return 1
 `

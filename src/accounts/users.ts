@@ -17,12 +17,19 @@ export interface User {
   mfaEnabled: boolean
   disabled: boolean
   passwordHash: string
+  /**
+   * Grows with every change of a credential (password reset or change, 2FA on or off, new
+   * backup codes). Sessions, token families and MFA challenges record the version they were
+   * begun under, and die when it is no longer the user's: a login checked against the old
+   * password that finishes just after a reset is worth nothing.
+   */
+  credVersion: number
   createdAt: string
   updatedAt: string
 }
 
-/** What the API shows of a user: never the hash or the disabled flag. */
-export type PublicUser = Omit<User, 'passwordHash' | 'disabled'>
+/** What the API shows of a user: never the hash, the disabled flag or the credential version. */
+export type PublicUser = Omit<User, 'passwordHash' | 'disabled' | 'credVersion'>
 
 export function publicUser (u: User): PublicUser {
   return {
@@ -205,6 +212,7 @@ export class UserRepository {
       mfaEnabled: false,
       disabled: false,
       passwordHash: input.passwordHash,
+      credVersion: 0,
       createdAt: now,
       updatedAt: now
     }
@@ -281,20 +289,36 @@ export class UserRepository {
     return await this.findByUsername(identifier)
   }
 
-  async update (id: string, fields: Partial<Omit<User, 'id' | 'email' | 'username' | 'createdAt'>>): Promise<void> {
+  /**
+   * Writes `fields`. A new password or a change of 2FA counts as a change of credentials
+   * (credVersion grows, in the same transaction), unless `sameCredentials` says the secret
+   * is the same (a hash upgraded to new Argon2 parameters).
+   */
+  async update (id: string, fields: Partial<Omit<User, 'id' | 'email' | 'username' | 'createdAt' | 'credVersion'>>, options: { sameCredentials?: boolean } = {}): Promise<void> {
     // HSET on a missing user would create a half user; only touch an existing hash.
     const exists = await this.#redis.exists(this.userKey(id))
     if (exists === 0) return
-    await this.#redis.hset(this.userKey(id), toHash({ ...fields, updatedAt: new Date().toISOString() }))
+    const bump = options.sameCredentials !== true && (fields.passwordHash !== undefined || fields.mfaEnabled !== undefined)
+    const tx = this.#redis.multi().hset(this.userKey(id), toHash({ ...fields, updatedAt: new Date().toISOString() }))
+    if (bump) tx.hincrby(this.userKey(id), 'credVersion', 1)
+    const results = await tx.exec()
+    const failed = results?.find(([err]) => err !== null)?.[0]
+    if (failed !== undefined && failed !== null) throw failed
     // A reset link proves the mailbox as a verify link does: the account stops being pending.
     if (fields.emailVerified === true) await this.settle(id, fields.passwordHash ?? '')
   }
 
+  /** Counts a change of credentials made elsewhere (new backup codes). */
+  async bumpCredentials (id: string): Promise<void> {
+    if (await this.#redis.exists(this.userKey(id)) === 1) await this.#redis.hincrby(this.userKey(id), 'credVersion', 1)
+  }
+
   /**
    * `update`, done only if `pointer` still names the emailed token presented, and spending it
-   * in the same script. False when the link was used, replaced or has expired.
+   * in the same script (a new password counts as a change of credentials). False when the
+   * link was used, replaced or has expired.
    */
-  async updateWithToken (id: string, pointer: { key: string, digest: string }, fields: Partial<Omit<User, 'id' | 'email' | 'username' | 'createdAt' | 'updatedAt'>>): Promise<boolean> {
+  async updateWithToken (id: string, pointer: { key: string, digest: string }, fields: Partial<Omit<User, 'id' | 'email' | 'username' | 'createdAt' | 'updatedAt' | 'credVersion'>>): Promise<boolean> {
     const flat = Object.entries(toHash(fields)).flat()
     const written = await this.#redis.gatehouseUpdateWithToken(this.userKey(id), pointer.key, pointer.digest, new Date().toISOString(), ...flat)
     if (written !== 1) return false
@@ -342,6 +366,7 @@ function fromHash (h: Record<string, string>): User {
     mfaEnabled: h.mfaEnabled === '1',
     disabled: h.disabled === '1',
     passwordHash: h.passwordHash,
+    credVersion: Number(h.credVersion ?? '0') || 0,
     createdAt: h.createdAt,
     updatedAt: h.updatedAt
   }

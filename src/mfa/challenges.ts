@@ -28,7 +28,7 @@ if n > tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return nil
 end
-return { userId, n, redis.call('HGET', KEYS[1], 'grant') or 'session' }
+return { userId, n, redis.call('HGET', KEYS[1], 'grant') or 'session', redis.call('HGET', KEYS[1], 'cv') or '0' }
 `
 
 /**
@@ -50,16 +50,17 @@ export class MfaChallenges {
 
   key (token: string): string { return `${this.#prefix}mfa:${digest(token)}` }
 
-  async issue (userId: string, grant: LoginGrant = 'session'): Promise<string> {
+  /** `cv`: the credential version of the user record the password was checked against. */
+  async issue (userId: string, grant: LoginGrant = 'session', cv = 0): Promise<string> {
     const token = randomToken(32)
     const key = this.key(token)
-    await this.#redis.multi().hset(key, { userId, attempts: '0', grant }).expire(key, this.ttl).exec()
+    await this.#redis.multi().hset(key, { userId, attempts: '0', grant, cv: String(cv) }).expire(key, this.ttl).exec()
     return token
   }
 
-  async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant } | null> {
-    const r = await this.#redis.eval(RESERVE_ATTEMPT, 1, this.key(token), String(MFA_CHALLENGE_MAX_ATTEMPTS)) as [string, number, string] | null
-    return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session' }
+  async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant, cv: number } | null> {
+    const r = await this.#redis.eval(RESERVE_ATTEMPT, 1, this.key(token), String(MFA_CHALLENGE_MAX_ATTEMPTS)) as [string, number, string, string] | null
+    return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session', cv: Number(r[3]) }
   }
 
   /** True for the one caller that ends the challenge. */
@@ -131,7 +132,7 @@ export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, g
     await deps.onMfaFailure(user.id)
     throw invalidCode()
   }
-  const mfaToken = await deps.challenges.issue(user.id, grant)
+  const mfaToken = await deps.challenges.issue(user.id, grant, user.credVersion)
   return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: deps.challenges.ttl }
 }
 
@@ -147,7 +148,8 @@ export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInpu
   const reserved = await deps.challenges.reserveAttempt(input.mfaToken)
   if (reserved === null) throw dead
   const user = await deps.users.findById(reserved.userId)
-  if (user === null) {
+  // A challenge begun before a credential change (a reset, 2FA turned off) dies with it.
+  if (user === null || user.credVersion !== reserved.cv) {
     await deps.challenges.consume(input.mfaToken)
     throw dead
   }
@@ -214,6 +216,7 @@ export async function regenerateBackupCodes (deps: MfaDeps, user: User, password
   await requirePassword(deps, user, password)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
   const codes = await deps.backupCodes.regenerate(user.id)
+  await deps.users.bumpCredentials(user.id)
   deps.log.info({ userId: user.id }, 'backup codes regenerated')
   return codes
 }

@@ -9,6 +9,8 @@ export interface SessionData {
   lastSeenAt: number
   ip: string
   userAgent: string
+  /** the user's credential version when the session began (absent: 0) */
+  cv?: number
 }
 
 export interface StoreOptions {
@@ -32,7 +34,7 @@ export interface StoreOptions {
 
 type Callback<T = void> = (err?: Error | null, value?: T) => void
 
-export interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: string }
+export interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: string, cv?: number }
 
 /*
  * A session is stored as one compact string, `userId|createdAt|absoluteExpiresAt|lastSeenAt|ip|userAgent`
@@ -237,7 +239,8 @@ export class RedisSessionStore {
       a: num(session.absoluteExpiresAt, now + this.absoluteTtl),
       l: num(session.lastSeenAt, now),
       ip: typeof session.ip === 'string' ? session.ip : '',
-      ua: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
+      ua: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : '',
+      cv: num(session.cv, 0)
     }
     const px = Math.min(this.ttl, s.a - now)
     const d = digest(sessionId)
@@ -335,13 +338,15 @@ function num (v: unknown, fallback: number): number {
 export function encode (s: Stored): string {
   if (s.u.includes('|') || s.ip.includes('|')) return JSON.stringify(s)
   const t = (n: number): string => Math.floor(n).toString(36)
-  return `${s.u}|${t(s.c)}|${t(s.a)}|${t(s.l)}|${s.ip}|${s.ua}`
+  // The credential version rides on the creation time (`c~cv`), a field the read script never parses.
+  const c = s.cv === undefined || s.cv === 0 ? t(s.c) : `${t(s.c)}~${t(s.cv)}`
+  return `${s.u}|${c}|${t(s.a)}|${t(s.l)}|${s.ip}|${s.ua}`
 }
 
 export function decode (v: string): SessionData {
   if (v.startsWith('{')) {
     const s = JSON.parse(v) as Stored
-    return { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip, userAgent: s.ua }
+    return { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip, userAgent: s.ua, ...(s.cv === undefined || s.cv === 0 ? {} : { cv: s.cv }) }
   }
   const p1 = v.indexOf('|')
   const p2 = v.indexOf('|', p1 + 1)
@@ -349,12 +354,14 @@ export function decode (v: string): SessionData {
   const p4 = v.indexOf('|', p3 + 1)
   const p5 = v.indexOf('|', p4 + 1)
   if (p5 < 0) throw new Error('malformed session record')
+  const [created, cv] = v.slice(p1 + 1, p2).split('~')
   return {
     userId: v.slice(0, p1),
-    createdAt: parseInt(v.slice(p1 + 1, p2), 36),
+    createdAt: parseInt(created, 36),
     absoluteExpiresAt: parseInt(v.slice(p2 + 1, p3), 36),
     lastSeenAt: parseInt(v.slice(p3 + 1, p4), 36),
     ip: v.slice(p4 + 1, p5),
-    userAgent: v.slice(p5 + 1)
+    userAgent: v.slice(p5 + 1),
+    ...(cv === undefined ? {} : { cv: parseInt(cv, 36) })
   }
 }

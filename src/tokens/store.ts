@@ -24,7 +24,8 @@ export interface IssuedTokens {
   expiresIn: number
 }
 
-export interface AccessGrant { userId: string, familyId: string, expiresAt: Date }
+/** `cv`: the user's credential version the family was begun or last refreshed under. */
+export interface AccessGrant { userId: string, familyId: string, expiresAt: Date, cv: number }
 
 export interface TokenFamily {
   familyId: string
@@ -37,7 +38,7 @@ export interface TokenFamily {
 }
 
 export type RefreshOutcome =
-  | { ok: true, userId: string, familyId: string }
+  | { ok: true, userId: string, familyId: string, cv: number }
   | { ok: false, reason: 'unknown' | 'reused', userId?: string, familyId?: string }
 
 /** Prefixes let a client (and a secret scanner) tell the two kinds apart; they carry no data. */
@@ -45,8 +46,8 @@ const ACCESS_PREFIX = 'gha_'
 const REFRESH_PREFIX = 'ghr_'
 const TOKEN_RE = /^gh[ar]_[A-Za-z0-9_-]{43}$/
 
-interface AccessValue { u: string, f: string, e: number, t: number }
-interface RefreshValue { u: string, f: string, x: number }
+interface AccessValue { u: string, f: string, e: number, t: number, cv?: number }
+interface RefreshValue { u: string, f: string, x: number, cv?: number }
 
 /*
  * Reads an access token and, at most once a step, records that it was used. The key is the
@@ -129,6 +130,13 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'l', ARGV
 return 1
 `
 
+/* KEYS[1] a family hash  ARGV[1] a credential version: recorded only while the family lives. */
+const FAMILY_SET_CV = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cv', ARGV[1])
+return 1
+`
+
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
@@ -137,6 +145,7 @@ declare module 'ioredis' {
     gatehouseFamilyAttach: (family: string, index: string, ...args: Array<string | number>) => Promise<number>
     gatehouseFamilyEnd: (family: string, index: string, familyId: string) => Promise<string[]>
     gatehouseFamilyTouch: (family: string, now: number) => Promise<number>
+    gatehouseFamilySetCv: (family: string, cv: string) => Promise<number>
   }
 }
 
@@ -145,7 +154,8 @@ const SCRIPTS = {
   gatehouseRefreshSpend: { numberOfKeys: 1, lua: REFRESH_SPEND },
   gatehouseFamilyAttach: { numberOfKeys: 2, lua: FAMILY_ATTACH },
   gatehouseFamilyEnd: { numberOfKeys: 2, lua: FAMILY_END },
-  gatehouseFamilyTouch: { numberOfKeys: 1, lua: FAMILY_TOUCH }
+  gatehouseFamilyTouch: { numberOfKeys: 1, lua: FAMILY_TOUCH },
+  gatehouseFamilySetCv: { numberOfKeys: 1, lua: FAMILY_SET_CV }
 }
 
 /**
@@ -187,10 +197,10 @@ export class TokenStore {
   }
 
   /** Starts a new family for a login. */
-  async issue (userId: string, meta: ClientMeta): Promise<IssuedTokens> {
+  async issue (userId: string, meta: ClientMeta, cv = 0): Promise<IssuedTokens> {
     const familyId = randomToken(16)
     const now = this.#now()
-    const minted = await this.#mint(userId, familyId, now)
+    const minted = await this.#mint(userId, familyId, now, cv)
     await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
       'create', familyId, now, minted.accessDigest, minted.accessExp, minted.refreshDigest, minted.refreshExp,
       meta.ip, meta.userAgent.slice(0, 256), '')
@@ -210,13 +220,13 @@ export class TokenStore {
       await this.endFamily(v.u, v.f)
       return { ok: false, reason: 'reused', userId: v.u, familyId: v.f }
     }
-    return { ok: true, userId: v.u, familyId: v.f }
+    return { ok: true, userId: v.u, familyId: v.f, cv: v.cv ?? 0 }
   }
 
   /** Issues the next pair of a family whose refresh token `spentToken` was just spent; null if the family has ended. */
-  async rotate (userId: string, familyId: string, spentToken: string): Promise<IssuedTokens | null> {
+  async rotate (userId: string, familyId: string, spentToken: string, cv = 0): Promise<IssuedTokens | null> {
     const now = this.#now()
-    const minted = await this.#mint(userId, familyId, now)
+    const minted = await this.#mint(userId, familyId, now, cv)
     // The new keys exist before the family lists them; if the family ended in between (or
     // ends now), the script refuses and the new keys are deleted here, so none survives.
     const ok = await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
@@ -236,7 +246,22 @@ export class TokenStore {
     const v = JSON.parse(r[0]) as AccessValue
     if (v.e <= now) return null
     if (r[1] === 1) await this.#redis.gatehouseFamilyTouch(this.familyKey(v.u, v.f), now)
-    return { userId: v.u, familyId: v.f, expiresAt: new Date(v.e) }
+    return { userId: v.u, familyId: v.f, expiresAt: new Date(v.e), cv: v.cv ?? 0 }
+  }
+
+  /**
+   * Records that the family was the one a credential change was made with: its tokens,
+   * minted under the old version, stay good (familyCredentials) until the next refresh
+   * mints them under the new one.
+   */
+  async setFamilyCredentials (userId: string, familyId: string, cv: number): Promise<void> {
+    await this.#redis.gatehouseFamilySetCv(this.familyKey(userId, familyId), String(cv))
+  }
+
+  /** The credential version recorded by setFamilyCredentials, or null. */
+  async familyCredentials (userId: string, familyId: string): Promise<number | null> {
+    const cv = await this.#redis.hget(this.familyKey(userId, familyId), 'cv')
+    return cv === null ? null : Number(cv)
   }
 
   /** Ends one family: every access and refresh token of that login. False if there was none. */
@@ -272,15 +297,15 @@ export class TokenStore {
     return out
   }
 
-  async #mint (userId: string, familyId: string, now: number): Promise<{ issued: IssuedTokens, accessDigest: string, accessExp: number, refreshDigest: string, refreshExp: number }> {
+  async #mint (userId: string, familyId: string, now: number, cv: number): Promise<{ issued: IssuedTokens, accessDigest: string, accessExp: number, refreshDigest: string, refreshExp: number }> {
     const accessToken = ACCESS_PREFIX + randomToken(32)
     const refreshToken = REFRESH_PREFIX + randomToken(32)
     const accessDigest = digest(accessToken)
     const refreshDigest = digest(refreshToken)
     const accessExp = now + this.accessTtl
     const refreshExp = now + this.refreshTtl
-    const access: AccessValue = { u: userId, f: familyId, e: accessExp, t: now }
-    const refresh: RefreshValue = { u: userId, f: familyId, x: 0 }
+    const access: AccessValue = { u: userId, f: familyId, e: accessExp, t: now, cv }
+    const refresh: RefreshValue = { u: userId, f: familyId, x: 0, cv }
     await Promise.all([
       this.#redis.set(this.accessKey(accessDigest), JSON.stringify(access), 'PX', this.accessTtl),
       this.#redis.set(this.refreshKey(refreshDigest), JSON.stringify(refresh), 'PX', this.refreshTtl)
