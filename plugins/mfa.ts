@@ -24,13 +24,14 @@ export default fp(async (app) => {
     backupCodes: new BackupCodes(app.redis, prefix),
     challenges: new MfaChallenges(app.redis, prefix, app.config.MFA_CHALLENGE_TTL),
     log: app.log.child({ module: 'mfa' }),
-    // Wrong second-factor codes count toward the account's back-off like wrong passwords;
-    // they are counted by user id (the password failures by the identifier typed).
+    // Every second-factor check spends the account's one back-off budget (by user id, as the
+    // password checks do): the attempt is reserved before the code is checked, so a burst
+    // across several challenges is counted as it arrives; a right code resets the budget.
     onMfaFailure: async (userId: string) => {
       app.log.info({ userId }, 'wrong second-factor code')
-      await app.loginThrottle.recordFailure(userId)
     },
-    beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.assertAllowed(userId) },
-    onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) }
+    beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.reserve(userId) },
+    onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) },
+    guardPassword: async (userId: string, check: () => Promise<void>, completes = true) => { await app.loginThrottle.guard(userId, check, undefined, () => completes) }
   })
 }, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle'] })

@@ -17,6 +17,7 @@ export default fp(async (app) => {
     // Looked up at call time: whatever extends endAll (bearer-token families) applies here.
     endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep),
     // Looked up at call time too (the throttle is registered later): a reset lifts the back-off.
-    clearBackoff: async (userId: string) => { await app.loginThrottle.reset(userId) }
+    clearBackoff: async (userId: string) => { await app.loginThrottle.reset(userId) },
+    guardPassword: async (userId: string, check: () => Promise<void>) => { await app.loginThrottle.guard(userId, check) }
   })
 }, { name: 'recovery', dependencies: ['config', 'accounts', 'password-hasher', 'mailer', 'session'] })

@@ -12,6 +12,8 @@ export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtl'> {
   endSessions: (userId: string, keep?: string) => Promise<number>
   /** lifts the account's sign-in back-off: whoever kept it locked, the owner is in again */
   clearBackoff?: (userId: string) => Promise<void>
+  /** runs a password check of a signed-in user under the account's back-off */
+  guardPassword?: (userId: string, check: () => Promise<void>) => Promise<void>
 }
 
 /**
@@ -73,8 +75,10 @@ export interface ChangeInput {
  */
 export async function changePassword (deps: RecoveryDeps, user: User, input: ChangeInput, keepSession: string | undefined): Promise<void> {
   checkPasswordPolicy(input.newPassword, 'newPassword')
-  const ok = await deps.hasher.verify(user.passwordHash, input.currentPassword)
-  if (!ok) throw new AuthError('INVALID_CREDENTIALS', 'The current password is incorrect.')
+  const check = async (): Promise<void> => {
+    if (!await deps.hasher.verify(user.passwordHash, input.currentPassword)) throw new AuthError('INVALID_CREDENTIALS', 'The current password is incorrect.')
+  }
+  await (deps.guardPassword === undefined ? check() : deps.guardPassword(user.id, check))
   if (normalizePassword(input.newPassword) === normalizePassword(input.currentPassword)) {
     throw validationError('newPassword', 'must differ from the current password')
   }

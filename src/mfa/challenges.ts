@@ -82,6 +82,8 @@ export interface MfaDeps {
    * like wrong passwords; it may throw (e.g. a RATE_LIMITED AuthError).
    */
   onMfaFailure: (userId: string) => Promise<void>
+  /** runs a password check of a signed-in user under the account's back-off */
+  guardPassword?: (userId: string, check: () => Promise<void>, completes?: boolean) => Promise<void>
   /** Called before a code is checked: throws (RATE_LIMITED) while the account backs off. */
   beforeMfaAttempt?: (userId: string) => Promise<void>
   /** Called after a right code: clears the account's failure count. */
@@ -99,10 +101,14 @@ function invalidCode (): AuthError {
   return new AuthError('INVALID_MFA_CODE', 'The verification code is wrong, expired or already used.')
 }
 
-async function requirePassword (deps: Pick<MfaDeps, 'hasher'>, user: User, password: string): Promise<void> {
-  if (!await deps.hasher.verify(user.passwordHash, password)) {
-    throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
+/** `secondFactorFollows`: a right password then must not reset the budget the code check spends. */
+async function requirePassword (deps: Pick<MfaDeps, 'hasher' | 'guardPassword'>, user: User, password: string, secondFactorFollows = false): Promise<void> {
+  const check = async (): Promise<void> => {
+    if (!await deps.hasher.verify(user.passwordHash, password)) {
+      throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
+    }
   }
+  await (deps.guardPassword === undefined ? check() : deps.guardPassword(user.id, check, !secondFactorFollows))
 }
 
 /** A TOTP code or a backup code: by `method`, or by its shape when no method is named. */
@@ -200,8 +206,10 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
 }
 
 export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string): Promise<void> {
-  await requirePassword(deps, user, password)
+  await requirePassword(deps, user, password, true)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
+  // The code is checked under the account's back-off like every other second-factor check.
+  await deps.beforeMfaAttempt?.(user.id)
   if (!await checkSecondFactor(deps, user.id, code)) {
     await deps.onMfaFailure(user.id)
     throw invalidCode()

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail } from '../helper.js'
 import { burst, ip, target } from './attack.js'
+import { enrolledUser, KEY } from '../two-factor-helper.js'
 
 const BACKOFF = { LOGIN_FREE_FAILURES: '5', LOGIN_BACKOFF_BASE: '30', LOGIN_BACKOFF_MAX: '900' }
 
@@ -68,4 +69,32 @@ t.test('a client that signed in before keeps its own budget while others keep th
   const mine: number[] = []
   for (let i = 0; i < 6; i++) mine.push((await s.send(ip(51), 'POST', '/api/auth/login', { email: owner.email, password: `typo ${i}` }, { cookie: device })).status)
   t.same(mine, [401, 401, 401, 401, 401, 429], 'a device backs off after its own free failures')
+})
+
+t.test('one budget for every password and second-factor check of an account', async t => {
+  const s = await target(t, { ...BACKOFF, DATA_ENCRYPTION_KEY: KEY })
+  const e = await enrolledUser(s)
+  // Ten challenges, one after the other (the password is known to whoever attacks the second
+  // factor; attempts in flight count until they are settled, so a burst of them would not).
+  const challenges: string[] = []
+  for (let i = 0; i < 10; i++) challenges.push((await s.send(ip(i), 'POST', '/api/auth/login', { email: e.email, password: PASSWORD })).body.mfaToken as string)
+  t.ok(challenges.every(c => typeof c === 'string'), 'ten challenges: a right password spends nothing')
+  // Twenty wrong codes in flight across the ten challenges, from twenty addresses.
+  const answers = await burst(20, async i => await s.send(ip(i + 20), 'POST', '/api/auth/mfa/verify', { mfaToken: challenges[i % 10], code: String(100000 + i) }))
+  const codes = answers.map(a => a.body.code as string)
+  t.equal(codes.filter(c => c === 'INVALID_MFA_CODE').length, 5, `five codes were checked (${codes.join(' ')})`)
+  t.equal(codes.filter(c => c === 'RATE_LIMITED').length, 15, 'the others were refused before any check')
+  // The same budget holds for the password checks of a signed-in session and for /2fa/disable.
+  t.equal((await s.send(ip(60), 'POST', '/api/auth/password/change', { currentPassword: 'a wrong guess', newPassword: 'whatever new password' }, { cookie: e.cookie })).status, 429, 'password change waits too')
+  t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/disable', { password: PASSWORD, code: e.backupCodes[0] }, { cookie: e.cookie })).status, 429, '2FA disable checks no code during the back-off')
+  t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })).status, 429, 'nor a password for new backup codes')
+})
+
+t.test('wrong current passwords of a signed-in session reach the account back-off', async t => {
+  const s = await target(t, BACKOFF)
+  const user = await signedInUser(s, uniqueEmail('change'))
+  const statuses: number[] = []
+  for (let i = 0; i < 5; i++) statuses.push((await s.send(ip(i), 'POST', '/api/auth/password/change', { currentPassword: `guess ${i}`, newPassword: 'a brand new password' }, { cookie: user.cookie })).status)
+  t.same(statuses, [401, 401, 401, 401, 401])
+  t.equal((await s.send(ip(9), 'POST', '/api/auth/login', { email: user.email, password: PASSWORD })).status, 429, 'the account now backs off for /login as well')
 })
