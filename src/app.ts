@@ -15,6 +15,7 @@ import authenticatePlugin from '../plugins/authenticate.js'
 import mfaPlugin from '../plugins/mfa.js'
 import loginThrottlePlugin from '../plugins/login-throttle.js'
 import deviceCookiePlugin from '../plugins/device-cookie.js'
+import credentialRateLimitPlugin from '../plugins/credential-rate-limit.js'
 import securityHeadersPlugin from '../plugins/security-headers.js'
 import corsPlugin from '../plugins/cors.js'
 import csrfPlugin from '../plugins/csrf.js'
@@ -103,6 +104,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(tokensPlugin)
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
+  await fastify.register(credentialRateLimitPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(recoveryPlugin)
   await fastify.register(loginThrottlePlugin)

@@ -50,7 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ChangeBodySchema,
       response: { 200: MessageSchema, ...errors(401, 403, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    preHandler: app.limitCredentialChecks
   }, async (request) => {
     await changePassword(app.recovery, request.user!, request.body, app.sessions.currentKeep(request))
     // A cookie session gets a new id; a bearer client keeps its token family. Either one

@@ -40,7 +40,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: LoginBodySchema,
       response: { 200: Type.Union([LoginSuccessSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
     // Per-account back-off: one budget per account (by user id; an unknown identifier by
     // itself), a known device's attempts on a budget of their own.

@@ -26,7 +26,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Type.Union([TokenGrantSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
     // The same limit as /login (its own count per client IP).
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    preHandler: app.limitCredentialChecks
   }, async (request) => {
     const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled)
     // With 2FA on: the inline totpCode, or a challenge whose /mfa/verify answers with tokens.

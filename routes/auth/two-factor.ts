@@ -34,8 +34,8 @@ const VerifyBodySchema = Type.Object({
 }, { additionalProperties: false })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  // Each of these checks a password (Argon2): limit them like login.
-  const rateLimit = { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 }
+  // Each of these checks a password or a code: one per-client count with /login and /token.
+  const preHandler = app.limitCredentialChecks
 
   app.post('/2fa/setup', {
     onRequest: app.authenticate,
@@ -45,7 +45,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: SetupBodySchema,
       response: { 200: SetupAnswerSchema, ...errors(401, 409, 413, 429) }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
     return await setupTotp(app.mfa, request.user!, request.body.password, app.sessions.currentDigest(request) ?? '')
   })
@@ -59,7 +59,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: EnableBodySchema,
       response: { 200: BackupCodesSchema, ...errors(401, 409, 413, 429) }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
     const user = request.user!
     const backupCodes = await enableTotp(app.mfa, user, request.body.code, app.sessions.currentDigest(request) ?? '')
@@ -77,7 +77,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: DisableBodySchema,
       response: { 200: MessageSchema, ...errors(401, 409, 413, 429) }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
     const user = request.user!
     await disableTotp(app.mfa, user, request.body.password, request.body.code)
@@ -94,7 +94,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: SetupBodySchema,
       response: { 200: BackupCodesSchema, ...errors(401, 409, 413, 429) }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
     const user = request.user!
     const backupCodes = await regenerateBackupCodes(app.mfa, user, request.body.password)
@@ -111,7 +111,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: VerifyBodySchema,
       response: { 200: Type.Union([LoginSuccessSchema, TokenGrantSchema]), ...errors(401, 403, 413, 429) }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request, reply) => {
     const { user, grant } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.

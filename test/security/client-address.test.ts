@@ -24,3 +24,19 @@ t.test('the per-IP login limit counts a whole IPv6 /64 once, whatever the spelli
   t.same(v4, Array(5).fill(401))
   t.equal(await login('::ffff:198.51.100.9'), 429, 'an IPv4-mapped IPv6 address is the IPv4 address')
 })
+
+t.test('one per-client budget for every place that checks a password or a code', async t => {
+  const s = await target(t, { LOGIN_RATE_LIMIT: '4' })
+  const from = '203.0.113.77'
+  const statuses = [
+    (await s.send(from, 'POST', '/api/auth/login', { email: uniqueEmail('pip'), password: 'a wrong password' })).status,
+    (await s.send(from, 'POST', '/api/auth/token', { email: uniqueEmail('pip'), password: 'a wrong password' })).status,
+    (await s.send(from, 'POST', '/api/auth/mfa/verify', { mfaToken: 'A'.repeat(43), code: '123456' })).status,
+    (await s.send(from, 'POST', '/api/auth/login', { email: uniqueEmail('pip'), password: 'a wrong password' })).status
+  ]
+  t.same(statuses, [401, 401, 400, 401], 'four checks from one client')
+  const fifth = await s.send(from, 'POST', '/api/auth/token', { email: uniqueEmail('pip'), password: 'a wrong password' })
+  t.equal(fifth.status, 429, 'the fifth, on another route, is refused: moving between /login, /token and /mfa/verify buys nothing')
+  t.ok(Number(fifth.headers.get('retry-after')) >= 1)
+  t.equal((await s.send('203.0.113.78', 'POST', '/api/auth/login', { email: uniqueEmail('pip'), password: 'a wrong password' })).status, 401, 'another client has its own')
+})
