@@ -16,6 +16,7 @@ import mfaPlugin from '../plugins/mfa.js'
 import loginThrottlePlugin from '../plugins/login-throttle.js'
 import deviceCookiePlugin from '../plugins/device-cookie.js'
 import credentialRateLimitPlugin from '../plugins/credential-rate-limit.js'
+import cookieGuardPlugin from '../plugins/cookie-guard.js'
 import securityHeadersPlugin from '../plugins/security-headers.js'
 import corsPlugin from '../plugins/cors.js'
 import csrfPlugin from '../plugins/csrf.js'
@@ -102,6 +103,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(mailerPlugin)
   await fastify.register(accountsPlugin)
   await fastify.register(tokensPlugin)
+  await fastify.register(cookieGuardPlugin)
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(credentialRateLimitPlugin)

@@ -125,3 +125,16 @@ t.test('production refuses to start while /metrics would be open', async t => {
   const err = await startApiServer(t, { env: { NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32) } }).then(() => null, (e: Error) => e)
   t.match(err?.message, /exited with 1: .*METRICS_TOKEN is required/s)
 })
+
+t.test('two session cookies in one request count as none, whichever comes first', async t => {
+  const s = await target(t)
+  const a = await signedInUser(s, uniqueEmail('cookie-a'))
+  const b = await signedInUser(s, uniqueEmail('cookie-b'))
+  t.equal((await s.send(ip(1), 'GET', '/api/auth/me', undefined, { cookie: a.cookie })).status, 200)
+  // A sibling subdomain planted its own session cookie with a longer path: the browser sends both.
+  for (const cookie of [`${b.cookie}; ${a.cookie}`, `${a.cookie}; ${b.cookie}`, `${a.cookie}; ${a.cookie}`, `other=1; ${a.cookie};${b.cookie}`]) {
+    const me = await s.send(ip(1), 'GET', '/api/auth/me', undefined, { cookie })
+    t.equal(me.status, 401, 'not signed in as anyone')
+  }
+  t.equal((await s.send(ip(1), 'GET', '/api/auth/me', undefined, { cookie: `other=1; ${a.cookie}` })).status, 200, 'one session cookie among others still works')
+})
