@@ -36,7 +36,9 @@ export default fp(async (app) => {
   const store = new TokenStore(app.redis, {
     prefix: app.config.REDIS_KEY_PREFIX,
     accessTtl: app.config.ACCESS_TOKEN_TTL * 1000,
-    refreshTtl: app.config.REFRESH_TOKEN_TTL * 1000
+    refreshTtl: app.config.REFRESH_TOKEN_TTL * 1000,
+    // Capped like a cookie session: each refresh no longer grants another 30 days.
+    absoluteTtl: app.config.SESSION_ABSOLUTE_TTL * 1000
   })
   app.decorate('tokenStore', store)
   app.decorate('tokens', {

@@ -7,6 +7,8 @@ export interface TokenStoreOptions {
   accessTtl: number
   /** refresh token lifetime, ms (each rotation issues a new one with a full lifetime) */
   refreshTtl: number
+  /** a family's absolute lifetime from its login, ms: refreshing never carries it further (as a cookie session's) */
+  absoluteTtl?: number
   /** a family's "last seen" is written at most once per step per access token, ms */
   touchStep?: number
   now?: () => number
@@ -174,6 +176,7 @@ export class TokenStore {
   readonly #prefix: string
   readonly accessTtl: number
   readonly refreshTtl: number
+  readonly absoluteTtl: number
   readonly #step: number
   readonly #now: () => number
 
@@ -182,6 +185,7 @@ export class TokenStore {
     this.#prefix = options.prefix
     this.accessTtl = options.accessTtl
     this.refreshTtl = options.refreshTtl
+    this.absoluteTtl = options.absoluteTtl ?? Number.POSITIVE_INFINITY
     this.#step = options.touchStep ?? 60_000
     this.#now = options.now ?? Date.now
     defineScripts(redis, SCRIPTS)
@@ -226,7 +230,13 @@ export class TokenStore {
   /** Issues the next pair of a family whose refresh token `spentToken` was just spent; null if the family has ended. */
   async rotate (userId: string, familyId: string, spentToken: string, cv = 0): Promise<IssuedTokens | null> {
     const now = this.#now()
-    const minted = await this.#mint(userId, familyId, now, cv)
+    // The absolute lifetime counts from the login that began the family, whatever the refreshes.
+    const created = Number(await this.#redis.hget(this.familyKey(userId, familyId), 'c'))
+    if (!Number.isFinite(created) || created <= 0 || now >= created + this.absoluteTtl) {
+      await this.endFamily(userId, familyId)
+      return null
+    }
+    const minted = await this.#mint(userId, familyId, now, cv, created)
     // The new keys exist before the family lists them; if the family ended in between (or
     // ends now), the script refuses and the new keys are deleted here, so none survives.
     const ok = await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
@@ -297,21 +307,22 @@ export class TokenStore {
     return out
   }
 
-  async #mint (userId: string, familyId: string, now: number, cv: number): Promise<{ issued: IssuedTokens, accessDigest: string, accessExp: number, refreshDigest: string, refreshExp: number }> {
+  async #mint (userId: string, familyId: string, now: number, cv: number, createdAt = now): Promise<{ issued: IssuedTokens, accessDigest: string, accessExp: number, refreshDigest: string, refreshExp: number }> {
     const accessToken = ACCESS_PREFIX + randomToken(32)
     const refreshToken = REFRESH_PREFIX + randomToken(32)
     const accessDigest = digest(accessToken)
     const refreshDigest = digest(refreshToken)
-    const accessExp = now + this.accessTtl
-    const refreshExp = now + this.refreshTtl
+    const end = createdAt + this.absoluteTtl
+    const accessExp = Math.min(now + this.accessTtl, end)
+    const refreshExp = Math.min(now + this.refreshTtl, end)
     const access: AccessValue = { u: userId, f: familyId, e: accessExp, t: now, cv }
     const refresh: RefreshValue = { u: userId, f: familyId, x: 0, cv }
     await Promise.all([
-      this.#redis.set(this.accessKey(accessDigest), JSON.stringify(access), 'PX', this.accessTtl),
-      this.#redis.set(this.refreshKey(refreshDigest), JSON.stringify(refresh), 'PX', this.refreshTtl)
+      this.#redis.set(this.accessKey(accessDigest), JSON.stringify(access), 'PX', Math.max(1, accessExp - now)),
+      this.#redis.set(this.refreshKey(refreshDigest), JSON.stringify(refresh), 'PX', Math.max(1, refreshExp - now))
     ])
     return {
-      issued: { accessToken, refreshToken, familyId, expiresAt: new Date(accessExp), expiresIn: Math.round(this.accessTtl / 1000) },
+      issued: { accessToken, refreshToken, familyId, expiresAt: new Date(accessExp), expiresIn: Math.round((accessExp - now) / 1000) },
       accessDigest,
       accessExp,
       refreshDigest,

@@ -75,3 +75,18 @@ t.test('2FA changes over a bearer token keep the caller\'s family and end the ot
   t.equal(next.status, 200, 'the caller can refresh')
   t.equal((await s.send(ip(1), 'GET', '/api/auth/me', undefined, bearer(next.body))).status, 200, 'and the refreshed token works')
 })
+
+t.test('a token family has an absolute lifetime: refreshing does not carry it past the login\'s', async t => {
+  const s = await target(t, { SESSION_ABSOLUTE_TTL: '3' })
+  const user = await signedInUser(s, uniqueEmail('family-life'))
+  const first = await s.send(ip(1), 'POST', '/api/auth/token', { email: user.email, password: PASSWORD })
+  t.equal(first.status, 200)
+  t.ok(first.body.expiresIn <= 3, `the access token ends with the family (${first.body.expiresIn as number} s)`)
+  await new Promise(resolve => setTimeout(resolve, 1200))
+  const second = await s.send(ip(1), 'POST', '/api/auth/token/refresh', { refreshToken: first.body.refreshToken })
+  t.equal(second.status, 200, 'a refresh within the lifetime works')
+  t.ok(Date.parse(second.body.expiresAt) <= Date.parse(first.body.expiresAt) + 50, 'and does not extend it')
+  await new Promise(resolve => setTimeout(resolve, 2000))
+  const third = await s.send(ip(1), 'POST', '/api/auth/token/refresh', { refreshToken: second.body.refreshToken })
+  t.equal(third.status, 401, 'past the absolute lifetime the family is over')
+})
