@@ -3,6 +3,7 @@ import { BackupCodes } from '../src/mfa/backup-codes.js'
 import { CryptoBox } from '../src/crypto/box.js'
 import { MfaChallenges, type MfaDeps } from '../src/mfa/challenges.js'
 import { TotpStore } from '../src/mfa/totp.js'
+import { mfaChangedMessage } from '../src/mfa/mfa-mail.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,6 +33,7 @@ export default fp(async (app) => {
     },
     beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.reserve(userId) },
     onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) },
+    notifyChange: async (user, change) => { await app.mailer.dispatch(mfaChangedMessage(user.email, app.config.APP_ORIGIN, change, new Date())) },
     guardPassword: async (userId: string, check: () => Promise<void>, completes = true) => { await app.loginThrottle.guard(userId, check, undefined, () => completes) }
   })
 }, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle'] })

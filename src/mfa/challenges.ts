@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import type { MfaChange } from './mfa-mail.js'
 import type { BackupCodes } from './backup-codes.js'
 import { AuthError } from '../http/errors.js'
 import type { PasswordHasher } from '../accounts/passwords.js'
@@ -82,6 +83,8 @@ export interface MfaDeps {
    * like wrong passwords; it may throw (e.g. a RATE_LIMITED AuthError).
    */
   onMfaFailure: (userId: string) => Promise<void>
+  /** tells the owner about a change of their second factor (by mail) */
+  notifyChange?: (user: User, change: MfaChange) => Promise<void>
   /** runs a password check of a signed-in user under the account's back-off */
   guardPassword?: (userId: string, check: () => Promise<void>, completes?: boolean) => Promise<void>
   /** Called before a code is checked: throws (RATE_LIMITED) while the account backs off. */
@@ -201,6 +204,7 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
   await deps.totp.activate(user.id, secret)
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.update(user.id, { mfaEnabled: true })
+  await deps.notifyChange?.(user, 'enabled')
   deps.log.info({ userId: user.id }, '2fa enabled')
   return codes
 }
@@ -217,6 +221,7 @@ export async function disableTotp (deps: MfaDeps, user: User, password: string, 
   await deps.users.update(user.id, { mfaEnabled: false })
   await deps.totp.remove(user.id)
   await deps.backupCodes.remove(user.id)
+  await deps.notifyChange?.(user, 'disabled')
   deps.log.info({ userId: user.id }, '2fa disabled')
 }
 
@@ -225,6 +230,7 @@ export async function regenerateBackupCodes (deps: MfaDeps, user: User, password
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.bumpCredentials(user.id)
+  await deps.notifyChange?.(user, 'backup-codes')
   deps.log.info({ userId: user.id }, 'backup codes regenerated')
   return codes
 }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail } from '../helper.js'
 import { enrolledUser, KEY } from '../two-factor-helper.js'
 import { burst, ip, target } from './attack.js'
+import { readOutbox } from '../../src/mail/outbox.js'
 
 // Real Argon2 cost: the window between reading the account and finishing the check is what is attacked.
 const SLOW = { ARGON2_MEMORY_KIB: '19456', ARGON2_ITERATIONS: '2', DATA_ENCRYPTION_KEY: KEY }
@@ -89,4 +90,18 @@ t.test('a token family has an absolute lifetime: refreshing does not carry it pa
   await new Promise(resolve => setTimeout(resolve, 2000))
   const third = await s.send(ip(1), 'POST', '/api/auth/token/refresh', { refreshToken: second.body.refreshToken })
   t.equal(third.status, 401, 'past the absolute lifetime the family is over')
+})
+
+t.test('the owner is mailed on every change of the second factor', async t => {
+  const s = await target(t, { DATA_ENCRYPTION_KEY: KEY })
+  const e = await enrolledUser(s)
+  const notices = async (): Promise<string[]> => (await readOutbox(s.outbox)).filter(m => m.to.includes(e.email) && m.subject === 'Your Gatehouse two-factor settings changed').map(m => m.body)
+  t.match((await notices()).at(-1), /Two-factor authentication was turned on/)
+  t.equal((await s.send(ip(1), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })).status, 200)
+  t.match((await notices()).at(-1), /New backup codes were made/)
+  t.equal((await s.send(ip(1), 'POST', '/api/auth/2fa/disable', { password: PASSWORD, code: e.backupCodes[0] }, { cookie: e.cookie })).body.code, 'INVALID_MFA_CODE', 'the old backup codes died with the new set')
+  const fresh = await s.send(ip(1), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })
+  t.equal((await s.send(ip(1), 'POST', '/api/auth/2fa/disable', { password: PASSWORD, code: fresh.body.backupCodes[0] }, { cookie: e.cookie })).status, 200)
+  t.match((await notices()).at(-1), /Two-factor authentication was turned off/)
+  t.equal((await notices()).length, 4, 'one notice a change')
 })
