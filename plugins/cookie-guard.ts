@@ -9,7 +9,7 @@ import fp from 'fastify-plugin'
  * stops the planting itself. Registered before @fastify/cookie parses the header.
  */
 export default fp(async (app) => {
-  const names = [app.config.SESSION_COOKIE_NAME, 'gatehouseDevice']
+  const names = [app.config.sessionCookieName, 'gatehouseDevice']
   app.addHook('onRequest', async (request) => {
     const header = request.raw.headers.cookie
     if (header === undefined) return

@@ -17,7 +17,7 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const check = app.createRateLimit({
-    max: app.config.LOGIN_RATE_LIMIT,
+    max: app.config.loginRateLimit,
     timeWindow: 60_000,
     keyGenerator: (request) => `credential-checks:${clientKey(request.ip)}`
   })
@@ -27,4 +27,4 @@ export default fp(async (app) => {
       throw new AuthError('RATE_LIMITED', 'Too many attempts from this address; try again in a minute.', { retryAfter: Math.max(1, result.ttlInSeconds) })
     }
   })
-}, { name: 'credential-rate-limit', dependencies: ['config', 'rate-limits'] })
+}, { name: 'credential-rate-limit', dependencies: ['config', 'rate-limit'] })

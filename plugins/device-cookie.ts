@@ -21,7 +21,7 @@ const NAME = 'gatehouseDevice'
 export default fp(async (app) => {
   const c = app.config
   // A key of its own, derived from the session secret: a device cookie can never pass for a session.
-  const key = hmac(c.SESSION_SECRET, 'gatehouse device cookies')
+  const key = hmac(c.sessionSecret, 'gatehouse device cookies')
   const maxAge = 180 * 86400
   app.decorate('devices', {
     reader: (request: FastifyRequest) => (userId: string) => deviceOf(key, request.cookies[NAME], userId),
@@ -31,7 +31,7 @@ export default fp(async (app) => {
         path: PATH,
         httpOnly: true,
         sameSite: 'strict',
-        secure: c.NODE_ENV === 'production',
+        secure: c.secureCookies,
         maxAge
       })
     }

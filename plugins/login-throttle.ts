@@ -14,12 +14,12 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const c = app.config
   app.decorate('loginThrottle', new LoginThrottle(app.redis, {
-    prefix: c.REDIS_KEY_PREFIX,
+    prefix: c.redisKeyPrefix,
     // One budget per account, whichever identifier was typed (and shared with its MFA checks).
     resolve: async (identifier: string) => await app.users.idByLogin(identifier),
-    freeFailures: c.LOGIN_FREE_FAILURES,
-    baseDelay: c.LOGIN_BACKOFF_BASE,
-    maxDelay: c.LOGIN_BACKOFF_MAX,
-    window: c.LOGIN_FAILURE_WINDOW
+    freeFailures: c.loginFreeFailures,
+    baseDelayMs: c.loginBackoffBaseMs,
+    maxDelayMs: c.loginBackoffMaxMs,
+    windowMs: c.loginFailureWindowMs
   }))
 }, { name: 'login-throttle', dependencies: ['config', 'redis', 'accounts'] })

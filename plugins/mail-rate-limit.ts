@@ -31,8 +31,8 @@ declare module 'fastify' {
  * in there before) is exempt from that cap, and keeps its own budget.
  */
 export default fp(async (app) => {
-  const limit = app.config.EMAIL_ADDRESS_RATE_LIMIT
-  const timeWindow = app.config.EMAIL_ADDRESS_RATE_WINDOW * 1000
+  const limit = app.config.emailAddressRateLimit
+  const timeWindow = app.config.emailAddressRateWindowMs
   const addressOf = (request: FastifyRequest): string => {
     const email = (request.body as { email?: unknown } | undefined)?.email
     return digest(normalizeEmail(typeof email === 'string' ? email : ''))
@@ -57,4 +57,4 @@ export default fp(async (app) => {
     const all = await resetPerAddress(request)
     if (!all.isAllowed && all.isExceeded) refuse(all.ttlInSeconds)
   })
-}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limits', 'accounts', 'device-cookie'] })
+}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limit', 'accounts', 'device-cookie'] })

@@ -112,7 +112,7 @@ export default fp(async (app) => {
   })
 
   // Production cannot start without METRICS_TOKEN (src/config.ts); elsewhere it is open.
-  const token = app.config.METRICS_TOKEN
+  const token = app.config.metricsToken
 
   // No response schema: the body is Prometheus text, not JSON.
   app.get('/metrics', async (request, reply) => {

@@ -13,9 +13,9 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const prefix = app.config.REDIS_KEY_PREFIX
+  const prefix = app.config.redisKeyPrefix
   const box = new CryptoBox(app.config.dataKeys)
-  if (app.config.DATA_ENCRYPTION_KEY === undefined && app.config.NODE_ENV === 'development') {
+  if (app.config.ephemeralKeys) {
     app.log.warn('DATA_ENCRYPTION_KEY is not set: using a key that lives as long as this process; 2FA enrolled now stops working after a restart')
   }
   app.decorate('mfa', {
@@ -23,8 +23,9 @@ export default fp(async (app) => {
     hasher: app.hasher,
     totp: new TotpStore(app.redis, prefix, box),
     backupCodes: new BackupCodes(app.redis, prefix),
-    challenges: new MfaChallenges(app.redis, prefix, app.config.MFA_CHALLENGE_TTL),
+    challenges: new MfaChallenges(app.redis, prefix, app.config.mfaChallengeTtlMs),
     log: app.log.child({ module: 'mfa' }),
+    sessions: app.sessions,
     // Every second-factor check spends the account's one back-off budget (by user id, as the
     // password checks do): the attempt is reserved before the code is checked, so a burst
     // across several challenges is counted as it arrives; a right code resets the budget.
@@ -33,7 +34,7 @@ export default fp(async (app) => {
     },
     beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.reserve(userId) },
     onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) },
-    notifyChange: async (user, change) => { await app.mailer.dispatch(mfaChangedMessage(user.email, app.config.APP_ORIGIN, change, new Date())) },
+    notifyChange: async (user, change) => { await app.mailer.dispatch(mfaChangedMessage(user.email, app.config.appOrigin, change, new Date())) },
     guardPassword: async (userId: string, check: () => Promise<void>, completes = true) => { await app.loginThrottle.guard(userId, check, undefined, () => completes) }
   })
-}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle'] })
+}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle', 'session'] })

@@ -14,7 +14,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     try {
       // A write, not a PING: a Redis at maxmemory (noeviction) answers PING but refuses
       // every login, so it must not count as ready.
-      await app.redis.set(`${app.config.REDIS_KEY_PREFIX}health:probe`, '1', 'PX', 10_000)
+      await app.redis.set(`${app.config.redisKeyPrefix}health:probe`, '1', 'PX', 10_000)
       return { status: 'ok', redis: 'ready' }
     } catch (err) {
       const state = err instanceof Error && err.message.startsWith('OOM ') ? 'out-of-memory' : app.redis.status

@@ -29,13 +29,12 @@ import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
 import sessionsRoutes from '../routes/auth/sessions.js'
 import tokenRoutes from '../routes/auth/token.js'
-import twoFactorRoutes from '../routes/auth/two-factor.js'
+import mfaRoutes from '../routes/auth/mfa.js'
 import recoveryPlugin from '../plugins/recovery.js'
 import mailRateLimitPlugin from '../plugins/mail-rate-limit.js'
 import passwordRoutes from '../routes/auth/password.js'
 
 export const BODY_LIMIT = 16 * 1024
-export const REQUEST_TIMEOUT_MS = 30_000
 
 /**
  * TRUST_PROXY as Fastify's trustProxy. Fastify 5.x treats a bare hop count as "trust
@@ -53,7 +52,7 @@ export function trustProxyOption (trust: boolean | number): boolean | ((address:
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     logger: {
-      level: config.LOG_LEVEL,
+      level: config.logLevel,
       // Never log cookies, tokens or passwords: headers are not logged at all, and the
       // query string is dropped because emailed links carry their token there.
       serializers: {
@@ -81,8 +80,8 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     // (Node answers 408 through clientErrorHandler and closes the connection). Node reads
     // the value when the server is created, and Fastify only assigns it afterwards, so it
     // goes to http.createServer as well (without that, a trickling body is never cut).
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    http: { requestTimeout: REQUEST_TIMEOUT_MS },
+    requestTimeout: config.requestTimeoutMs,
+    http: { requestTimeout: config.requestTimeoutMs },
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }
@@ -125,7 +124,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(sessionRoutes)
     await api.register(sessionsRoutes)
     await api.register(tokenRoutes)
-    await api.register(twoFactorRoutes)
+    await api.register(mfaRoutes)
     await api.register(passwordRoutes)
   }, { prefix: '/api/auth' })
 }

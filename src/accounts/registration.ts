@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { AuthError } from '../http/errors.js'
 import type { EmailTokens } from './email-tokens.js'
-import type { Mailer } from '../mail/mailer.js'
-import { alreadyRegisteredMessage, message, usernameTakenMessage, verifyEmailMessage } from '../mail/templates.js'
-import type { MailMessage } from '../mail/mailer.js'
+import type { Mailer } from '../mail/delivery.js'
+import { alreadyRegisteredMessage, usernameTakenMessage, verifyEmailMessage } from './registration-mail.js'
+import { message, type MailMessage } from '../mail/templates.js'
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js'
 import { parseEmail, parseName, parseUsername, type User, type UserRepository } from './users.js'
 import { randomToken } from '../crypto/secrets.js'
@@ -11,11 +11,11 @@ import { randomToken } from '../crypto/secrets.js'
 export interface AccountDeps {
   users: UserRepository
   hasher: PasswordHasher
-  tokens: EmailTokens
+  emailTokens: EmailTokens
   mailer: Mailer
   log: FastifyBaseLogger
   appOrigin: string
-  verifyTokenTtl: number
+  verifyTokenTtlMs: number
 }
 
 export interface RegisterInput {
@@ -43,7 +43,7 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
   const lastName = parseName(input.lastName, 'lastName')
   checkPasswordPolicy(input.password)
   const passwordHash = await deps.hasher.hash(input.password)
-  const created = await deps.users.create({ email, username, passwordHash, firstName, lastName }, { pendingTtlMs: deps.verifyTokenTtl * 1000 })
+  const created = await deps.users.create({ email, username, passwordHash, firstName, lastName }, { pendingTtlMs: deps.verifyTokenTtlMs })
   if (created.ok) {
     deps.log.info({ userId: created.user.id }, 'user registered')
     await sendVerification(deps, created.user)
@@ -62,8 +62,8 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
 }
 
 export async function sendVerification (deps: AccountDeps, user: User): Promise<void> {
-  const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
-  await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtl / 3600)))
+  const token = await deps.emailTokens.issue('verify', user.id, deps.verifyTokenTtlMs)
+  await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtlMs / 3_600_000)))
 }
 
 const unusable = new WeakMap<PasswordHasher, Promise<string>>()
@@ -90,17 +90,17 @@ function choosePasswordMessage (to: string, appOrigin: string, token: string, ho
  * The link is spent only once the account is written, so a failed write (Redis gone
  * mid-request) leaves it working; two concurrent uses both settle the same account.
  */
-export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 'log' | 'hasher' | 'mailer' | 'appOrigin' | 'verifyTokenTtl'>, token: string): Promise<User> {
-  const userId = await deps.tokens.peek('verify', token)
+export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'emailTokens' | 'log' | 'hasher' | 'mailer' | 'appOrigin' | 'verifyTokenTtlMs'>, token: string): Promise<User> {
+  const userId = await deps.emailTokens.peek('verify', token)
   if (userId === null) throw new AuthError('INVALID_TOKEN')
   const outcome = await deps.users.settle(userId, await unusableHash(deps.hasher))
   if (outcome === null) throw new AuthError('INVALID_TOKEN')
-  if (await deps.tokens.consume('verify', token) === null) throw new AuthError('INVALID_TOKEN')
+  if (await deps.emailTokens.consume('verify', token) === null) throw new AuthError('INVALID_TOKEN')
   const user = await deps.users.findById(userId)
   if (user === null) throw new AuthError('INVALID_TOKEN')
   if (outcome === 'contested') {
-    const reset = await deps.tokens.issue('reset', user.id, deps.verifyTokenTtl)
-    await deps.mailer.dispatch(choosePasswordMessage(user.email, deps.appOrigin, reset, Math.round(deps.verifyTokenTtl / 3600)))
+    const reset = await deps.emailTokens.issue('reset', user.id, deps.verifyTokenTtlMs)
+    await deps.mailer.dispatch(choosePasswordMessage(user.email, deps.appOrigin, reset, Math.round(deps.verifyTokenTtlMs / 3_600_000)))
     deps.log.info({ userId: user.id }, 'email verified; registration was contested, password not kept')
   } else if (outcome === 'verified') {
     deps.log.info({ userId: user.id }, 'email verified')
@@ -116,13 +116,13 @@ export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 
 export async function resendVerification (deps: AccountDeps, rawEmail: string): Promise<void> {
   const email = parseEmail(rawEmail)
   const user = await deps.users.findByEmail(email)
-  const hours = Math.round(deps.verifyTokenTtl / 3600)
+  const hours = Math.round(deps.verifyTokenTtlMs / 3_600_000)
   if (user !== null && !user.emailVerified && !user.disabled) {
-    const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
+    const token = await deps.emailTokens.issue('verify', user.id, deps.verifyTokenTtlMs)
     await deps.mailer.post(verifyEmailMessage(user.email, deps.appOrigin, token, hours))
     return
   }
-  await deps.tokens.touch('verify')
+  await deps.emailTokens.touch('verify')
   await deps.mailer.build(verifyEmailMessage(email, deps.appOrigin, randomToken(32), hours))
 }
 

@@ -1,4 +1,5 @@
-import { defineScripts, type RedisClient } from '../redis/client.js'
+import type { RedisClient } from '../redis/client.js'
+import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { keySlot, uuidInSlot } from '../redis/key-slot.js'
 import { validationError } from '../http/errors.js'
 import { CREATE_USER_LUA, CONTEST_PENDING_LUA, DEL_IF_EQUAL_LUA, SETTLE_USER_LUA, UPDATE_WITH_TOKEN_LUA } from './user-scripts.js'
@@ -145,7 +146,10 @@ declare module 'ioredis' {
   }
 }
 
-const CLAIM_USERNAME_LUA = `
+const CLAIM_USERNAME_LUA: LuaScript = {
+  keys: ['usernameKey'],
+  argv: ['id', 'ttlMs', 'staleId'],
+  lua: `
 -- KEYS[1] the username claim
 -- ARGV[1] the new user's id  ARGV[2] expiry in ms (0: none)  ARGV[3] a holder known to be gone ('' if none)
 -- Takes the claim when it is free, or when it still names ARGV[3], a user whose record no
@@ -155,6 +159,7 @@ if holder and holder ~= ARGV[3] then return 0 end
 if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
 return 1
 `
+}
 
 /**
  * Users as Redis hashes. Every key of one user carries the hash tag `{<id>}` so that in a
@@ -175,12 +180,12 @@ export class UserRepository {
     this.#redis = redis
     this.#prefix = prefix
     defineScripts(redis, {
-      gatehouseCreateUser: { numberOfKeys: 2, lua: CREATE_USER_LUA },
-      gatehouseContestPending: { numberOfKeys: 1, lua: CONTEST_PENDING_LUA },
-      gatehouseSettleUser: { numberOfKeys: 2, lua: SETTLE_USER_LUA },
-      gatehouseClaimUsername: { numberOfKeys: 1, lua: CLAIM_USERNAME_LUA },
-      gatehouseDelIfEqual: { numberOfKeys: 1, lua: DEL_IF_EQUAL_LUA },
-      gatehouseUpdateWithToken: { numberOfKeys: 2, lua: UPDATE_WITH_TOKEN_LUA }
+      gatehouseCreateUser: CREATE_USER_LUA,
+      gatehouseContestPending: CONTEST_PENDING_LUA,
+      gatehouseSettleUser: SETTLE_USER_LUA,
+      gatehouseClaimUsername: CLAIM_USERNAME_LUA,
+      gatehouseDelIfEqual: DEL_IF_EQUAL_LUA,
+      gatehouseUpdateWithToken: UPDATE_WITH_TOKEN_LUA
     })
   }
 

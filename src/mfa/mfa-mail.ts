@@ -1,5 +1,4 @@
-import type { MailMessage } from '../mail/mailer.js'
-import { message } from '../mail/templates.js'
+import { message, type MailMessage } from '../mail/templates.js'
 
 export type MfaChange = 'enabled' | 'disabled' | 'backup-codes'
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { http, listen, type HttpAnswer } from '../socket.js'
+import { listen, request, type Answer } from '../support/http.js'
 import { build, type TestContext } from '../helper.js'
 
 type Tap = Parameters<typeof build>[0]
@@ -7,7 +7,7 @@ type Tap = Parameters<typeof build>[0]
 /** Cheap Argon2 and a proxy in front, so each request can come from an address of its own. */
 export const ATTACK_ENV = { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1', TRUST_PROXY: 'on' }
 
-export interface Target extends TestContext { base: string, send: (ip: string, method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<HttpAnswer> }
+export interface Target extends TestContext { base: string, send: (ip: string, method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Answer> }
 
 /** The app listening on a free loopback port; `send` speaks over the real socket from `ip`. */
 export async function target (t: Tap, env: Record<string, string> = {}): Promise<Target> {
@@ -16,7 +16,7 @@ export async function target (t: Tap, env: Record<string, string> = {}): Promise
   return {
     ...ctx,
     base,
-    send: async (ip, method, path, body, headers = {}) => await http(base, method, path, { body, headers: { 'x-forwarded-for': ip, ...headers } })
+    send: async (ip, method, path, body, headers = {}) => await request(base, method, path, { body, headers: { 'x-forwarded-for': ip, ...headers } })
   }
 }
 

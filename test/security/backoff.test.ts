@@ -1,7 +1,7 @@
 import t from 'tap'
 import { PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail } from '../helper.js'
 import { burst, ip, target } from './attack.js'
-import { enrolledUser, KEY } from '../two-factor-helper.js'
+import { enrolledUser, KEY } from '../support/two-factor.js'
 
 const BACKOFF = { LOGIN_FREE_FAILURES: '5', LOGIN_BACKOFF_BASE: '30', LOGIN_BACKOFF_MAX: '900' }
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail } from '../helper.js'
-import { enrolledUser, KEY } from '../two-factor-helper.js'
+import { enrolledUser, KEY } from '../support/two-factor.js'
 import { burst, ip, target } from './attack.js'
 import { readOutbox } from '../../src/mail/outbox.js'
 

@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import app, { serverOptions } from '../../src/app.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
-import { startApiServer } from '../real-server.js'
+import { startApiServer } from '../support/processes.js'
 import { PASSWORD, signedInUser, uniqueEmail } from '../helper.js'
 import { ip, target } from './attack.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { PASSWORD, uniqueEmail } from '../helper.js'
-import { startSmtpSink } from '../smtp-sink.js'
+import { startSmtpSink } from '../support/smtp-sink.js'
 import { ip, target } from './attack.js'
 import { isMailbox } from '../../src/accounts/users.js'
 

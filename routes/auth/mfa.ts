@@ -6,6 +6,8 @@ import { publicUser } from '../../src/accounts/users.js'
 import { AnyPasswordSchema, MessageSchema, errors } from '../../src/http/schemas.js'
 import { LoginSuccessSchema } from './session.js'
 import { TokenGrantSchema } from './token.js'
+import { currentDigest, currentKeep, keepCurrent, signIn } from '../../src/sessions/lifecycle.js'
+import { issueTokens } from '../../src/tokens/lifecycle.js'
 
 const TotpCodeSchema = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6-digit code of the authenticator app' })
 const SecondFactorCodeSchema = Type.String({
@@ -47,7 +49,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler
   }, async (request) => {
-    return await setupTotp(app.mfa, request.user!, request.body.password, app.sessions.currentDigest(request) ?? '')
+    return await setupTotp(app.mfa, request.user!, request.body.password, currentDigest(request) ?? '')
   })
 
   app.post('/2fa/enable', {
@@ -61,11 +63,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler
   }, async (request) => {
-    const user = request.user!
-    const backupCodes = await enableTotp(app.mfa, user, request.body.code, app.sessions.currentDigest(request) ?? '')
-    // The caller's own session or token family survives, whichever it is.
-    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
-    await app.sessions.keepCurrent(request)
+    const backupCodes = await enableTotp(app.mfa, request.user!, request.body.code, currentDigest(request) ?? '', currentKeep(request))
+    // The caller's own session or token family takes the new credential version.
+    await keepCurrent(app.sessions, request)
     return { backupCodes }
   })
 
@@ -79,10 +79,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler
   }, async (request) => {
-    const user = request.user!
-    await disableTotp(app.mfa, user, request.body.password, request.body.code)
-    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
-    await app.sessions.keepCurrent(request)
+    await disableTotp(app.mfa, request.user!, request.body.password, request.body.code, currentKeep(request))
+    await keepCurrent(app.sessions, request)
     return { message: 'Two-factor authentication is off.' }
   })
 
@@ -96,10 +94,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler
   }, async (request) => {
-    const user = request.user!
-    const backupCodes = await regenerateBackupCodes(app.mfa, user, request.body.password)
-    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
-    await app.sessions.keepCurrent(request)
+    const backupCodes = await regenerateBackupCodes(app.mfa, request.user!, request.body.password, currentKeep(request))
+    await keepCurrent(app.sessions, request)
     return { backupCodes }
   })
 
@@ -115,8 +111,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { user, grant } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.
-    if (grant === 'token') return await app.tokens.signIn(request, user)
-    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    if (grant === 'token') return await issueTokens(app.sessions, request, user)
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
     app.devices.remember(request, reply, user.id)
     request.log.info({ userId: user.id }, 'login (second factor)')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
