@@ -15,9 +15,11 @@ export default fp(async (app) => {
   const c = app.config
   app.decorate('loginThrottle', new LoginThrottle(app.redis, {
     prefix: c.redisKeyPrefix,
+    // One budget per account, whichever identifier was typed (and shared with its MFA checks).
+    resolve: async (identifier: string) => await app.users.idByLogin(identifier),
     freeFailures: c.loginFreeFailures,
     baseDelayMs: c.loginBackoffBaseMs,
     maxDelayMs: c.loginBackoffMaxMs,
     windowMs: c.loginFailureWindowMs
   }))
-}, { name: 'login-throttle', dependencies: ['config', 'redis'] })
+}, { name: 'login-throttle', dependencies: ['config', 'redis', 'accounts'] })

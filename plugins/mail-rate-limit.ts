@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { AuthError } from '../src/http/errors.js'
 import { digest } from '../src/crypto/secrets.js'
 import { normalizeEmail } from '../src/accounts/users.js'
+import { clientKey } from '../src/http/client-address.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,24 +18,43 @@ declare module 'fastify' {
 
 /*
  * Counts requests per target address whether or not it belongs to an account, so the 429
- * comes after the same number of requests for any address and tells nothing about it. The
- * key holds a digest of the normalised address, not the address. It runs as a preHandler
- * (after body validation), next to the per-IP limit each route sets in config.rateLimit;
+ * comes after the same number of requests for any address and tells nothing about it. Keys
+ * hold a digest of the normalised address, not the address. It runs as a preHandler (after
+ * body validation), next to the per-IP limit each route sets in config.rateLimit;
  * @fastify/rate-limit runs one route hook per request, so this one uses createRateLimit.
+ *
+ * The owner's recovery must stay possible whatever others send: a password-reset request
+ * never spends the budget of verification mails (registrations and resends), and is counted
+ * per address and client (IPv6 per /64), so a stranger's requests do not spend the owner's.
+ * A cap per address over all clients (four budgets) still bounds what a stranger with many
+ * addresses can send one mailbox; a client holding a device cookie of the account (it signed
+ * in there before) is exempt from that cap, and keeps its own budget.
  */
 export default fp(async (app) => {
-  const check = app.createRateLimit({
-    max: app.config.emailAddressRateLimit,
-    timeWindow: app.config.emailAddressRateWindowMs,
-    keyGenerator: (request) => {
-      const email = (request.body as { email?: unknown } | undefined)?.email
-      return `mail-to:${digest(normalizeEmail(typeof email === 'string' ? email : ''))}`
-    }
-  })
+  const limit = app.config.emailAddressRateLimit
+  const timeWindow = app.config.emailAddressRateWindowMs
+  const addressOf = (request: FastifyRequest): string => {
+    const email = (request.body as { email?: unknown } | undefined)?.email
+    return digest(normalizeEmail(typeof email === 'string' ? email : ''))
+  }
+  const verifyMail = app.createRateLimit({ max: limit, timeWindow, keyGenerator: (request) => `mail-to:${addressOf(request)}` })
+  const resetPerClient = app.createRateLimit({ max: limit, timeWindow, keyGenerator: (request) => `mail-to:reset:${addressOf(request)}:${clientKey(request.ip)}` })
+  const resetPerAddress = app.createRateLimit({ max: limit * 4, timeWindow, keyGenerator: (request) => `mail-to:reset:${addressOf(request)}` })
+  const refuse = (ttl: number): never => {
+    throw new AuthError('RATE_LIMITED', 'Too many emails requested for this address; try again later.', { retryAfter: Math.max(1, ttl) })
+  }
   app.decorate('limitMailPerAddress', async (request: FastifyRequest) => {
-    const result = await check(request)
-    if (!result.isAllowed && result.isExceeded) {
-      throw new AuthError('RATE_LIMITED', 'Too many emails requested for this address; try again later.', { retryAfter: Math.max(1, result.ttlInSeconds) })
+    if (request.routeOptions.url?.endsWith('/password/forgot') !== true) {
+      const result = await verifyMail(request)
+      if (!result.isAllowed && result.isExceeded) refuse(result.ttlInSeconds)
+      return
     }
+    const own = await resetPerClient(request)
+    if (!own.isAllowed && own.isExceeded) refuse(own.ttlInSeconds)
+    const email = (request.body as { email?: unknown } | undefined)?.email
+    const userId = typeof email === 'string' ? await app.users.idByLogin(email) : null
+    if (userId !== null && app.devices.reader(request)(userId) !== undefined) return
+    const all = await resetPerAddress(request)
+    if (!all.isAllowed && all.isExceeded) refuse(all.ttlInSeconds)
   })
-}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limit'] })
+}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limit', 'accounts', 'device-cookie'] })

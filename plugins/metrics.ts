@@ -111,10 +111,8 @@ export default fp(async (app) => {
     duration.observe(labels, reply.elapsedTime / 1000)
   })
 
+  // Production cannot start without METRICS_TOKEN (src/config.ts); elsewhere it is open.
   const token = app.config.metricsToken
-  if (app.config.warnOpenMetrics) {
-    app.log.warn('GET /metrics is open: set METRICS_TOKEN or keep the path off the public proxy')
-  }
 
   // No response schema: the body is Prometheus text, not JSON.
   app.get('/metrics', async (request, reply) => {

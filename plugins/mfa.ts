@@ -3,6 +3,7 @@ import { BackupCodes } from '../src/mfa/backup-codes.js'
 import { CryptoBox } from '../src/crypto/box.js'
 import { MfaChallenges, type MfaDeps } from '../src/mfa/challenges.js'
 import { TotpStore } from '../src/mfa/totp.js'
+import { mfaChangedMessage } from '../src/mfa/mfa-mail.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,13 +26,15 @@ export default fp(async (app) => {
     challenges: new MfaChallenges(app.redis, prefix, app.config.mfaChallengeTtlMs),
     log: app.log.child({ module: 'mfa' }),
     sessions: app.sessions,
-    // Wrong second-factor codes count toward the account's back-off like wrong passwords;
-    // they are counted by user id (the password failures by the identifier typed).
+    // Every second-factor check spends the account's one back-off budget (by user id, as the
+    // password checks do): the attempt is reserved before the code is checked, so a burst
+    // across several challenges is counted as it arrives; a right code resets the budget.
     onMfaFailure: async (userId: string) => {
       app.log.info({ userId }, 'wrong second-factor code')
-      await app.loginThrottle.recordFailure(userId)
     },
-    beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.assertAllowed(userId) },
-    onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) }
+    beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.reserve(userId) },
+    onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) },
+    notifyChange: async (user, change) => { await app.mailer.dispatch(mfaChangedMessage(user.email, app.config.appOrigin, change, new Date())) },
+    guardPassword: async (userId: string, check: () => Promise<void>, completes = true) => { await app.loginThrottle.guard(userId, check, undefined, () => completes) }
   })
 }, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle', 'session'] })

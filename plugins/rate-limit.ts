@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { AuthError } from '../src/http/errors.js'
+import { clientKey } from '../src/http/client-address.js'
 
 /**
  * @fastify/rate-limit with its Redis store, so every server process shares the counts.
@@ -11,6 +12,8 @@ export default fp(async (app) => {
     global: false,
     redis: app.redis,
     nameSpace: `${app.config.redisKeyPrefix}rl:`,
+    // IPv6 clients per /64 and every spelling of one address as one key (src/http/client-address.ts).
+    keyGenerator: (request) => clientKey(request.ip),
     // A Redis failure must not turn the limiter off: the request fails with 503 instead.
     skipOnError: false,
     errorResponseBuilder: (_request, ctx) => new AuthError('RATE_LIMITED', `Too many attempts; try again in ${ctx.after}.`, { retryAfter: Math.max(1, Math.ceil(ctx.ttl / 1000)) })

@@ -14,6 +14,9 @@ export default fp(async (app) => {
     ...accounts,
     log: app.log.child({ module: 'recovery' }),
     resetTokenTtlMs: app.config.resetTokenTtlMs,
-    sessions: app.sessions
+    sessions: app.sessions,
+    // Looked up at call time (the throttle is registered later): a reset lifts the back-off.
+    clearBackoff: async (userId: string) => { await app.loginThrottle.reset(userId) },
+    guardPassword: async (userId: string, check: () => Promise<void>) => { await app.loginThrottle.guard(userId, check) }
   })
 }, { name: 'recovery', dependencies: ['config', 'accounts', 'password-hasher', 'mailer', 'session'] })

@@ -24,6 +24,8 @@ declare module 'fastify' {
     lastSeenAt?: number
     ip?: string
     userAgent?: string
+    /** the user's credential version when the session was begun (see User.credVersion) */
+    cv?: number
   }
 }
 

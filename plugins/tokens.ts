@@ -15,6 +15,8 @@ export default fp(async (app) => {
   app.decorate('tokenStore', new TokenStore(app.redis, {
     prefix: app.config.redisKeyPrefix,
     accessTtl: app.config.accessTokenTtlMs,
-    refreshTtl: app.config.refreshTokenTtlMs
+    refreshTtl: app.config.refreshTokenTtlMs,
+    // Capped like a cookie session: each refresh no longer grants another 30 days.
+    absoluteTtl: app.config.sessionAbsoluteTtlMs
   }))
 }, { name: 'tokens', dependencies: ['config', 'redis'] })

@@ -23,10 +23,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (_request, reply) => {
     try {
-      await app.redis.ping()
+      // A write, not a PING: a Redis at maxmemory (noeviction) answers PING but refuses
+      // every login, so it must not count as ready.
+      await app.redis.set(`${app.config.redisKeyPrefix}health:probe`, '1', 'PX', 10_000)
       return { status: 'ok', redis: 'ready' }
-    } catch {
-      return await reply.code(503).header('retry-after', '1').send({ status: 'unavailable', redis: app.redis.status })
+    } catch (err) {
+      const state = err instanceof Error && err.message.startsWith('OOM ') ? 'out-of-memory' : app.redis.status
+      return await reply.code(503).header('retry-after', '1').send({ status: 'unavailable', redis: state })
     }
   })
 }

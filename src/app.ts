@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { errorHandler, problem, sendProblem } from './http/problem.js'
+import { clientErrorHandler, frameworkErrors } from './http/client-errors.js'
 import configPlugin from '../plugins/config.js'
 import redisPlugin from '../plugins/redis.js'
 import hasherPlugin from '../plugins/password-hasher.js'
@@ -12,6 +14,9 @@ import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
 import mfaPlugin from '../plugins/mfa.js'
 import loginThrottlePlugin from '../plugins/login-throttle.js'
+import deviceCookiePlugin from '../plugins/device-cookie.js'
+import credentialRateLimitPlugin from '../plugins/credential-rate-limit.js'
+import cookieGuardPlugin from '../plugins/cookie-guard.js'
 import securityHeadersPlugin from '../plugins/security-headers.js'
 import corsPlugin from '../plugins/cors.js'
 import csrfPlugin from '../plugins/csrf.js'
@@ -44,7 +49,7 @@ export function trustProxyOption (trust: boolean | number): boolean | ((address:
 }
 
 /** Fastify's own options; the server and the tests create Fastify with these. */
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     logger: {
       level: config.logLevel,
@@ -67,6 +72,16 @@ export function serverOptions (config: Config): FastifyServerOptions {
         allErrors: true
       }
     },
+    // Errors before routing (a bad URL, headers too large, a malformed request) are problem
+    // documents too, never Fastify's own JSON.
+    frameworkErrors,
+    clientErrorHandler,
+    // A body may not trickle in forever: a request must arrive whole within this time
+    // (Node answers 408 through clientErrorHandler and closes the connection). Node reads
+    // the value when the server is created, and Fastify only assigns it afterwards, so it
+    // goes to http.createServer as well (without that, a trickling body is never cut).
+    requestTimeout: config.requestTimeoutMs,
+    http: { requestTimeout: config.requestTimeoutMs },
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }
@@ -87,12 +102,15 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(mailerPlugin)
   await fastify.register(accountsPlugin)
   await fastify.register(tokensPlugin)
+  await fastify.register(cookieGuardPlugin)
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
+  await fastify.register(credentialRateLimitPlugin)
   await fastify.register(authenticatePlugin)
   await fastify.register(recoveryPlugin)
-  await fastify.register(mailRateLimitPlugin)
   await fastify.register(loginThrottlePlugin)
+  await fastify.register(deviceCookiePlugin)
+  await fastify.register(mailRateLimitPlugin)
   await fastify.register(mfaPlugin)
   await fastify.register(csrfPlugin)
   await fastify.register(docsPlugin)

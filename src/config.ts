@@ -58,6 +58,8 @@ export type Env = Static<typeof ConfigSchema>
 
 const ms = (seconds: number): number => seconds * 1000
 
+export const REQUEST_TIMEOUT_MS = 30_000
+
 export interface HostPort { host: string, port: number }
 
 /** `host:port,host:port` (the schema has checked the form); the port is after the last colon. */
@@ -127,11 +129,12 @@ function settings (env: Env, dataKeys: KeyRing) {
     dataKeys,
     /** true when dataKeys is that one-process key: secrets sealed now die with the process */
     ephemeralKeys: env.DATA_ENCRYPTION_KEY === undefined,
+    /** required in production (loadConfig refuses to start without it): GET /metrics is never open there */
     metricsToken: env.METRICS_TOKEN,
-    /** An open GET /metrics is worth a warning where the server faces the public. */
-    warnOpenMetrics: production && env.METRICS_TOKEN === undefined,
     /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
-    checkProblemCodes: env.NODE_ENV === 'test'
+    checkProblemCodes: env.NODE_ENV === 'test',
+    /** Node's requestTimeout: a request must arrive whole within this time (a body may not trickle in forever) */
+    requestTimeoutMs: REQUEST_TIMEOUT_MS
   }
 }
 
@@ -161,6 +164,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (parsed.NODE_ENV === 'production' && parsed.DATA_ENCRYPTION_KEY === undefined) {
     throw new ConfigError('invalid configuration: DATA_ENCRYPTION_KEY is required when NODE_ENV=production')
+  }
+  // An open /metrics tells anyone the request rates, login outcomes and session count.
+  if (parsed.NODE_ENV === 'production' && parsed.METRICS_TOKEN === undefined) {
+    throw new ConfigError('invalid configuration: METRICS_TOKEN is required when NODE_ENV=production (GET /metrics wants it as a bearer token)')
   }
   let dataKeys: KeyRing
   try {

@@ -60,11 +60,12 @@ t.test('durations are milliseconds, whatever unit the variable is documented in'
 
 t.test('what NODE_ENV implies is decided here, as named settings', async t => {
   const dev = loadConfig({})
-  t.same([dev.secureCookies, dev.hsts, dev.warnOpenMetrics, dev.ephemeralKeys], [false, false, false, true])
+  t.same([dev.secureCookies, dev.hsts, dev.ephemeralKeys], [false, false, true])
   t.equal(loadConfig({ COOKIE_SAMESITE: 'None' }).secureCookies, true, 'SameSite=None needs Secure anywhere')
-  const prod = loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32) })
-  t.same([prod.secureCookies, prod.hsts, prod.warnOpenMetrics, prod.ephemeralKeys], [true, true, true, false])
-  t.equal(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32), METRICS_TOKEN: 'm'.repeat(16) }).warnOpenMetrics, false)
+  const prod = loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32), METRICS_TOKEN: 'm'.repeat(16) })
+  t.same([prod.secureCookies, prod.hsts, prod.ephemeralKeys], [true, true, false])
+  // An open /metrics in production is refused at start (test/security/edges.test.ts), not warned about.
+  t.throws(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32) }), /METRICS_TOKEN is required/)
 })
 
 t.test('the server refuses to start on a bad variable, with one line on stderr', async t => {

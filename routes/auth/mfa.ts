@@ -7,7 +7,7 @@ import { AnyPasswordSchema, BODY, CSRF, GUARD, LIMITED, MessageSchema, SET_SESSI
 import { tag } from '../../src/http/tags.js'
 import { LoginSuccessSchema } from './session.js'
 import { TokenGrantSchema } from './token.js'
-import { currentDigest, currentKeep, signIn } from '../../src/sessions/lifecycle.js'
+import { currentDigest, currentKeep, keepCurrent, signIn } from '../../src/sessions/lifecycle.js'
 import { issueTokens } from '../../src/tokens/lifecycle.js'
 
 const TotpCodeSchema = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6-digit code of the authenticator app' })
@@ -38,8 +38,8 @@ export const VerifyBodySchema = Type.Object({
 export const MfaVerifyAnswerSchema = Type.Union([LoginSuccessSchema, TokenGrantSchema])
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  // Each of these checks a password (Argon2): limit them like login.
-  const rateLimit = { max: app.config.loginRateLimit, timeWindow: 60_000 }
+  // Each of these checks a password or a code: one per-client count with /login and /token.
+  const preHandler = app.limitCredentialChecks
 
   app.post('/2fa/setup', {
     onRequest: app.authenticate,
@@ -50,7 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: PasswordBodySchema,
       response: { 200: answer('A new TOTP secret, pending until /2fa/enable', TotpSetupSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'MFA_ALREADY_ENABLED') }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
     return await setupTotp(app.mfa, request.user!, request.body.password, currentDigest(request) ?? '')
   })
@@ -65,9 +65,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: EnableBodySchema,
       response: { 200: answer('2FA is on; the backup codes are shown this once', BackupCodesSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_MFA_CODE', 'MFA_ALREADY_ENABLED', 'MFA_SETUP_REQUIRED') }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
-    return { backupCodes: await enableTotp(app.mfa, request.user!, request.body.code, currentDigest(request) ?? '', currentKeep(request)) }
+    const backupCodes = await enableTotp(app.mfa, request.user!, request.body.code, currentDigest(request) ?? '', currentKeep(request))
+    // The caller's own session or token family takes the new credential version.
+    await keepCurrent(app.sessions, request)
+    return { backupCodes }
   })
 
   app.post('/2fa/disable', {
@@ -79,9 +82,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: DisableBodySchema,
       response: { 200: answer('2FA is off', MessageSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE', 'MFA_NOT_ENABLED') }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
     await disableTotp(app.mfa, request.user!, request.body.password, request.body.code, currentKeep(request))
+    await keepCurrent(app.sessions, request)
     return { message: 'Two-factor authentication is off.' }
   })
 
@@ -94,9 +98,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: PasswordBodySchema,
       response: { 200: answer('The new backup codes, shown this once', BackupCodesSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'MFA_NOT_ENABLED') }
     },
-    config: { rateLimit }
+    preHandler
   }, async (request) => {
-    return { backupCodes: await regenerateBackupCodes(app.mfa, request.user!, request.body.password, currentKeep(request)) }
+    const backupCodes = await regenerateBackupCodes(app.mfa, request.user!, request.body.password, currentKeep(request))
+    await keepCurrent(app.sessions, request)
+    return { backupCodes }
   })
 
   app.post('/mfa/verify', {
@@ -112,12 +118,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ...problems(BODY, CSRF, LIMITED, 'INVALID_TOKEN', 'INVALID_MFA_CODE', 'ACCOUNT_DISABLED')
       }
     },
-    config: { rateLimit }
-  }, async (request) => {
+    preHandler
+  }, async (request, reply) => {
     const { user, grant } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.
     if (grant === 'token') return await issueTokens(app.sessions, request, user)
     const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
+    app.devices.remember(request, reply, user.id)
     request.log.info({ userId: user.id }, 'login (second factor)')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { changePassword, requestPasswordReset, resetPassword } from '../../src/accounts/recovery.js'
-import { currentKeep, rotate, signOut } from '../../src/sessions/lifecycle.js'
+import { currentKeep, keepCurrent, rotate, signOut } from '../../src/sessions/lifecycle.js'
 import { AnyPasswordSchema, BODY, CLEAR_SESSION_COOKIE, CSRF, EmailSchema, EmailedTokenSchema, GUARD, LIMITED, MessageSchema, PasswordSchema, SET_SESSION_COOKIE, answer, problems } from '../../src/http/schemas.js'
 import { tag } from '../../src/http/tags.js'
 
@@ -57,11 +57,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ChangeBodySchema,
       response: { 200: answer('Changed; the other sessions have ended and a cookie session has a new id', MessageSchema, SET_SESSION_COOKIE), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS') }
     },
-    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
+    preHandler: app.limitCredentialChecks
   }, async (request) => {
     await changePassword(app.recovery, request.user!, request.body, currentKeep(request))
-    // A cookie session gets a new id; a bearer client keeps its token family.
+    // A cookie session gets a new id; a bearer client keeps its token family. Either one
+    // takes the new credential version: it is the one thing that outlives the change.
     if (request.auth?.kind === 'session') await rotate(app.sessions, request)
+    await keepCurrent(app.sessions, request)
     return { message: 'Password changed; other sessions were signed out.' }
   })
 }

@@ -58,10 +58,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ...problems(BODY, CSRF, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE', 'EMAIL_NOT_VERIFIED', 'ACCOUNT_DISABLED')
       }
     },
-    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
-  }, async (request) => {
-    // Per-account back-off, keyed by the identifier as typed (normalised), known or not.
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body)).catch((err: unknown) => {
+    preHandler: app.limitCredentialChecks
+  }, async (request, reply) => {
+    // Per-account back-off: one budget per account (by user id; an unknown identifier by
+    // itself), a known device's attempts on a budget of their own.
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled).catch((err: unknown) => {
       app.metrics.countLogin(loginOutcome(err))
       throw err
     })
@@ -74,6 +75,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return challenge
     }
     const signedIn = await signIn(app.sessions, request, user)
+    app.devices.remember(request, reply, user.id)
     app.metrics.countLogin('success')
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: signedIn.expiresAt.toISOString() }, csrfToken: signedIn.csrfToken }

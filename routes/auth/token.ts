@@ -36,9 +36,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     // The same limit as /login (its own count per client IP).
-    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
+    preHandler: app.limitCredentialChecks
   }, async (request) => {
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body))
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled)
     // With 2FA on: the inline totpCode, or a challenge whose /mfa/verify answers with tokens.
     const challenge = await loginStep(app.mfa, user, request.body.totpCode, 'token')
     if (challenge !== null) return challenge

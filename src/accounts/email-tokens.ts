@@ -44,6 +44,15 @@ export class EmailTokens {
   #tokenKey (purpose: TokenPurpose, d: string): string { return `${this.#prefix}${purpose}:${d}` }
   #currentKey (purpose: TokenPurpose, userId: string): string { return `${this.#prefix}user:{${userId}}:${purpose}` }
 
+  /**
+   * The user's pointer to their live token of `purpose` and the digest it must hold for
+   * `token`: in the user's slot, so a script can spend the link in the same step as it
+   * writes the change (UserRepository.updateWithToken).
+   */
+  pointer (purpose: TokenPurpose, userId: string, token: string): { key: string, digest: string } {
+    return { key: this.#currentKey(purpose, userId), digest: digest(token) }
+  }
+
   async issue (purpose: TokenPurpose, userId: string, ttlMs: number): Promise<string> {
     const token = randomToken(32)
     const d = digest(token)
@@ -53,6 +62,14 @@ export class EmailTokens {
     const previous = await this.#redis.set(this.#currentKey(purpose, userId), d, 'PX', ttlMs, 'GET')
     if (previous !== null && previous !== d) await this.#redis.del(this.#tokenKey(purpose, previous))
     return token
+  }
+
+  /**
+   * The user id the token was issued to, without using it up: for changes that must be
+   * written before the link is spent (a failed write leaves the link working).
+   */
+  async peek (purpose: TokenPurpose, token: string): Promise<string | null> {
+    return await this.#redis.get(this.#tokenKey(purpose, digest(token)))
   }
 
   /** The user id the token was issued to, or null if it is unknown, expired or used. */

@@ -6,6 +6,11 @@ import { defineScripts, type LuaScript } from '../redis/scripts.js'
 export interface LoginThrottleOptions {
   /** key prefix, e.g. `gh:` */
   prefix: string
+  /**
+   * The account a login identifier names (its user id), or null. With it, an email and a
+   * username of one account, and the second-factor checks keyed by user id, share one budget.
+   */
+  resolve?: (identifier: string) => Promise<string | null>
   /** failures allowed before any delay */
   freeFailures: number
   /** delay after the first failure beyond the free ones; it doubles with each further failure */
@@ -75,6 +80,76 @@ declare module 'ioredis' {
   }
 }
 
+/*
+ * Reserves one attempt before the secret is checked, in the same script that decides whether
+ * the subject may try now: a burst of attempts in flight is counted as it arrives, so only
+ * the free ones are evaluated and the rest are refused, however many come at once. Each
+ * reservation counts as a failure until the caller settles it (a success deletes the hash,
+ * an attempt that was no failure is refunded). Returns {1, ms left} when refused, {0,
+ * failures counted} when reserved.
+ */
+const RESERVE: LuaScript = {
+  keys: ['subjectKey'],
+  argv: ['fields', 'freeFailures', 'baseDelayMs', 'maxDelayMs', 'windowMs'],
+  lua: `
+-- the subject's hash { n, until, d:<device>:n, d:<device>:until }
+local subjectKey = KEYS[1]
+-- the budget's field prefix: '' for the account's shared budget, 'd:<digest>:' for a known device's own
+local fields = ARGV[1]
+-- failures allowed before any delay
+local freeFailures = tonumber(ARGV[2])
+-- delay at the first failure beyond the free ones, doubled with each further one
+local baseDelayMs = tonumber(ARGV[3])
+-- the delay never grows beyond this
+local maxDelayMs = tonumber(ARGV[4])
+-- the count is forgotten this long after the last delay runs out
+local windowMs = tonumber(ARGV[5])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local u = tonumber(redis.call('HGET', subjectKey, fields .. 'until') or '0')
+if u > now then return {1, u - now} end
+local n = redis.call('HINCRBY', subjectKey, fields .. 'n', 1)
+local delay = 0
+if n >= freeFailures then
+  delay = math.min(baseDelayMs * 2 ^ math.min(n - freeFailures, 30), maxDelayMs)
+  redis.call('HSET', subjectKey, fields .. 'until', now + delay)
+end
+local keep = delay + windowMs
+if redis.call('PTTL', subjectKey) < keep then redis.call('PEXPIRE', subjectKey, keep) end
+return {0, n}
+`
+}
+
+/*
+ * Gives back a reservation whose attempt was no failure (it tested no secret, or the secret
+ * was right with a second factor to come); back under the free failures, the wait the
+ * reservation may have started is lifted too. Returns the failures left counted.
+ */
+const REFUND: LuaScript = {
+  keys: ['subjectKey'],
+  argv: ['fields', 'freeFailures'],
+  lua: `
+-- the subject's hash, as in RESERVE
+local subjectKey = KEYS[1]
+-- the budget's field prefix, as in RESERVE
+local fields = ARGV[1]
+-- failures allowed before any delay
+local freeFailures = tonumber(ARGV[2])
+local n = tonumber(redis.call('HGET', subjectKey, fields .. 'n') or '0')
+if n > 0 then n = redis.call('HINCRBY', subjectKey, fields .. 'n', -1) end
+if n < freeFailures then redis.call('HDEL', subjectKey, fields .. 'until') end
+return n
+`
+}
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseLoginReserve: (subjectKey: string, fields: string, freeFailures: number, baseDelayMs: number, maxDelayMs: number, windowMs: number) => Promise<[number, number]>
+    gatehouseLoginRefund: (subjectKey: string, fields: string, freeFailures: number) => Promise<number>
+  }
+}
+
 /**
  * Per-account back-off after failed sign-ins: `freeFailures` failures cost nothing, then
  * each further failure makes the next attempt wait `baseDelayMs * 2^k`, capped at
@@ -89,7 +164,7 @@ export class LoginThrottle {
   constructor (redis: RedisClient, opts: Partial<LoginThrottleOptions> & { prefix: string }) {
     this.#redis = redis
     this.#opts = { ...DEFAULT_THROTTLE, ...opts }
-    defineScripts(redis, { gatehouseLoginRecordFailure: RECORD_FAILURE, gatehouseLoginWaitLeft: WAIT_LEFT })
+    defineScripts(redis, { gatehouseLoginRecordFailure: RECORD_FAILURE, gatehouseLoginWaitLeft: WAIT_LEFT, gatehouseLoginReserve: RESERVE, gatehouseLoginRefund: REFUND })
   }
 
   get options (): Readonly<LoginThrottleOptions> { return this.#opts }
@@ -131,22 +206,56 @@ export class LoginThrottle {
     await this.#redis.del(this.key(identifierOrUserId))
   }
 
+  /** The subject a login identifier is counted under: its account if it names one. */
+  async subjectOf (identifier: string): Promise<string> {
+    const resolve = this.#opts.resolve
+    const id = resolve === undefined ? null : await resolve(identifier)
+    return id ?? identifier
+  }
+
   /**
-   * Runs a password check for `identifier` under the throttle: refused while backing off,
-   * a wrong password (INVALID_CREDENTIALS) counts, a success resets. Other errors (an
-   * unverified or disabled account, Redis down) neither count nor reset.
+   * Reserves one attempt for the subject (on a known device's own budget when `device` is
+   * given) or throws RATE_LIMITED. Returns how to settle it.
    */
-  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>): Promise<T> {
+  async reserve (subject: string, device?: string): Promise<{ fields: string, key: string }> {
+    const o = this.#opts
+    const key = this.key(subject)
+    const fields = device === undefined ? '' : `d:${digest(device)}:`
+    const [refused, value] = await this.#redis.gatehouseLoginReserve(key, fields, o.freeFailures, o.baseDelayMs, o.maxDelayMs, o.windowMs)
+    if (refused === 1) {
+      const wait = Math.max(1, Math.ceil(value / 1000))
+      throw new AuthError('RATE_LIMITED', `Too many failed attempts; try again in ${wait} seconds.`, { retryAfter: wait })
+    }
+    return { fields, key }
+  }
+
+  /**
+   * Runs a secret check for `identifier` under the throttle. The attempt is reserved before
+   * the check (see RESERVE): refused while backing off, a wrong secret (INVALID_CREDENTIALS,
+   * INVALID_MFA_CODE) stays counted, a success resets the account's budget. Other errors (an
+   * unverified or disabled account, Redis down) are refunded. `device` reads the request's
+   * device cookie for the account tried (src/accounts/device-cookie.ts): with a valid one the
+   * attempt spends that device's own budget, so others' failures cannot lock its owner out.
+   * `completes` says whether a success finishes the sign-in (and so resets the budget).
+   */
+  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true): Promise<T> {
     if (identifier === undefined) return await attempt()
-    await this.assertAllowed(identifier)
+    const subject = await this.subjectOf(identifier)
+    const reservation = await this.reserve(subject, device?.(subject))
     let result: T
     try {
       result = await attempt()
     } catch (err) {
-      if (err instanceof AuthError && err.code === 'INVALID_CREDENTIALS') await this.recordFailure(identifier)
+      if (!(err instanceof AuthError && (err.code === 'INVALID_CREDENTIALS' || err.code === 'INVALID_MFA_CODE'))) {
+        await this.#redis.gatehouseLoginRefund(reservation.key, reservation.fields, this.#opts.freeFailures).catch(() => {})
+      }
       throw err
     }
-    await this.reset(identifier)
+    // A right password with a second factor still to come is not a sign-in: the budget
+    // (which the second factor's failures share) is reset only when the sign-in completes;
+    // until then the reservation is given back, as the password was no failure.
+    if (completes(result)) await this.reset(subject)
+    else await this.#redis.gatehouseLoginRefund(reservation.key, reservation.fields, this.#opts.freeFailures)
     return result
   }
 }

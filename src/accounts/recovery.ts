@@ -11,6 +11,10 @@ export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtlMs'> {
   resetTokenTtlMs: number
   /** the stores whose sessions and token families a password reset or change ends */
   sessions: EndAllDeps
+  /** lifts the account's sign-in back-off: whoever kept it locked, the owner is in again */
+  clearBackoff?: (userId: string) => Promise<void>
+  /** runs a password check of a signed-in user under the account's back-off */
+  guardPassword?: (userId: string, check: () => Promise<void>) => Promise<void>
 }
 
 /**
@@ -35,18 +39,24 @@ export async function requestPasswordReset (deps: RecoveryDeps, rawEmail: string
 
 /**
  * Sets a new password with an emailed token. The policy is checked before the token is
- * consumed, so a rejected password does not burn the link. Consuming is one GETDEL: of
- * two concurrent resets with one token at most one gets past it. Every session of the
- * user ends, every other reset link dies, and the owner is told.
+ * used, so a rejected password does not burn the link; the link is spent in the script that
+ * writes the password, so of two concurrent resets with one token exactly one writes. Every
+ * session of the user ends, every other reset link dies, and the owner is told.
  */
 export async function resetPassword (deps: RecoveryDeps, token: string, password: string): Promise<User> {
   checkPasswordPolicy(password)
-  const userId = await deps.emailTokens.consume('reset', token)
+  const userId = await deps.emailTokens.peek('reset', token)
   const user = userId === null ? null : await deps.users.findById(userId)
   if (user === null || user.disabled) throw new AuthError('INVALID_TOKEN')
   const passwordHash = await deps.hasher.hash(password)
-  // Following the link proved control of the mailbox, which is what verification proves.
-  await deps.users.update(user.id, { passwordHash, emailVerified: true })
+  // The link is spent by the same script that writes the password (single use, and a
+  // refused write leaves it working). Following it proved control of the mailbox, which is
+  // what verification proves.
+  if (!await deps.users.updateWithToken(user.id, deps.emailTokens.pointer('reset', user.id, token), { passwordHash, emailVerified: true })) {
+    throw new AuthError('INVALID_TOKEN')
+  }
+  await deps.emailTokens.consume('reset', token)
+  await deps.clearBackoff?.(user.id)
   const sessionsEnded = await endAllSessions(deps.sessions, user.id)
   await deps.emailTokens.revoke('reset', user.id)
   const sent = await deps.mailer.dispatch(passwordChangedMessage(user.email, deps.appOrigin, 'reset', new Date()))
@@ -66,8 +76,10 @@ export interface ChangeInput {
  */
 export async function changePassword (deps: RecoveryDeps, user: User, input: ChangeInput, keepSession: string | undefined): Promise<void> {
   checkPasswordPolicy(input.newPassword, 'newPassword')
-  const ok = await deps.hasher.verify(user.passwordHash, input.currentPassword)
-  if (!ok) throw new AuthError('INVALID_CREDENTIALS', 'The current password is incorrect.')
+  const check = async (): Promise<void> => {
+    if (!await deps.hasher.verify(user.passwordHash, input.currentPassword)) throw new AuthError('INVALID_CREDENTIALS', 'The current password is incorrect.')
+  }
+  await (deps.guardPassword === undefined ? check() : deps.guardPassword(user.id, check))
   if (normalizePassword(input.newPassword) === normalizePassword(input.currentPassword)) {
     throw validationError('newPassword', 'must differ from the current password')
   }

@@ -3,8 +3,9 @@ import { AuthError } from '../http/errors.js'
 import type { EmailTokens } from './email-tokens.js'
 import type { Mailer } from '../mail/delivery.js'
 import { alreadyRegisteredMessage, usernameTakenMessage, verifyEmailMessage } from './registration-mail.js'
+import { message, type MailMessage } from '../mail/templates.js'
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js'
-import { parseEmail, parseUsername, type User, type UserRepository } from './users.js'
+import { parseEmail, parseName, parseUsername, type User, type UserRepository } from './users.js'
 import { randomToken } from '../crypto/secrets.js'
 
 export interface AccountDeps {
@@ -28,19 +29,21 @@ export interface RegisterInput {
 /**
  * Registration answers the same way whether or not the address is taken: the password is
  * hashed in both cases (same cost), and the owner of a taken address gets a notice instead.
+ * An unverified account expires with its verification window, freeing address and username.
+ *
+ * Pre-hijacking: someone may register the victim's address with their own password and
+ * wait. A second registration of a still unverified address marks it contested and mails a
+ * new link; verifying a contested account keeps none of the passwords (no one can tell which
+ * registration was the owner's) and mails the owner a link to choose one.
  */
 export async function register (deps: AccountDeps, input: RegisterInput): Promise<void> {
   const email = parseEmail(input.email)
   const username = input.username === undefined ? null : parseUsername(input.username)
+  const firstName = parseName(input.firstName, 'firstName')
+  const lastName = parseName(input.lastName, 'lastName')
   checkPasswordPolicy(input.password)
   const passwordHash = await deps.hasher.hash(input.password)
-  const created = await deps.users.create({
-    email,
-    username,
-    passwordHash,
-    firstName: cleanName(input.firstName),
-    lastName: cleanName(input.lastName)
-  })
+  const created = await deps.users.create({ email, username, passwordHash, firstName, lastName }, { pendingTtlMs: deps.verifyTokenTtlMs })
   if (created.ok) {
     deps.log.info({ userId: created.user.id }, 'user registered')
     await sendVerification(deps, created.user)
@@ -51,7 +54,7 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
     return
   }
   const existing = created.existingId === null ? null : await deps.users.findById(created.existingId)
-  if (existing !== null && !existing.emailVerified) {
+  if (existing !== null && !existing.emailVerified && await deps.users.contestPending(existing.id) > 0) {
     await sendVerification(deps, existing)
   } else {
     await deps.mailer.dispatch(alreadyRegisteredMessage(email, deps.appOrigin))
@@ -63,15 +66,46 @@ export async function sendVerification (deps: AccountDeps, user: User): Promise<
   await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtlMs / 3_600_000)))
 }
 
-export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'emailTokens' | 'log'>, token: string): Promise<User> {
-  const userId = await deps.emailTokens.consume('verify', token)
-  const user = userId === null ? null : await deps.users.findById(userId)
+const unusable = new WeakMap<PasswordHasher, Promise<string>>()
+
+/** A hash no one knows the password of (random, never kept), made once per hasher. */
+async function unusableHash (hasher: PasswordHasher): Promise<string> {
+  let h = unusable.get(hasher)
+  if (h === undefined) {
+    h = hasher.hash(randomToken(32))
+    unusable.set(hasher, h)
+  }
+  return await h
+}
+
+function choosePasswordMessage (to: string, appOrigin: string, token: string, hours: number): MailMessage {
+  return message(to, 'Choose your password', [
+    'Your email address is verified.',
+    'More than one registration used this address before it was verified, so none of the passwords given was kept: we cannot tell which one was yours.',
+    `Choose your password with the link below. It works once, for ${hours} hours.`
+  ], { url: `${appOrigin}/reset-password?token=${token}`, label: 'Choose your password' })
+}
+
+/**
+ * The link is spent only once the account is written, so a failed write (Redis gone
+ * mid-request) leaves it working; two concurrent uses both settle the same account.
+ */
+export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'emailTokens' | 'log' | 'hasher' | 'mailer' | 'appOrigin' | 'verifyTokenTtlMs'>, token: string): Promise<User> {
+  const userId = await deps.emailTokens.peek('verify', token)
+  if (userId === null) throw new AuthError('INVALID_TOKEN')
+  const outcome = await deps.users.settle(userId, await unusableHash(deps.hasher))
+  if (outcome === null) throw new AuthError('INVALID_TOKEN')
+  if (await deps.emailTokens.consume('verify', token) === null) throw new AuthError('INVALID_TOKEN')
+  const user = await deps.users.findById(userId)
   if (user === null) throw new AuthError('INVALID_TOKEN')
-  if (!user.emailVerified) {
-    await deps.users.update(user.id, { emailVerified: true })
+  if (outcome === 'contested') {
+    const reset = await deps.emailTokens.issue('reset', user.id, deps.verifyTokenTtlMs)
+    await deps.mailer.dispatch(choosePasswordMessage(user.email, deps.appOrigin, reset, Math.round(deps.verifyTokenTtlMs / 3_600_000)))
+    deps.log.info({ userId: user.id }, 'email verified; registration was contested, password not kept')
+  } else if (outcome === 'verified') {
     deps.log.info({ userId: user.id }, 'email verified')
   }
-  return (await deps.users.findById(user.id)) ?? user
+  return user
 }
 
 /**
@@ -113,13 +147,7 @@ export async function checkCredentials (deps: Pick<AccountDeps, 'users' | 'hashe
   if (!user.emailVerified) throw new AuthError('EMAIL_NOT_VERIFIED', 'Verify your email address before signing in.')
   // Raising the Argon2 cost in configuration upgrades each hash at its owner's next login.
   if (deps.hasher.needsRehash(user.passwordHash)) {
-    await deps.users.update(user.id, { passwordHash: await deps.hasher.hash(input.password) })
+    await deps.users.update(user.id, { passwordHash: await deps.hasher.hash(input.password) }, { sameCredentials: true })
   }
   return user
-}
-
-function cleanName (name: string | undefined): string | null {
-  if (name === undefined) return null
-  const n = name.trim().normalize('NFKC')
-  return n === '' ? null : n
 }

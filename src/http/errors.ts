@@ -13,9 +13,11 @@ export const ERRORS = {
   MFA_ALREADY_ENABLED: { status: 409, title: 'Two-factor authentication is already on' },
   MFA_NOT_ENABLED: { status: 409, title: 'Two-factor authentication is not on' },
   MFA_SETUP_REQUIRED: { status: 409, title: 'No two-factor setup in progress' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request took too long to arrive' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   INTERNAL: { status: 500, title: 'Internal server error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' }
 } as const

@@ -65,6 +65,9 @@ export function toProblem (err: FastifyError | AuthError | Error): Problem {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return problem('VALIDATION_FAILED', 'The body is not valid JSON.', { fieldErrors: {}, formErrors: ['body is not valid JSON'] })
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return problem('VALIDATION_FAILED', 'The URL is not valid.', { fieldErrors: {}, formErrors: ['the URL is not valid'] })
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problem('VALIDATION_FAILED', 'The Content-Length does not match the body.', { fieldErrors: {}, formErrors: ['invalid content length'] })
   }
@@ -73,7 +76,9 @@ export function toProblem (err: FastifyError | AuthError | Error): Problem {
     // JSON syntax errors, forbidden __proto__ keys and the like: never echo the parser's text.
     return problem('VALIDATION_FAILED', 'The body is not valid JSON.', { fieldErrors: {}, formErrors: ['body is not valid JSON'] })
   }
-  if (status === 404) return problem('NOT_FOUND')
+  // A library refusing a path (@fastify/static on `..` or a dotfile) answers 403: to the
+  // client it is a path that does not exist, and it is no fault of ours.
+  if (status === 404 || status === 403) return problem('NOT_FOUND')
   if (status === 413) return problem('PAYLOAD_TOO_LARGE', 'Request bodies are limited to 16 KiB.')
   if (status === 415) return problem('UNSUPPORTED_MEDIA_TYPE', 'Send JSON with Content-Type: application/json.')
   if (status === 429) return problem('RATE_LIMITED')

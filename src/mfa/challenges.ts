@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import type { MfaChange } from './mfa-mail.js'
 import type { BackupCodes } from './backup-codes.js'
 import { AuthError } from '../http/errors.js'
 import type { PasswordHasher } from '../accounts/passwords.js'
@@ -37,14 +38,14 @@ if n > maxAttempts then
   redis.call('DEL', challengeKey)
   return nil
 end
-return { userId, n, redis.call('HGET', challengeKey, 'grant') or 'session' }
+return { userId, n, redis.call('HGET', challengeKey, 'grant') or 'session', redis.call('HGET', challengeKey, 'cv') or '0' }
 `
 }
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseMfaReserveAttempt: (challengeKey: string, maxAttempts: number) => Promise<[string, number, string] | null>
+    gatehouseMfaReserveAttempt: (challengeKey: string, maxAttempts: number) => Promise<[string, number, string, string] | null>
   }
 }
 
@@ -68,16 +69,17 @@ export class MfaChallenges {
 
   key (token: string): string { return `${this.#prefix}mfa:${digest(token)}` }
 
-  async issue (userId: string, grant: LoginGrant = 'session'): Promise<string> {
+  /** `cv`: the credential version of the user record the password was checked against. */
+  async issue (userId: string, grant: LoginGrant = 'session', cv = 0): Promise<string> {
     const token = randomToken(32)
     const key = this.key(token)
-    await this.#redis.multi().hset(key, { userId, attempts: '0', grant }).pexpire(key, this.ttlMs).exec()
+    await this.#redis.multi().hset(key, { userId, attempts: '0', grant, cv: String(cv) }).pexpire(key, this.ttlMs).exec()
     return token
   }
 
-  async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant } | null> {
+  async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant, cv: number } | null> {
     const r = await this.#redis.gatehouseMfaReserveAttempt(this.key(token), MFA_CHALLENGE_MAX_ATTEMPTS)
-    return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session' }
+    return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session', cv: Number(r[3]) }
   }
 
   /** True for the one caller that ends the challenge. */
@@ -99,6 +101,10 @@ export interface MfaDeps {
    * like wrong passwords; it may throw (e.g. a RATE_LIMITED AuthError).
    */
   onMfaFailure: (userId: string) => Promise<void>
+  /** tells the owner about a change of their second factor (by mail) */
+  notifyChange?: (user: User, change: MfaChange) => Promise<void>
+  /** runs a password check of a signed-in user under the account's back-off */
+  guardPassword?: (userId: string, check: () => Promise<void>, completes?: boolean) => Promise<void>
   /** Called before a code is checked: throws (RATE_LIMITED) while the account backs off. */
   beforeMfaAttempt?: (userId: string) => Promise<void>
   /** Called after a right code: clears the account's failure count. */
@@ -118,10 +124,14 @@ function invalidCode (): AuthError {
   return new AuthError('INVALID_MFA_CODE', 'The verification code is wrong, expired or already used.')
 }
 
-async function requirePassword (deps: Pick<MfaDeps, 'hasher'>, user: User, password: string): Promise<void> {
-  if (!await deps.hasher.verify(user.passwordHash, password)) {
-    throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
+/** `secondFactorFollows`: a right password then must not reset the budget the code check spends. */
+async function requirePassword (deps: Pick<MfaDeps, 'hasher' | 'guardPassword'>, user: User, password: string, secondFactorFollows = false): Promise<void> {
+  const check = async (): Promise<void> => {
+    if (!await deps.hasher.verify(user.passwordHash, password)) {
+      throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
+    }
   }
+  await (deps.guardPassword === undefined ? check() : deps.guardPassword(user.id, check, !secondFactorFollows))
 }
 
 /** A TOTP code or a backup code: by `method`, or by its shape when no method is named. */
@@ -151,7 +161,7 @@ export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, g
     await deps.onMfaFailure(user.id)
     throw invalidCode()
   }
-  const mfaToken = await deps.challenges.issue(user.id, grant)
+  const mfaToken = await deps.challenges.issue(user.id, grant, user.credVersion)
   return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: Math.round(deps.challenges.ttlMs / 1000) }
 }
 
@@ -167,7 +177,8 @@ export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInpu
   const reserved = await deps.challenges.reserveAttempt(input.mfaToken)
   if (reserved === null) throw dead
   const user = await deps.users.findById(reserved.userId)
-  if (user === null) {
+  // A challenge begun before a credential change (a reset, 2FA turned off) dies with it.
+  if (user === null || user.credVersion !== reserved.cv) {
     await deps.challenges.consume(input.mfaToken)
     throw dead
   }
@@ -217,14 +228,17 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.update(user.id, { mfaEnabled: true })
   const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  await deps.notifyChange?.(user, 'enabled')
   deps.log.info({ userId: user.id, sessionsEnded }, 'mfa enabled')
   return codes
 }
 
 /** Turns 2FA off; ends the user's sessions and token families but `keep`. */
 export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string, keep?: string): Promise<void> {
-  await requirePassword(deps, user, password)
+  await requirePassword(deps, user, password, true)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
+  // The code is checked under the account's back-off like every other second-factor check.
+  await deps.beforeMfaAttempt?.(user.id)
   if (!await checkSecondFactor(deps, user.id, code)) {
     await deps.onMfaFailure(user.id)
     throw invalidCode()
@@ -233,6 +247,7 @@ export async function disableTotp (deps: MfaDeps, user: User, password: string, 
   await deps.totp.remove(user.id)
   await deps.backupCodes.remove(user.id)
   const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  await deps.notifyChange?.(user, 'disabled')
   deps.log.info({ userId: user.id, sessionsEnded }, 'mfa disabled')
 }
 
@@ -241,7 +256,9 @@ export async function regenerateBackupCodes (deps: MfaDeps, user: User, password
   await requirePassword(deps, user, password)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
   const codes = await deps.backupCodes.regenerate(user.id)
+  await deps.users.bumpCredentials(user.id)
   const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  await deps.notifyChange?.(user, 'backup-codes')
   deps.log.info({ userId: user.id, sessionsEnded }, 'backup codes regenerated')
   return codes
 }

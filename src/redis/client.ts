@@ -77,6 +77,9 @@ export function isRedisUnavailable (err: unknown): boolean {
   const e = err as Error & { code?: string }
   if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true
   if (e.code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTCONN'].includes(e.code)) return true
+  // OOM: Redis is at maxmemory under noeviction and refuses writes; it is a state of the
+  // store that passes (503 with Retry-After), not a bug in the command.
+  if (e.message.startsWith('OOM ')) return true
   return /Command timed out|Stream isn't writeable|Connection is closed|enableOfflineQueue|LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|None of startup nodes is available|All sentinels are unreachable|Failed to refresh slots cache/.test(e.message)
 }
 

@@ -68,6 +68,9 @@ export async function signIn (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>
   s.absoluteExpiresAt = now + deps.sessionStore.absoluteTtl
   s.ip = request.ip
   s.userAgent = (request.headers['user-agent'] ?? '').slice(0, 256)
+  // The version of the record the password was checked against, read before the check:
+  // if a credential changed meanwhile, this session is born dead (validateSession).
+  s.cv = user.credVersion
   await s.save()
   return { expiresAt: deps.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt }, now), csrfToken: csrfToken(deps, request) }
 }
@@ -83,7 +86,7 @@ export async function rotate (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>
   old.lastSeenAt = now
   // regenerate(keys) copies these fields into the new session, deletes the old id from
   // the store and saves the new one.
-  await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent'])
+  await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent', 'cv'])
   const s = request.session
   return { expiresAt: deps.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(deps, request) }
 }
@@ -93,6 +96,24 @@ export async function signOut (deps: Pick<SessionDeps, 'cookie'>, request: Fasti
   const session = sessionOf(request)
   if (session?.userId !== undefined) await session.destroy()
   reply.clearCookie(deps.cookie.name, deps.cookie.options)
+}
+
+/**
+ * After the signed-in user changed a credential on this request: the session or token family
+ * the request came with takes the user's new credential version, so it is the one thing that
+ * outlives the change (every other one dies on its next use).
+ */
+export async function keepCurrent (deps: Pick<SessionDeps, 'users' | 'tokenStore'>, request: FastifyRequest): Promise<void> {
+  const userId = request.user?.id
+  if (userId === undefined) return
+  const user = await deps.users.findById(userId)
+  if (user === null) return
+  if (request.auth?.kind === 'bearer') {
+    await deps.tokenStore.setFamilyCredentials(userId, request.auth.familyId, user.credVersion)
+  } else if (sessionOf(request)?.userId === userId) {
+    request.session.cv = user.credVersion
+    await request.session.save()
+  }
 }
 
 /** POST /logout: a bearer client ends its token family, a browser its session (idempotent). */
@@ -131,7 +152,13 @@ export async function validateSession (deps: SessionDeps, request: FastifyReques
   if (userId === undefined) return null
   // Usually read with the session in one Redis round trip; otherwise one more command.
   const user = deps.prefetched.has(request) ? (deps.prefetched.get(request) ?? null) : await deps.users.findById(userId)
-  if (user !== null && !user.disabled) return user
+  if (user !== null && !user.disabled) {
+    if ((sessionOf(request)?.cv ?? 0) === user.credVersion) return user
+    // Begun under credentials that have changed since (a reset, a password or 2FA change):
+    // this session ends, the user's others are the change's business.
+    await signOut(deps, request, reply)
+    return null
+  }
   await signOut(deps, request, reply)
   await endAllSessions(deps, userId)
   return null

@@ -6,6 +6,8 @@ export interface SessionData {
   lastSeenAt: number
   ip: string
   userAgent: string
+  /** the user's credential version when the session began (absent: 0; see User.credVersion) */
+  cv?: number
 }
 
 /*
@@ -20,7 +22,9 @@ export function encodeSession (s: SessionData): string {
   // would be misread, so it is refused rather than stored.
   if (s.userId.includes('|') || s.ip.includes('|')) throw new Error('a session user id or address holds the record separator')
   const t = (n: number): string => Math.floor(n).toString(36)
-  return `${s.userId}|${t(s.createdAt)}|${t(s.absoluteExpiresAt)}|${t(s.lastSeenAt)}|${s.ip}|${s.userAgent}`
+  // The credential version rides on the creation time (`c~cv`), a field the read script never parses.
+  const c = s.cv === undefined || s.cv === 0 ? t(s.createdAt) : `${t(s.createdAt)}~${t(s.cv)}`
+  return `${s.userId}|${c}|${t(s.absoluteExpiresAt)}|${t(s.lastSeenAt)}|${s.ip}|${s.userAgent}`
 }
 
 export function decodeSession (v: string): SessionData {
@@ -30,9 +34,11 @@ export function decodeSession (v: string): SessionData {
   const p4 = v.indexOf('|', p3 + 1)
   const p5 = v.indexOf('|', p4 + 1)
   if (p1 < 0 || p5 < 0) throw new Error('malformed session record')
+  const [created, cv] = v.slice(p1 + 1, p2).split('~')
   return {
+    ...(cv === undefined ? {} : { cv: parseInt(cv, 36) }),
     userId: v.slice(0, p1),
-    createdAt: parseInt(v.slice(p1 + 1, p2), 36),
+    createdAt: parseInt(created, 36),
     absoluteExpiresAt: parseInt(v.slice(p2 + 1, p3), 36),
     lastSeenAt: parseInt(v.slice(p3 + 1, p4), 36),
     ip: v.slice(p4 + 1, p5),

@@ -139,7 +139,8 @@ export class RedisSessionStore {
       absoluteExpiresAt: num(session.absoluteExpiresAt, now + this.absoluteTtl),
       lastSeenAt: num(session.lastSeenAt, now),
       ip: typeof session.ip === 'string' ? session.ip : '',
-      userAgent: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
+      userAgent: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : '',
+      cv: num(session.cv, 0)
     }
     const px = Math.min(this.ttl, s.absoluteExpiresAt - now)
     const d = digest(sessionId)

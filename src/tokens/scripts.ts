@@ -114,6 +114,18 @@ return out
 `
 
 /* Bumps lastSeen, but never re-creates a family that was ended. */
+/*
+ * Records the credential version a family was kept under by a credential change made with
+ * it (see User.credVersion), only while the family lives. Answers 1 when recorded.
+ */
+const FAMILY_SET_CV = `
+-- KEYS[1]  family hash: prefix .. 'user:{' .. userId .. '}:tf:' .. familyId
+-- ARGV[1]  the user's credential version
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cv', ARGV[1])
+return 1
+`
+
 const FAMILY_TOUCH = `
 -- KEYS[1]  family hash
 -- ARGV[1]  now, ms
@@ -131,6 +143,7 @@ declare module 'ioredis' {
     gatehouseFamilyAttach: (family: string, index: string, ...args: Array<string | number>) => Promise<number>
     gatehouseFamilyEnd: (family: string, index: string, familyId: string) => Promise<string[]>
     gatehouseFamilyTouch: (family: string, now: number) => Promise<number>
+    gatehouseFamilySetCv: (family: string, cv: string) => Promise<number>
   }
 }
 
@@ -140,5 +153,6 @@ export const TOKEN_SCRIPTS: Record<string, LuaScript> = {
   gatehouseRefreshSpend: { keys: ['refresh'], argv: [], lua: REFRESH_SPEND },
   gatehouseFamilyAttach: { keys: ['family', 'index'], argv: ['mode', 'familyId', 'now', 'accessDigest', 'accessExpiry', 'refreshDigest', 'refreshExpiry', 'ip', 'userAgent', 'spentRefreshDigest'], lua: FAMILY_ATTACH },
   gatehouseFamilyEnd: { keys: ['family', 'index'], argv: ['familyId'], lua: FAMILY_END },
-  gatehouseFamilyTouch: { keys: ['family'], argv: ['now'], lua: FAMILY_TOUCH }
+  gatehouseFamilyTouch: { keys: ['family'], argv: ['now'], lua: FAMILY_TOUCH },
+  gatehouseFamilySetCv: { keys: ['family'], argv: ['cv'], lua: FAMILY_SET_CV }
 }

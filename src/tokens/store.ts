@@ -9,6 +9,8 @@ export interface TokenStoreOptions {
   accessTtl: number
   /** refresh token lifetime, ms (each rotation issues a new one with a full lifetime) */
   refreshTtl: number
+  /** a family's absolute lifetime from its login, ms: refreshing never carries it further (as a cookie session's) */
+  absoluteTtl?: number
   /** a family's "last seen" is written at most once per step per access token, ms */
   touchStep?: number
   now?: () => number
@@ -26,7 +28,8 @@ export interface IssuedTokens {
   expiresIn: number
 }
 
-export interface AccessGrant { userId: string, familyId: string, expiresAt: Date }
+/** `cv`: the user's credential version the family was begun or last refreshed under. */
+export interface AccessGrant { userId: string, familyId: string, expiresAt: Date, cv: number }
 
 export interface TokenFamily {
   familyId: string
@@ -39,7 +42,7 @@ export interface TokenFamily {
 }
 
 export type RefreshOutcome =
-  | { ok: true, userId: string, familyId: string }
+  | { ok: true, userId: string, familyId: string, cv: number }
   | { ok: false, reason: 'unknown' | 'reused', userId?: string, familyId?: string }
 
 /** Prefixes let a client (and a secret scanner) tell the two kinds apart; they carry no data. */
@@ -47,8 +50,8 @@ const ACCESS_PREFIX = 'gha_'
 const REFRESH_PREFIX = 'ghr_'
 const TOKEN_RE = /^gh[ar]_[A-Za-z0-9_-]{43}$/
 
-interface AccessValue { u: string, f: string, e: number, t: number }
-interface RefreshValue { u: string, f: string, x: number }
+interface AccessValue { u: string, f: string, e: number, t: number, cv?: number }
+interface RefreshValue { u: string, f: string, x: number, cv?: number }
 
 /**
  * Opaque bearer tokens for clients without cookies. A login starts a *family*: one access
@@ -66,6 +69,7 @@ export class TokenStore {
   readonly #prefix: string
   readonly accessTtl: number
   readonly refreshTtl: number
+  readonly absoluteTtl: number
   readonly #step: number
   readonly #now: () => number
 
@@ -74,6 +78,7 @@ export class TokenStore {
     this.#prefix = options.prefix
     this.accessTtl = options.accessTtl
     this.refreshTtl = options.refreshTtl
+    this.absoluteTtl = options.absoluteTtl ?? Number.POSITIVE_INFINITY
     this.#step = options.touchStep ?? 60_000
     this.#now = options.now ?? Date.now
     defineScripts(redis, TOKEN_SCRIPTS)
@@ -89,10 +94,10 @@ export class TokenStore {
   }
 
   /** Starts a new family for a login. */
-  async issue (userId: string, meta: ClientMeta): Promise<IssuedTokens> {
+  async issue (userId: string, meta: ClientMeta, cv = 0): Promise<IssuedTokens> {
     const familyId = randomToken(16)
     const now = this.#now()
-    const minted = await this.#mint(userId, familyId, now)
+    const minted = await this.#mint(userId, familyId, now, cv)
     await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
       'create', familyId, now, minted.accessDigest, minted.accessExp, minted.refreshDigest, minted.refreshExp,
       meta.ip, meta.userAgent.slice(0, 256), '')
@@ -112,13 +117,19 @@ export class TokenStore {
       await this.endFamily(v.u, v.f)
       return { ok: false, reason: 'reused', userId: v.u, familyId: v.f }
     }
-    return { ok: true, userId: v.u, familyId: v.f }
+    return { ok: true, userId: v.u, familyId: v.f, cv: v.cv ?? 0 }
   }
 
   /** Issues the next pair of a family whose refresh token `spentToken` was just spent; null if the family has ended. */
-  async rotate (userId: string, familyId: string, spentToken: string): Promise<IssuedTokens | null> {
+  async rotate (userId: string, familyId: string, spentToken: string, cv = 0): Promise<IssuedTokens | null> {
     const now = this.#now()
-    const minted = await this.#mint(userId, familyId, now)
+    // The absolute lifetime counts from the login that began the family, whatever the refreshes.
+    const created = Number(await this.#redis.hget(this.familyKey(userId, familyId), 'c'))
+    if (!Number.isFinite(created) || created <= 0 || now >= created + this.absoluteTtl) {
+      await this.endFamily(userId, familyId)
+      return null
+    }
+    const minted = await this.#mint(userId, familyId, now, cv, created)
     // The new keys exist before the family lists them; if the family ended in between (or
     // ends now), the script refuses and the new keys are deleted here, so none survives.
     const ok = await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
@@ -138,7 +149,22 @@ export class TokenStore {
     const v = JSON.parse(r[0]) as AccessValue
     if (v.e <= now) return null
     if (r[1] === 1) await this.#redis.gatehouseFamilyTouch(this.familyKey(v.u, v.f), now)
-    return { userId: v.u, familyId: v.f, expiresAt: new Date(v.e) }
+    return { userId: v.u, familyId: v.f, expiresAt: new Date(v.e), cv: v.cv ?? 0 }
+  }
+
+  /**
+   * Records that the family was the one a credential change was made with: its tokens,
+   * minted under the old version, stay good (familyCredentials) until the next refresh
+   * mints them under the new one.
+   */
+  async setFamilyCredentials (userId: string, familyId: string, cv: number): Promise<void> {
+    await this.#redis.gatehouseFamilySetCv(this.familyKey(userId, familyId), String(cv))
+  }
+
+  /** The credential version recorded by setFamilyCredentials, or null. */
+  async familyCredentials (userId: string, familyId: string): Promise<number | null> {
+    const cv = await this.#redis.hget(this.familyKey(userId, familyId), 'cv')
+    return cv === null ? null : Number(cv)
   }
 
   /** Ends one family: every access and refresh token of that login. False if there was none. */
@@ -174,21 +200,22 @@ export class TokenStore {
     return out
   }
 
-  async #mint (userId: string, familyId: string, now: number): Promise<{ issued: IssuedTokens, accessDigest: string, accessExp: number, refreshDigest: string, refreshExp: number }> {
+  async #mint (userId: string, familyId: string, now: number, cv: number, createdAt = now): Promise<{ issued: IssuedTokens, accessDigest: string, accessExp: number, refreshDigest: string, refreshExp: number }> {
     const accessToken = ACCESS_PREFIX + randomToken(32)
     const refreshToken = REFRESH_PREFIX + randomToken(32)
     const accessDigest = digest(accessToken)
     const refreshDigest = digest(refreshToken)
-    const accessExp = now + this.accessTtl
-    const refreshExp = now + this.refreshTtl
-    const access: AccessValue = { u: userId, f: familyId, e: accessExp, t: now }
-    const refresh: RefreshValue = { u: userId, f: familyId, x: 0 }
+    const end = createdAt + this.absoluteTtl
+    const accessExp = Math.min(now + this.accessTtl, end)
+    const refreshExp = Math.min(now + this.refreshTtl, end)
+    const access: AccessValue = { u: userId, f: familyId, e: accessExp, t: now, cv }
+    const refresh: RefreshValue = { u: userId, f: familyId, x: 0, cv }
     await Promise.all([
-      this.#redis.set(this.accessKey(accessDigest), JSON.stringify(access), 'PX', this.accessTtl),
-      this.#redis.set(this.refreshKey(refreshDigest), JSON.stringify(refresh), 'PX', this.refreshTtl)
+      this.#redis.set(this.accessKey(accessDigest), JSON.stringify(access), 'PX', Math.max(1, accessExp - now)),
+      this.#redis.set(this.refreshKey(refreshDigest), JSON.stringify(refresh), 'PX', Math.max(1, refreshExp - now))
     ])
     return {
-      issued: { accessToken, refreshToken, familyId, expiresAt: new Date(accessExp), expiresIn: Math.round(this.accessTtl / 1000) },
+      issued: { accessToken, refreshToken, familyId, expiresAt: new Date(accessExp), expiresIn: Math.round((accessExp - now) / 1000) },
       accessDigest,
       accessExp,
       refreshDigest,

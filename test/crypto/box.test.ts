@@ -75,7 +75,7 @@ t.test('configuration: DATA_ENCRYPTION_KEY is required in production and checked
   t.ok(err instanceof ConfigError)
   t.match(err.message, /^invalid configuration: DATA_ENCRYPTION_KEY /)
   t.notOk(err.message.includes(bad))
-  const prod = loadConfig({ ...base, NODE_ENV: 'production', DATA_ENCRYPTION_KEY: `k1:${k1.toString('base64')}` })
+  const prod = loadConfig({ ...base, NODE_ENV: 'production', DATA_ENCRYPTION_KEY: `k1:${k1.toString('base64')}`, METRICS_TOKEN: 'm'.repeat(32) })
   t.equal(prod.dataKeys.currentKid, 'k1')
   const dev = loadConfig({ ...base })
   t.match(dev.dataKeys.currentKid, /^dev-/, 'development generates a key')

@@ -26,7 +26,7 @@ t.test('security headers suit a JSON API and a same-origin page', async t => {
 })
 
 t.test('production adds HSTS', async t => {
-  const ctx = await build(t, { NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32), ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' })
+  const ctx = await build(t, { NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32), METRICS_TOKEN: 'm'.repeat(32), ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' })
   const r = await ctx.app.inject({ url: '/health/live' })
   t.match(r.headers['strict-transport-security'], /max-age=31536000; includeSubDomains/)
 })

@@ -81,7 +81,8 @@ t.test('failures on one account from many IPs end in a growing, capped back-off;
 
   // The wait ends: an attacker cannot lock the owner out for good. Let the wait run out
   // by moving the deadline (what time would do) and log in with the right password.
-  const key = new LoginThrottle(ctx.redis, { prefix: ctx.config.redisKeyPrefix }).key(user.email)
+  // Counted per account (by user id), whichever identifier was typed.
+  const key = new LoginThrottle(ctx.redis, { prefix: ctx.config.redisKeyPrefix }).key(String(await ctx.app.users.idByLogin(user.email)))
   t.ok((await ctx.redis.pttl(key)) > 0, 'the count expires')
   await ctx.redis.hset(key, 'until', '0')
   const ok = await attempt(12, PASSWORD)

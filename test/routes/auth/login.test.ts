@@ -22,8 +22,9 @@ t.test('login', async t => {
     const expiresIn = Date.parse(body.session.expiresAt) - Date.now()
     t.ok(expiresIn > 604_700_000 && expiresIn <= 604_800_000, 'expiresAt is 7 days ahead')
     const setCookie = [res.headers['set-cookie']].flat() as string[]
-    t.equal(setCookie.length, 1, 'exactly one Set-Cookie')
-    const header = setCookie[0]
+    // The session cookie, and the device cookie of the account's own back-off budget (test/security/backoff.test.ts).
+    t.same(setCookie.map(c => c.split('=')[0]).sort(), ['gatehouseDevice', 'sessionId'], 'one session cookie and one device cookie')
+    const header = setCookie.find(c => c.startsWith('sessionId='))!
     t.match(header, /^sessionId=[A-Za-z0-9_-]{43}\.[A-Za-z0-9%_+/=-]+;/, 'a 256-bit id, signed')
     t.match(header, /; HttpOnly/)
     t.match(header, /; Path=\//)
@@ -115,7 +116,7 @@ t.test('login', async t => {
   })
 
   t.test('in production the cookie is Secure', async t => {
-    const prod = await build(t, { NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32) }, ctx.server)
+    const prod = await build(t, { NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), DATA_ENCRYPTION_KEY: 'ab'.repeat(32), METRICS_TOKEN: 'm'.repeat(32) }, ctx.server)
     const u = await signedInUser(prod)
     t.match(u.setCookie[0], /; Secure/)
   })

@@ -1,0 +1,107 @@
+import t from 'tap'
+import { PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail } from '../helper.js'
+import { enrolledUser, KEY } from '../support/mfa.js'
+import { burst, ip, target } from './attack.js'
+import { readOutbox } from '../../src/mail/outbox.js'
+
+// Real Argon2 cost: the window between reading the account and finishing the check is what is attacked.
+const SLOW = { ARGON2_MEMORY_KIB: '19456', ARGON2_ITERATIONS: '2', DATA_ENCRYPTION_KEY: KEY }
+
+t.test('logins checked against the old password that finish after a reset are worth nothing', async t => {
+  const s = await target(t, SLOW)
+  const user = await signedInUser(s, uniqueEmail('race-reset'))
+  let overlapping = 0
+  for (let round = 0; round < 4 && overlapping === 0; round++) {
+    const password = round === 0 ? PASSWORD : `reset password number ${round - 1}`
+    await s.send(ip(1), 'POST', '/api/auth/password/forgot', { email: user.email })
+    const token = await tokenFromOutbox(s.outbox, user.email, 'reset-password')
+    let resetDoneAt = 0
+    const resetting = s.send(ip(2), 'POST', '/api/auth/password/reset', { token, password: `reset password number ${round}` }).then(r => { resetDoneAt = Date.now(); return r })
+    // Cookie logins and token logins with the old password, in flight with the reset, from many addresses.
+    const logins = burst(12, async i => {
+      const path = i % 2 === 0 ? '/api/auth/login' : '/api/auth/token'
+      const r = await s.send(ip(10 + i), 'POST', path, { email: user.email, password })
+      return { r, doneAt: Date.now(), path }
+    })
+    const [reset, answers] = await Promise.all([resetting, logins])
+    t.equal(reset.status, 200, `round ${round}: the reset went through`)
+    for (const { r, doneAt, path } of answers) {
+      if (r.status !== 200) continue
+      if (doneAt >= resetDoneAt) overlapping++
+      const headers: Record<string, string> = path === '/api/auth/login' ? { cookie: r.cookie! } : { authorization: `Bearer ${r.body.accessToken as string}` }
+      const me = await s.send(ip(40), 'GET', '/api/auth/me', undefined, headers)
+      t.equal(me.status, 401, `round ${round}: a ${path} login with the old password answered at +${doneAt - resetDoneAt} ms is dead`)
+      if (path === '/api/auth/token') {
+        const refreshed = await s.send(ip(40), 'POST', '/api/auth/token/refresh', { refreshToken: r.body.refreshToken })
+        t.equal(refreshed.status, 401, 'and its refresh token too')
+      }
+    }
+  }
+  t.comment(`${overlapping} old-password logins answered after the reset had`)
+  t.ok(overlapping > 0, 'the race was really run: some logins finished after the reset')
+})
+
+t.test('an MFA challenge begun before a reset cannot be completed after it', async t => {
+  const s = await target(t, { ...SLOW, ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' })
+  const e = await enrolledUser(s)
+  const challenge = await s.send(ip(1), 'POST', '/api/auth/login', { email: e.email, password: PASSWORD })
+  t.equal(challenge.body.mfaRequired, true)
+  await s.send(ip(2), 'POST', '/api/auth/password/forgot', { email: e.email })
+  const token = await tokenFromOutbox(s.outbox, e.email, 'reset-password')
+  t.equal((await s.send(ip(2), 'POST', '/api/auth/password/reset', { token, password: 'the owner reset it' })).status, 200)
+  const answer = await s.send(ip(1), 'POST', '/api/auth/mfa/verify', { mfaToken: challenge.body.mfaToken, code: e.backupCodes[0] })
+  t.equal(answer.status, 400)
+  t.equal(answer.body.code, 'INVALID_TOKEN', 'the challenge died with the old password')
+})
+
+t.test('2FA changes over a bearer token keep the caller\'s family and end the others', async t => {
+  const s = await target(t, { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1', DATA_ENCRYPTION_KEY: KEY })
+  const e = await enrolledUser(s)
+  const token = async (n: number): Promise<{ accessToken: string, refreshToken: string }> => {
+    const r = await s.send(ip(n), 'POST', '/api/auth/token', { email: e.email, password: PASSWORD, totpCode: e.auth.lastCode() })
+    if (r.status === 200) return r.body
+    // A code is accepted once (replay guard): answer the challenge with a backup code instead.
+    const c = await s.send(ip(n), 'POST', '/api/auth/token', { email: e.email, password: PASSWORD })
+    const v = await s.send(ip(n), 'POST', '/api/auth/mfa/verify', { mfaToken: c.body.mfaToken, code: e.backupCodes.pop() })
+    return v.body
+  }
+  const mine = await token(1)
+  const other = await token(2)
+  const bearer = (x: { accessToken: string }): Record<string, string> => ({ authorization: `Bearer ${x.accessToken}` })
+  const regenerated = await s.send(ip(1), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, bearer(mine))
+  t.equal(regenerated.status, 200, 'new backup codes over a bearer token')
+  t.equal((await s.send(ip(1), 'GET', '/api/auth/me', undefined, bearer(mine))).status, 200, 'the caller\'s family goes on')
+  t.equal((await s.send(ip(2), 'GET', '/api/auth/me', undefined, bearer(other))).status, 401, 'the other family ended')
+  const next = await s.send(ip(1), 'POST', '/api/auth/token/refresh', { refreshToken: mine.refreshToken })
+  t.equal(next.status, 200, 'the caller can refresh')
+  t.equal((await s.send(ip(1), 'GET', '/api/auth/me', undefined, bearer(next.body))).status, 200, 'and the refreshed token works')
+})
+
+t.test('a token family has an absolute lifetime: refreshing does not carry it past the login\'s', async t => {
+  const s = await target(t, { SESSION_ABSOLUTE_TTL: '3' })
+  const user = await signedInUser(s, uniqueEmail('family-life'))
+  const first = await s.send(ip(1), 'POST', '/api/auth/token', { email: user.email, password: PASSWORD })
+  t.equal(first.status, 200)
+  t.ok(first.body.expiresIn <= 3, `the access token ends with the family (${first.body.expiresIn as number} s)`)
+  await new Promise(resolve => setTimeout(resolve, 1200))
+  const second = await s.send(ip(1), 'POST', '/api/auth/token/refresh', { refreshToken: first.body.refreshToken })
+  t.equal(second.status, 200, 'a refresh within the lifetime works')
+  t.ok(Date.parse(second.body.expiresAt) <= Date.parse(first.body.expiresAt) + 50, 'and does not extend it')
+  await new Promise(resolve => setTimeout(resolve, 2000))
+  const third = await s.send(ip(1), 'POST', '/api/auth/token/refresh', { refreshToken: second.body.refreshToken })
+  t.equal(third.status, 401, 'past the absolute lifetime the family is over')
+})
+
+t.test('the owner is mailed on every change of the second factor', async t => {
+  const s = await target(t, { DATA_ENCRYPTION_KEY: KEY })
+  const e = await enrolledUser(s)
+  const notices = async (): Promise<string[]> => (await readOutbox(s.outbox)).filter(m => m.to.includes(e.email) && m.subject === 'Your Gatehouse two-factor settings changed').map(m => m.body)
+  t.match((await notices()).at(-1), /Two-factor authentication was turned on/)
+  t.equal((await s.send(ip(1), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })).status, 200)
+  t.match((await notices()).at(-1), /New backup codes were made/)
+  t.equal((await s.send(ip(1), 'POST', '/api/auth/2fa/disable', { password: PASSWORD, code: e.backupCodes[0] }, { cookie: e.cookie })).body.code, 'INVALID_MFA_CODE', 'the old backup codes died with the new set')
+  const fresh = await s.send(ip(1), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })
+  t.equal((await s.send(ip(1), 'POST', '/api/auth/2fa/disable', { password: PASSWORD, code: fresh.body.backupCodes[0] }, { cookie: e.cookie })).status, 200)
+  t.match((await notices()).at(-1), /Two-factor authentication was turned off/)
+  t.equal((await notices()).length, 4, 'one notice a change')
+})

@@ -1,0 +1,37 @@
+import t from 'tap'
+import { PASSWORD, outboxMessages, signedInUser, uniqueEmail } from '../helper.js'
+import { burst, ip, target } from './attack.js'
+
+const LIMIT = { EMAIL_ADDRESS_RATE_LIMIT: '3' }
+
+async function resetMails (outbox: string, email: string): Promise<number> {
+  // Mail is handed off after the answer: give it a moment.
+  await new Promise(resolve => setTimeout(resolve, 300))
+  return (await outboxMessages(outbox, email)).filter(m => /reset-password\?token=/.test(m.raw.replace(/=\r?\n/g, ''))).length
+}
+
+t.test('strangers spending an address\'s mail budget do not block its owner\'s password reset', async t => {
+  const s = await target(t, LIMIT)
+  const owner = await signedInUser(s, uniqueEmail('recover'))
+  // Resends and registrations from many addresses use up the verification budget.
+  const spam = await burst(10, async i => await s.send(ip(i), 'POST', i % 2 === 0 ? '/api/auth/verify-email/resend' : '/api/auth/register', i % 2 === 0 ? { email: owner.email } : { email: owner.email, password: PASSWORD }))
+  t.ok(spam.some(a => a.status === 429), 'the verification budget ran out')
+  // Reset requests from one stranger use up that stranger's budget for the address.
+  const theirs = await burst(6, async () => (await s.send('203.0.113.66', 'POST', '/api/auth/password/forgot', { email: owner.email })).status)
+  t.same(theirs.filter(x => x === 429).length, 3, 'the stranger is limited')
+  const mine = await s.send('192.0.2.10', 'POST', '/api/auth/password/forgot', { email: owner.email })
+  t.equal(mine.status, 202, 'the owner\'s own request is accepted')
+  t.equal(await resetMails(s.outbox, owner.email), 4, 'and mailed: three for the stranger, one for the owner')
+})
+
+t.test('a stranger with many addresses hits the per-address cap, but a client that signed in before still recovers', async t => {
+  const s = await target(t, LIMIT)
+  const owner = await signedInUser(s, uniqueEmail('capped'))
+  const login = await fetch(`${s.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: owner.email, password: PASSWORD }) })
+  const device = login.headers.getSetCookie().find(c => c.startsWith('gatehouseDevice='))!.split(';')[0]
+  const spam = await burst(20, async i => (await s.send(ip(i), 'POST', '/api/auth/password/forgot', { email: owner.email })).status)
+  t.equal(spam.filter(x => x === 202).length, 12, 'at most four budgets\' worth of mail reaches the mailbox')
+  t.equal((await s.send('192.0.2.20', 'POST', '/api/auth/password/forgot', { email: owner.email })).status, 429, 'a fresh address without history is capped')
+  const mine = await s.send('192.0.2.20', 'POST', '/api/auth/password/forgot', { email: owner.email }, { cookie: device })
+  t.equal(mine.status, 202, 'the owner\'s device is not')
+})
