@@ -137,6 +137,7 @@ export class RedisSessionStore {
   /** user hashes read along with a session, by session id; cleared on the next turn */
   readonly #prefetched = new Map<string, string[]>()
   #clearScheduled = false
+  readonly #digests = new Map<string, string>()
 
   constructor (redis: RedisClient, options: StoreOptions) {
     this.#redis = redis
@@ -162,7 +163,21 @@ export class RedisSessionStore {
     return this.#prefetched.get(sessionId)
   }
 
-  keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }
+  /**
+   * SHA-256 of a session id, remembered for a while: a request needs it to read its
+   * session and again for its CSRF token, a turn of the event loop later.
+   */
+  digestOf (sessionId: string): string {
+    let d = this.#digests.get(sessionId)
+    if (d === undefined) {
+      if (this.#digests.size >= 4096) this.#digests.clear()
+      d = digest(sessionId)
+      this.#digests.set(sessionId, d)
+    }
+    return d
+  }
+
+  keyOf (sessionId: string): string { return this.keyOfDigest(this.digestOf(sessionId)) }
   keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
   indexKey (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
   /**
@@ -211,7 +226,7 @@ export class RedisSessionStore {
     if (v === null) return null
     const s = decode(v)
     // The script stamps lastSeenAt = now when it wrote: move the census entry too.
-    if (s.lastSeenAt === now) await this.#redis.zadd(this.censusKey, Math.min(now + this.ttl, s.absoluteExpiresAt), digest(sessionId))
+    if (s.lastSeenAt === now) await this.#redis.zadd(this.censusKey, Math.min(now + this.ttl, s.absoluteExpiresAt), this.digestOf(sessionId))
     return s
   }
 
