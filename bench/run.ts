@@ -192,9 +192,9 @@ async function redisInfo (redis: Redis, section: string): Promise<Record<string,
 const usedMemory = async (redis: Redis): Promise<number> => Number((await redisInfo(redis, 'memory')).used_memory)
 
 async function sessionCount (redis: Redis): Promise<number> {
-  // The store's census holds one entry per live session (index keys have TTLs too, so the
-  // keyspace's "expires" count would overstate it).
-  return await redis.zcard(`${PREFIX}sessions:live`)
+  // The store's own count of live sessions (index keys have TTLs too, so the keyspace's
+  // "expires" count would overstate it).
+  return await new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 }).countActive()
 }
 
 async function commandCalls (redis: Redis): Promise<Record<string, number>> {

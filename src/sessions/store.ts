@@ -1,5 +1,6 @@
 import { defineScripts, type RedisClient } from '../redis/client.js'
 import { digest } from '../crypto/secrets.js'
+import { ExpiryCount } from './expiry-count.js'
 
 /** The facts a session keeps: ids and small values, never the user object or a hash. */
 export interface SessionData {
@@ -98,9 +99,12 @@ if slide or now - last >= step then
     redis.call('SET', KEYS[1], v, 'KEEPTTL')
   end
 end
+-- the expiry a slide moved the session from (for the live count), -1 without a slide
+local from = -1
+if slide then from = now + pttl end
 `
 const READ_AND_SLIDE = `${READ_AND_SLIDE_BODY}
-return v
+return {v, from}
 `
 /*
  * The same, and the user's hash in the same round trip: GET /me then costs one Redis
@@ -109,14 +113,14 @@ return v
  * this variant is used with a single Redis only.
  */
 const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
-return {v, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
+return {v, from, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
 `
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<string | null>
-    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, string[]] | null>
+    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<[string, number] | null>
+    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, number, string[]] | null>
   }
 }
 
@@ -138,6 +142,7 @@ export class RedisSessionStore {
   readonly #prefetched = new Map<string, string[]>()
   #clearScheduled = false
   readonly #digests = new Map<string, string>()
+  readonly #live: ExpiryCount
 
   constructor (redis: RedisClient, options: StoreOptions) {
     this.#redis = redis
@@ -147,6 +152,7 @@ export class RedisSessionStore {
     this.#step = options.slideStep ?? 60_000
     this.#now = options.now ?? Date.now
     this.#userKey = options.userKey
+    this.#live = new ExpiryCount(redis, `${this.#prefix}sessions:expiring`)
     defineScripts(redis, {
       gatehouseSessionRead: { numberOfKeys: 1, lua: READ_AND_SLIDE },
       gatehouseSessionReadWithUser: { numberOfKeys: 1, lua: READ_AND_SLIDE_WITH_USER }
@@ -164,14 +170,16 @@ export class RedisSessionStore {
   }
 
   /**
-   * SHA-256 of a session id, remembered for a while: a request needs it to read its
-   * session and again for its CSRF token, a turn of the event loop later.
+   * What Redis knows a session by: SHA-256 of its id cut to 120 bits (20 base64url
+   * characters), plenty against guessing an id from it and against two sessions sharing one,
+   * and 23 bytes less in each key and index entry. Remembered for a while: a request needs
+   * it to read its session and again for its CSRF token, a turn of the event loop later.
    */
   digestOf (sessionId: string): string {
     let d = this.#digests.get(sessionId)
     if (d === undefined) {
       if (this.#digests.size >= 4096) this.#digests.clear()
-      d = digest(sessionId)
+      d = digest(sessionId).slice(0, 20)
       this.#digests.set(sessionId, d)
     }
     return d
@@ -180,12 +188,8 @@ export class RedisSessionStore {
   keyOf (sessionId: string): string { return this.keyOfDigest(this.digestOf(sessionId)) }
   keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
   indexKey (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
-  /**
-   * Census of live sessions: one sorted set of digests scored by each session's current
-   * expiry, kept in step on write, slide and destroy, so counting them (`countActive`) is
-   * O(log N) instead of a SCAN over the keyspace. Single-key commands only (Cluster safe).
-   */
-  get censusKey (): string { return `${this.#prefix}sessions:live` }
+  /** The count of live sessions by expiry minute (see expiry-count.ts). */
+  get countKey (): string { return this.#live.key }
 
   /** A public handle for a session: derived one way from the digest, unrelated to the cookie. */
   static handleOf (sessionDigest: string): string { return digest(`handle:${sessionDigest}`).slice(0, 22) }
@@ -200,20 +204,24 @@ export class RedisSessionStore {
   }
 
   destroy (sessionId: string, cb: Callback): void {
-    this.destroyDigest(digest(sessionId)).then(() => cb(), cb)
+    this.destroyDigest(this.digestOf(sessionId)).then(() => cb(), cb)
   }
 
   async read (sessionId: string): Promise<SessionData | null> {
     const now = this.#now()
     const uk = this.#userKey
     let v: string | null
+    let slidFrom = -1
     if (uk === undefined) {
-      v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
+      const r = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
+      v = r === null ? null : r[0]
+      if (r !== null) slidFrom = r[1]
     } else {
       const r = await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttl, this.#step, uk.before, uk.after)
       v = r === null ? null : r[0]
       if (r !== null) {
-        this.#prefetched.set(sessionId, r[1])
+        slidFrom = r[1]
+        this.#prefetched.set(sessionId, r[2])
         if (!this.#clearScheduled) {
           this.#clearScheduled = true
           setImmediate(() => {
@@ -225,15 +233,14 @@ export class RedisSessionStore {
     }
     if (v === null) return null
     const s = decode(v)
-    // The script stamps lastSeenAt = now when it wrote: move the census entry too.
-    if (s.lastSeenAt === now) await this.#redis.zadd(this.censusKey, Math.min(now + this.ttl, s.absoluteExpiresAt), this.digestOf(sessionId))
+    // The session slid (at most once a slide step): its one moves to its new expiry minute.
+    if (slidFrom >= 0) await this.#live.move(slidFrom, Math.min(now + this.ttl, s.absoluteExpiresAt))
     return s
   }
 
-  /** Number of sessions not yet expired; prunes the census on the way. */
+  /** Number of sessions not yet expired (to within the current minute). */
   async countActive (): Promise<number> {
-    await this.#redis.zremrangebyscore(this.censusKey, '-inf', this.#now())
-    return await this.#redis.zcard(this.censusKey)
+    return await this.#live.live(this.#now())
   }
 
   /** Expiry the client can be told about: the sliding target, bounded by the absolute lifetime. */
@@ -255,19 +262,23 @@ export class RedisSessionStore {
       ua: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
     }
     const px = Math.min(this.ttl, s.a - now)
-    const d = digest(sessionId)
+    const d = this.digestOf(sessionId)
     if (px <= 0) {
       await this.destroyDigest(d)
       return
     }
     // Sent together (auto-pipelining): one round trip, and with `appendfsync always` one
-    // fsync for the three writes instead of three. An index entry whose SET failed is
-    // pruned like any dead one.
-    const [, added] = await Promise.all([
-      this.#redis.set(this.keyOfDigest(d), encode(s), 'PX', px),
-      this.#redis.zadd(this.indexKey(s.u), s.a, d),
-      this.#redis.zadd(this.censusKey, now + px, d)
+    // fsync for the writes instead of one each. An index entry whose SET failed is pruned
+    // like any dead one.
+    const key = this.keyOfDigest(d)
+    const [before, , added] = await Promise.all([
+      this.#redis.pttl(key),
+      this.#redis.set(key, encode(s), 'PX', px),
+      this.#redis.zadd(this.indexKey(s.u), s.a, d)
     ])
+    // A session saved again (not new) already counts: its one moves to the new expiry.
+    if (before > 0) await this.#live.move(now + before, now + px)
+    else await this.#live.add(now + px)
     // A new entry is the moment the index can grow: drop the entries of sessions that have
     // ended since (idle expiry happens in Redis and leaves the entry behind), so the index
     // never holds more than the user's live sessions plus this one.
@@ -293,9 +304,20 @@ export class RedisSessionStore {
   }
 
   async destroyDigest (d: string): Promise<void> {
-    const v = await this.#redis.getdel(this.keyOfDigest(d))
-    if (v !== null) await this.#redis.zrem(this.indexKey(decode(v).userId), d)
-    await this.#redis.zrem(this.censusKey, d)
+    const now = this.#now()
+    const [pttl, v] = await Promise.all([this.#redis.pttl(this.keyOfDigest(d)), this.#redis.getdel(this.keyOfDigest(d))])
+    if (v === null) return
+    await Promise.all([this.#redis.zrem(this.indexKey(decode(v).userId), d), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
+  }
+
+  /** Deletes session keys by digest; the expiries of those that were still there. */
+  async #deleteKeys (digests: string[]): Promise<number[]> {
+    const now = this.#now()
+    // One key per command: session keys live in other cluster slots than the index.
+    const rows = await Promise.all(digests.map(async d => await Promise.all([this.#redis.pttl(this.keyOfDigest(d)), this.#redis.del(this.keyOfDigest(d))])))
+    const ended = rows.filter(([pttl, n]) => n === 1 && pttl > 0).map(([pttl]) => now + pttl)
+    await this.#live.remove(ended)
+    return rows.filter(([, n]) => n === 1).map(([pttl]) => now + pttl)
   }
 
   /** Live sessions of a user; prunes index entries whose session has expired. */
@@ -322,12 +344,10 @@ export class RedisSessionStore {
     const index = this.indexKey(userId)
     const digests = (await this.#redis.zrange(index, 0, -1)).filter(d => d !== keep)
     if (digests.length === 0) return 0
-    // One key per command: session keys live in other cluster slots than the index.
-    const deleted = await Promise.all(digests.map(async d => await this.#redis.del(this.keyOfDigest(d))))
+    const ended = await this.#deleteKeys(digests)
     await this.#redis.zrem(index, ...digests)
-    await this.#redis.zrem(this.censusKey, ...digests)
     // Entries whose session had already expired are dropped but not counted as ended.
-    return deleted.reduce((sum, n) => sum + n, 0)
+    return ended.length
   }
 
   /** Ends the session of `userId` whose public handle is `handle`; false if it has none. */
@@ -335,10 +355,9 @@ export class RedisSessionStore {
     const digests = await this.#redis.zrange(this.indexKey(userId), 0, -1)
     const d = digests.find(x => RedisSessionStore.handleOf(x) === handle)
     if (d === undefined) return false
-    const existed = await this.#redis.del(this.keyOfDigest(d))
+    const ended = await this.#deleteKeys([d])
     await this.#redis.zrem(this.indexKey(userId), d)
-    await this.#redis.zrem(this.censusKey, d)
-    return existed === 1
+    return ended.length === 1
   }
 }
 
