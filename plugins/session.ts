@@ -50,6 +50,8 @@ declare module 'fastify' {
     lastSeenAt?: number
     ip?: string
     userAgent?: string
+    /** set when read back from the store, which keeps the User-Agent text apart */
+    userAgentRef?: string
   }
 }
 
@@ -172,7 +174,7 @@ export default fp(async (app) => {
       // from the store and saves the new one.
       const now = Date.now()
       old.lastSeenAt = now
-      await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent'])
+      await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent', 'userAgentRef'])
       const s = request.session
       return { expiresAt: store.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(request) }
     },

@@ -9,7 +9,10 @@ export interface SessionData {
   absoluteExpiresAt: number
   lastSeenAt: number
   ip: string
+  /** the client's User-Agent; '' as read back from Redis, which keeps only `userAgentRef` */
   userAgent: string
+  /** the key of the User-Agent text in the store's shared dictionary (see write) */
+  userAgentRef?: string
 }
 
 export interface StoreOptions {
@@ -33,10 +36,11 @@ export interface StoreOptions {
 
 type Callback<T = void> = (err?: Error | null, value?: T) => void
 
-export interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: string }
+/** `r` is the User-Agent's reference; `ua` (the text itself) only in records of an earlier version. */
+export interface Stored { u: string, c: number, a: number, l: number, ip: string, r?: string, ua?: string }
 
 /*
- * A session is stored as one compact string, `userId|createdAt|absoluteExpiresAt|lastSeenAt|ip|userAgent`
+ * A session is stored as one compact string, `userId|createdAt|absoluteExpiresAt|lastSeenAt|ip|userAgentRef`
  * with the three times in base 36 (ms since the epoch, 8 characters each). It costs about a
  * third less Redis memory than the JSON object it replaced; values written as JSON by an
  * earlier version (they start with `{`) are still read, and slid, as JSON.
@@ -186,6 +190,7 @@ export class RedisSessionStore {
   }
 
   keyOf (sessionId: string): string { return this.keyOfDigest(this.digestOf(sessionId)) }
+  userAgentKey (ref: string): string { return `${this.#prefix}ua:${ref}` }
   keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
   indexKey (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
   /** The count of live sessions by expiry minute (see expiry-count.ts). */
@@ -258,9 +263,10 @@ export class RedisSessionStore {
       c: num(session.createdAt, now),
       a: num(session.absoluteExpiresAt, now + this.absoluteTtl),
       l: num(session.lastSeenAt, now),
-      ip: typeof session.ip === 'string' ? session.ip : '',
-      ua: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
+      ip: typeof session.ip === 'string' ? session.ip : ''
     }
+    const userAgent = typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
+    s.r = userAgent !== '' ? userAgentRef(userAgent) : typeof session.userAgentRef === 'string' ? session.userAgentRef : ''
     const px = Math.min(this.ttl, s.a - now)
     const d = this.digestOf(sessionId)
     if (px <= 0) {
@@ -271,11 +277,21 @@ export class RedisSessionStore {
     // fsync for the writes instead of one each. An index entry whose SET failed is pruned
     // like any dead one.
     const key = this.keyOfDigest(d)
+    /*
+     * The User-Agent text is kept once for all the sessions that share it (a few browser
+     * versions cover most sessions), under a reference made from its digest: 12 bytes in
+     * the session instead of about 110. NX: a text already there is never replaced (a
+     * colliding text cannot relabel other sessions); it lives as long as the longest
+     * session written with it.
+     */
+    const uaKey = this.userAgentKey(s.r)
+    const dictionary = userAgent === '' ? [] : [this.#redis.set(uaKey, userAgent, 'PXAT', Math.ceil(s.a), 'NX'), this.#redis.pexpireat(uaKey, Math.ceil(s.a), 'GT')]
     const [before, , added] = await Promise.all([
       this.#redis.pttl(key),
       this.#redis.set(key, encode(s), 'PX', px),
       this.#redis.zadd(this.indexKey(s.u), s.a, d)
     ])
+    await Promise.all(dictionary)
     // A session saved again (not new) already counts: its one moves to the new expiry.
     if (before > 0) await this.#live.move(now + before, now + px)
     else await this.#live.add(now + px)
@@ -333,10 +349,12 @@ export class RedisSessionStore {
     }))
     const dead = rows.filter(r => r.v === null).map(r => r.d)
     if (dead.length > 0) await this.#redis.zrem(index, ...dead)
-    return rows.filter(r => r.v !== null).map(r => {
-      const s = decode(r.v as string)
-      return { ...s, digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }
-    })
+    const sessions = rows.filter(r => r.v !== null).map(r => ({ ...decode(r.v as string), digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }))
+    // One key per command: the texts live in other cluster slots than each other.
+    const refs = [...new Set(sessions.map(s => s.userAgentRef).filter((r): r is string => r !== undefined && r !== ''))]
+    const texts = new Map(await Promise.all(refs.map(async r => [r, await this.#redis.get(this.userAgentKey(r)) ?? ''] as const)))
+    for (const s of sessions) if (s.userAgentRef !== undefined) s.userAgent = texts.get(s.userAgentRef) ?? ''
+    return sessions
   }
 
   /** Ends every session of a user except, optionally, the one with digest `keep`. */
@@ -365,17 +383,23 @@ function num (v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback
 }
 
+/** The reference of a User-Agent text: 72 bits of its SHA-256, as 12 base64url characters. */
+export function userAgentRef (userAgent: string): string {
+  return digest(`ua:${userAgent}`).slice(0, 12)
+}
+
 /** The compact form; JSON (still readable) when an id or address would break the format. */
 export function encode (s: Stored): string {
   if (s.u.includes('|') || s.ip.includes('|')) return JSON.stringify(s)
   const t = (n: number): string => Math.floor(n).toString(36)
-  return `${s.u}|${t(s.c)}|${t(s.a)}|${t(s.l)}|${s.ip}|${s.ua}`
+  return `${s.u}|${t(s.c)}|${t(s.a)}|${t(s.l)}|${s.ip}|${s.r ?? ''}`
 }
 
 export function decode (v: string): SessionData {
   if (v.startsWith('{')) {
     const s = JSON.parse(v) as Stored
-    return { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip, userAgent: s.ua }
+    const base = { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip }
+    return s.r !== undefined ? { ...base, userAgent: '', userAgentRef: s.r } : { ...base, userAgent: s.ua ?? '' }
   }
   const p1 = v.indexOf('|')
   const p2 = v.indexOf('|', p1 + 1)
@@ -389,6 +413,7 @@ export function decode (v: string): SessionData {
     absoluteExpiresAt: parseInt(v.slice(p2 + 1, p3), 36),
     lastSeenAt: parseInt(v.slice(p3 + 1, p4), 36),
     ip: v.slice(p4 + 1, p5),
-    userAgent: v.slice(p5 + 1)
+    userAgent: '',
+    userAgentRef: v.slice(p5 + 1)
   }
 }
