@@ -3,7 +3,7 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Cluster } from 'ioredis'
-import { RedisSessionStore } from '../src/sessions/store.js'
+import { RedisSessionStore, sessionDigest } from '../src/sessions/store.js'
 import { RememberingSigner } from '../src/sessions/cookie-signer.js'
 import { hmac, randomToken } from '../src/crypto/secrets.js'
 import { userFromHash, type User } from '../src/accounts/users.js'
@@ -134,10 +134,10 @@ export default fp(async (app) => {
     done(null, payload)
   })
 
-  const csrfToken = (request: FastifyRequest): string => hmac(c.SESSION_SECRET, `csrf:${store.digestOf(request.session.sessionId)}`)
+  const csrfToken = (request: FastifyRequest): string => hmac(c.SESSION_SECRET, `csrf:${sessionDigest(request.session.sessionId)}`)
   const currentDigest = (request: FastifyRequest): string | undefined => {
     const session = request.session as typeof request.session | null
-    return session?.userId === undefined ? undefined : store.digestOf(session.sessionId)
+    return session?.userId === undefined ? undefined : sessionDigest(session.sessionId)
   }
 
   app.decorate('sessions', {

@@ -145,7 +145,6 @@ export class RedisSessionStore {
   /** user hashes read along with a session, by session id; cleared on the next turn */
   readonly #prefetched = new Map<string, string[]>()
   #clearScheduled = false
-  readonly #digests = new Map<string, string>()
   readonly #live: ExpiryCount
 
   constructor (redis: RedisClient, options: StoreOptions) {
@@ -173,21 +172,8 @@ export class RedisSessionStore {
     return this.#prefetched.get(sessionId)
   }
 
-  /**
-   * What Redis knows a session by: SHA-256 of its id cut to 120 bits (20 base64url
-   * characters), plenty against guessing an id from it and against two sessions sharing one,
-   * and 23 bytes less in each key and index entry. Remembered for a while: a request needs
-   * it to read its session and again for its CSRF token, a turn of the event loop later.
-   */
-  digestOf (sessionId: string): string {
-    let d = this.#digests.get(sessionId)
-    if (d === undefined) {
-      if (this.#digests.size >= 4096) this.#digests.clear()
-      d = digest(sessionId).slice(0, 20)
-      this.#digests.set(sessionId, d)
-    }
-    return d
-  }
+  /** What Redis knows session `sessionId` by (see sessionDigest). */
+  digestOf (sessionId: string): string { return sessionDigest(sessionId) }
 
   keyOf (sessionId: string): string { return this.keyOfDigest(this.digestOf(sessionId)) }
   userAgentKey (ref: string): string { return `${this.#prefix}ua:${ref}` }
@@ -377,6 +363,25 @@ export class RedisSessionStore {
     await this.#redis.zrem(this.indexKey(userId), d)
     return ended.length === 1
   }
+}
+
+const digests = new Map<string, string>()
+
+/**
+ * What Redis knows a session by: SHA-256 of its id cut to 120 bits (20 base64url
+ * characters), plenty against guessing an id from it and against two sessions sharing one,
+ * and 23 bytes less in each key and index entry than the whole digest. Remembered for a
+ * while: a request needs it to read its session and again for its CSRF token, a turn of
+ * the event loop later.
+ */
+export function sessionDigest (sessionId: string): string {
+  let d = digests.get(sessionId)
+  if (d === undefined) {
+    if (digests.size >= 4096) digests.clear()
+    d = digest(sessionId).slice(0, 20)
+    digests.set(sessionId, d)
+  }
+  return d
 }
 
 function num (v: unknown, fallback: number): number {
