@@ -8,6 +8,8 @@ import { defineScripts, type LuaScript } from '../redis/scripts.js'
  * when it is ended early; when Redis expires it, its minute has passed and no longer
  * counts. Counting sums the minutes still ahead (the current one included, so the count
  * may include sessions that expired earlier in this minute) and drops the passed ones.
+ * A session's minute is read from its key's TTL, so a TTL changed from outside Gatehouse
+ * skews the count until the minutes involved have passed (7 days at most).
  * The hash holds at most one field per minute of the sliding lifetime (about 10,000 for 7
  * days), whatever the number of sessions: the sorted set of every session digest it
  * replaces cost about 140 bytes a session. Single-key commands only (Cluster safe).
@@ -26,7 +28,9 @@ local fields = redis.call('HGETALL', count)
 local live = 0
 for i = 1, #fields, 2 do
   local n = tonumber(fields[i + 1])
-  if tonumber(fields[i], 36) < now or n <= 0 then
+  -- A minute below zero is kept: it corrects another (a session whose TTL was changed
+  -- from outside moves its one from a minute it was not counted in).
+  if tonumber(fields[i], 36) < now or n == 0 then
     redis.call('HDEL', count, fields[i])
   else
     live = live + n
