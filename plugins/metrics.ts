@@ -76,7 +76,7 @@ export default fp(async (app) => {
   // eslint-disable-next-line no-new -- registered in the registry; read on scrape
   new Gauge({
     name: 'gatehouse_active_sessions',
-    help: 'Sessions not yet expired (from the session census sorted set; -1 when Redis cannot be asked)',
+    help: 'Sessions not yet expired (from the live-session count by expiry minute; -1 when Redis cannot be asked)',
     registers: [registry],
     async collect () {
       if (!app.hasDecorator('sessionStore') || redis.status !== 'ready') {
