@@ -1,23 +1,40 @@
 /*
- * Gatehouse benchmarks: `npm run bench`.
+ * Gatehouse benchmarks: `npm run bench` (BENCH_QUICK=1 for a short run).
  *
- * Starts its own redis-server (the project's redis.conf, in a temporary directory), the
- * server as a child process (`node --import tsx src/server.ts`) and a bare Fastify baseline,
- * then runs the four scenarios of issue 8, each against a baseline measured in the same run
- * (scenario 4 runs a second Redis and server holding the large number of sessions),
- * prints one table and writes bench/results/latest.json.
+ * Gatehouse and its baselines are measured in the SAME run, in interleaved rounds (each
+ * round runs every stack once, in a rotated order), and compared by the median of the
+ * per-round ratios, so a change of machine speed during the run cancels out:
+ *
+ *   bare            Fastify answering /me's JSON, no session (bench/baselines/bare.ts)
+ *   floor           Fastify + ioredis: random id in a cookie, one GET of its SHA-256
+ *   lean            @fastify/session on a one-GET ioredis store, SHA-256 keys, rolling: false
+ *   connect-redis   @fastify/session + connect-redis as connect-redis's README sets it up
+ *   gatehouse       src/server.ts, NODE_ENV=production, LOG_LEVEL=warn
+ *
+ * Scenarios: GET /me at 64 connections; POST /login at 8 against the Argon2 ceiling
+ * (argon2.verify alone with the server's parameters and libuv pool); Redis bytes per
+ * session (used_memory delta / sessions, everything a session writes included: Gatehouse
+ * at the large scale point through its own store, the baselines from one real login's
+ * record cloned under fresh ids); /me with 1,000 and with 1,000,000 sessions; /me p99
+ * under a login flood.
+ *
+ * With `taskset` and two or more CPUs, every server runs on CPU 0, and this process (the
+ * load generator) and the redis-servers it starts on CPU 1, so the server under test has
+ * one core to itself.
  *
  * Options (environment):
- *   BENCH_DURATION=15      seconds per measured run (default 15)
- *   BENCH_QUICK=1          100,000 sessions instead of 1,000,000 for the scale scenario
- *   BENCH_SESSIONS=N       sessions for the large scale point (overrides BENCH_QUICK)
- *   BENCH_CONNECTIONS=64   connections for GET /me
- *   BENCH_LOGIN_CONCURRENCY  concurrent logins and argon2.verify calls (default 2 x nproc)
- *   BENCH_OUT=path         where to write the JSON (default bench/results/latest.json)
- *   UV_THREADPOOL_SIZE     the server's libuv pool (default: nproc)
+ *   BENCH_QUICK=1            short run: 3 s runs, 2 rounds, 100,000 sessions
+ *   BENCH_DURATION=6         seconds per measured run
+ *   BENCH_ROUNDS=5           rounds of /me; BENCH_LOGIN_ROUNDS=3 rounds of login
+ *   BENCH_SESSIONS=N         sessions for the large scale point
+ *   BENCH_CONNECTIONS=64     connections for GET /me; BENCH_LOGIN_CONCURRENCY=8 for login
+ *   BENCH_PIN=0              do not pin processes to CPUs
+ *   BENCH_OUT=path           where to write the JSON (default bench/results/latest.json;
+ *                            the table goes next to it as .md)
  */
 import autocannon from 'autocannon'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { availableParallelism, tmpdir, totalmem } from 'node:os'
@@ -28,24 +45,46 @@ import { RedisSessionStore } from '../src/sessions/store.js'
 import { UserRepository } from '../src/accounts/users.js'
 import { PasswordHasher, OWASP_ARGON2 } from '../src/accounts/passwords.js'
 import { randomToken } from '../src/crypto/secrets.js'
+import { userRecordKey } from './baselines/common.js'
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 15)
-const WARMUP = Math.min(3, Math.max(1, Math.round(DURATION / 5)))
-const BIG = Number(process.env.BENCH_SESSIONS ?? (process.env.BENCH_QUICK === '1' ? 100_000 : 1_000_000))
+const QUICK = process.env.BENCH_QUICK === '1'
+const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 6))
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 5))
+const LOGIN_ROUNDS = Number(process.env.BENCH_LOGIN_ROUNDS ?? (QUICK ? 1 : 3))
+const BIG = Number(process.env.BENCH_SESSIONS ?? (QUICK ? 100_000 : 1_000_000))
 const SMALL = 1_000
+/** sessions cloned per baseline to measure its Redis bytes per session */
+const CLONES = QUICK ? 20_000 : 100_000
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
+const LOGIN_CONCURRENCY = Number(process.env.BENCH_LOGIN_CONCURRENCY ?? 8)
 const CPUS = availableParallelism()
-const LOGIN_CONCURRENCY = Number(process.env.BENCH_LOGIN_CONCURRENCY ?? 2 * CPUS)
 // The server's libuv pool (Argon2 runs there); it must be in the environment at start.
 const THREADPOOL = process.env.UV_THREADPOOL_SIZE ?? String(CPUS)
 const OUT = process.env.BENCH_OUT ?? join(PROJECT_ROOT, 'bench', 'results', 'latest.json')
+const PIN = process.env.BENCH_PIN !== '0' && CPUS >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0
+const SERVER_CPU = '0'
+const LOAD_CPU = '1'
 const PREFIX = 'gh:'
+const EMAIL = 'bench@example.test'
 const PASSWORD = 'bench horse battery staple'
 const SESSIONS_PER_USER = 2
 // A real browser's user agent: what a session record actually holds.
 const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 // Everything is bounded: the whole run is killed after this long.
-const DEADLINE_MS = (20 * 60 + 12 * DURATION) * 1000
+const DEADLINE_MS = (15 * 60 + 40 * DURATION) * 1000
+
+type StackName = 'bare' | 'floor' | 'lean' | 'connect-redis' | 'gatehouse'
+const STACKS: StackName[] = ['bare', 'floor', 'lean', 'connect-redis', 'gatehouse']
+const LOGIN_STACKS: Array<StackName | 'argon2'> = ['argon2', 'floor', 'lean', 'connect-redis', 'gatehouse']
+const LABELS: Record<StackName, string> = {
+  bare: 'bare Fastify, no session',
+  floor: 'the floor: Fastify + ioredis, random id in a cookie, one GET of its SHA-256',
+  lean: '@fastify/session on a lean ioredis store (one GET per read, SHA-256 keys, `rolling: false`)',
+  'connect-redis': '@fastify/session + connect-redis (its README\'s setup)',
+  gatehouse: 'Gatehouse'
+}
+/** where each baseline keeps its sessions (see bench/baselines/) */
+const SESSION_PREFIX: Partial<Record<StackName, string>> = { floor: 'floor:', lean: 'lean:', 'connect-redis': 'cr:' }
 
 const children: ChildProcess[] = []
 const redisServers: LocalRedis[] = []
@@ -66,82 +105,60 @@ const watchdog = setTimeout(() => {
 watchdog.unref()
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { cleanup().finally(() => process.exit(130)).catch(() => {}) })
 
-async function waitFor (url: string, ms = 30_000): Promise<void> {
+const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+async function waitFor (url: string, ms = 60_000): Promise<void> {
   const end = Date.now() + ms
   while (Date.now() < end) {
     try {
       const r = await fetch(url)
       if (r.status < 500) return
     } catch {}
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await sleep(100)
   }
   throw new Error(`${url} did not answer within ${ms} ms`)
 }
 
-function startChild (args: string[], env: Record<string, string>, name: string): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+/** A node process running `script`, on the server CPU when pinning. */
+function startNode (script: string, env: Record<string, string>, name: string, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+  const args = ['--import', 'tsx', script]
+  const [cmd, argv] = PIN ? ['taskset', ['-c', SERVER_CPU, process.execPath, ...args]] : [process.execPath, args]
+  const child = spawn(cmd, argv, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'pipe'] })
   child.stderr?.on('data', (c: Buffer) => { process.stderr.write(`[${name}] ${c.toString()}`) })
   children.push(child)
   return child
 }
 
-interface Run { rps: number, p50: number, p99: number, total: number, non2xx: number, errors: number, duration: number }
+interface Run { rps: number, p50: number, p99: number, total: number, non2xx: number, errors: number }
 
-function summarise (r: autocannon.Result): Run {
-  return {
-    rps: round(r['2xx'] / r.duration),
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    total: r['2xx'],
-    non2xx: r.non2xx,
-    errors: r.errors,
-    duration: round(r.duration)
-  }
-}
-
-async function cannon (opts: autocannon.Options, warmup = true): Promise<Run> {
-  if (warmup) await autocannon({ ...opts, duration: WARMUP })
+async function cannon (opts: autocannon.Options): Promise<Run> {
   const r = await autocannon(opts)
-  const s = summarise(r)
-  if (s.errors > 0 || s.non2xx > 0) log(`${opts.title ?? opts.url}: ${s.non2xx} non-2xx, ${s.errors} errors`)
+  const s = { rps: round(r['2xx'] / r.duration), p50: r.latency.p50, p99: r.latency.p99, total: r['2xx'], non2xx: r.non2xx, errors: r.errors }
+  if (s.errors > 0 || s.non2xx > 0) log(`${opts.url as string}: ${s.non2xx} non-2xx, ${s.errors} errors`)
   return s
 }
 
-/** Two runs of one baseline, averaged; both kept so the spread is visible. */
-function mean (a: Run, b: Run): Run & { runs: number[] } {
-  return {
-    rps: round((a.rps + b.rps) / 2),
-    p50: round((a.p50 + b.p50) / 2),
-    p99: round((a.p99 + b.p99) / 2),
-    total: a.total + b.total,
-    non2xx: a.non2xx + b.non2xx,
-    errors: a.errors + b.errors,
-    duration: round(a.duration + b.duration),
-    runs: [a.rps, b.rps]
-  }
-}
-
-const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d
-
 /**
  * The Argon2 ceiling: argon2.verify with the server's parameters at `concurrency`, for
- * `seconds`, in a child process with the server's UV_THREADPOOL_SIZE.
+ * `seconds`, in a process like a server's (same CPU, same UV_THREADPOOL_SIZE).
  */
-async function argon2Ceiling (hash: string, concurrency: number, seconds: number): Promise<{ rps: number, total: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/argon2-ceiling.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, UV_THREADPOOL_SIZE: THREADPOOL, HASH: hash, PASSWORD, CONCURRENCY: String(concurrency), SECONDS: String(seconds) },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  children.push(child)
+async function argon2Ceiling (hash: string, concurrency: number, seconds: number): Promise<Run> {
+  const child = startNode('bench/argon2-ceiling.ts', { UV_THREADPOOL_SIZE: THREADPOOL, HASH: hash, PASSWORD, CONCURRENCY: String(concurrency), SECONDS: String(seconds) }, 'argon2', 'pipe')
   let out = ''
   child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
   const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
   if (code !== 0) throw new Error(`argon2 ceiling exited with ${String(code)}`)
-  return JSON.parse(out) as { rps: number, total: number }
+  const r = JSON.parse(out) as { rps: number, total: number }
+  return { rps: r.rps, total: r.total, p50: 0, p99: 0, non2xx: 0, errors: 0 }
 }
 
-/** Sessions written through the store's own write path, many at a time (auto-pipelined). */
+/** Sessions written through Gatehouse's own store, many at a time (auto-pipelined). */
 async function seedSessions (store: RedisSessionStore, count: number): Promise<void> {
   const BATCH = 5_000
   const now = Date.now()
@@ -172,19 +189,12 @@ async function redisInfo (redis: Redis, section: string): Promise<Record<string,
   const text = await redis.info(section)
   return Object.fromEntries(text.split('\r\n').filter(l => l.includes(':')).map(l => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]))
 }
+const usedMemory = async (redis: Redis): Promise<number> => Number((await redisInfo(redis, 'memory')).used_memory)
 
 async function sessionCount (redis: Redis): Promise<number> {
-  // The store's census holds one entry per live session (index keys have TTLs too, so the
-  // keyspace's "expires" count would overstate it).
-  return await redis.zcard('gh:sessions:live')
-}
-
-async function waitForAofRewrite (redis: Redis): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const p = await redisInfo(redis, 'persistence')
-    if (p.aof_rewrite_in_progress === '0' && p.aof_rewrite_scheduled === '0') return
-    await new Promise(resolve => setTimeout(resolve, 500))
-  }
+  // The store's own count of live sessions (index keys have TTLs too, so the keyspace's
+  // "expires" count would overstate it).
+  return await new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 }).countActive()
 }
 
 async function commandCalls (redis: Redis): Promise<Record<string, number>> {
@@ -197,6 +207,68 @@ async function commandCalls (redis: Redis): Promise<Record<string, number>> {
   return out
 }
 
+/** All keys matching `pattern`, by SCAN. */
+async function scanKeys (redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 10_000)
+    keys.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
+}
+
+/** A key's kind: the key with its ids and digests replaced by `*`. */
+const kindOf = (key: string): string => key.replace(/\{[^}]*\}/g, '{*}').replace(/[A-Za-z0-9_-]{16,}/g, '*')
+
+/**
+ * Where a store's bytes go: every key by kind (exact counts by SCAN), MEMORY USAGE of up
+ * to 100 keys of each kind, extrapolated and divided by `sessions`.
+ */
+async function breakdown (redis: Redis, sessions: number): Promise<Record<string, { keys: number, bytesPerSession: number }>> {
+  const byKind = new Map<string, string[]>()
+  for (const k of await scanKeys(redis, '*')) {
+    const kind = kindOf(k)
+    const list = byKind.get(kind) ?? []
+    list.push(k)
+    byKind.set(kind, list)
+  }
+  const out: Record<string, { keys: number, bytesPerSession: number }> = {}
+  for (const [kind, keys] of byKind) {
+    const sample = keys.slice(0, 100)
+    let bytes = 0
+    for (const k of sample) bytes += Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'))
+    out[kind] = { keys: keys.length, bytesPerSession: round(bytes / sample.length * keys.length / sessions) }
+  }
+  return out
+}
+
+/**
+ * Redis bytes per session of a baseline: the record one real login wrote (`key`, its
+ * value and TTL), cloned `CLONES` times under fresh keys of the same shape into an empty
+ * Redis, used_memory delta divided by the clones.
+ */
+async function clonedBytesPerSession (source: Redis, target: Redis, key: string): Promise<number> {
+  const value = await source.getBuffer(key)
+  const pttl = await source.pttl(key)
+  if (value === null) throw new Error(`${key} vanished`)
+  const colon = key.lastIndexOf(':') + 1
+  const prefix = key.slice(0, colon)
+  const id = key.slice(colon)
+  const fresh = /^[0-9a-f]+$/.test(id) ? (): string => randomBytes(id.length / 2).toString('hex') : (): string => randomBytes(id.length).toString('base64url').slice(0, id.length)
+  await target.flushall()
+  await target.config('SET', 'appendfsync', 'no')
+  const before = await usedMemory(target)
+  for (let done = 0; done < CLONES; done += 5_000) {
+    await Promise.all(Array.from({ length: Math.min(5_000, CLONES - done) }, async () => await target.set(prefix + fresh(), value, 'PX', Math.max(pttl, 60_000))))
+  }
+  const bytes = (await usedMemory(target) - before) / CLONES
+  await target.flushall()
+  await target.config('SET', 'appendfsync', 'always')
+  return round(bytes)
+}
+
 function machine (): Record<string, unknown> {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
   return {
@@ -205,205 +277,217 @@ function machine (): Record<string, unknown> {
     memoryGiB: round(totalmem() / 2 ** 30),
     node: process.version,
     redis: '',
+    pinned: PIN ? `servers on CPU ${SERVER_CPU}; load generator and Redis on CPU ${LOAD_CPU}` : 'no',
     loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
   }
 }
 
+async function login (base: string): Promise<string> {
+  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) })
+  if (r.status !== 200) throw new Error(`${base} login answered ${r.status}: ${await r.text()}`)
+  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]
+  const me = await fetch(`${base}/api/auth/me`, { headers: { cookie } })
+  if (me.status !== 200) throw new Error(`${base} /me answered ${me.status}`)
+  return cookie
+}
+
 async function main (): Promise<void> {
   const started = Date.now()
+  // Pinned before anything starts: the redis-servers started below inherit this CPU.
+  if (PIN) spawnSync('taskset', ['-a', '-pc', LOAD_CPU, String(process.pid)], { stdio: 'ignore' })
   const info = machine()
   tmp = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'))
-  const email = 'bench@example.test'
   const passwordHash = await new PasswordHasher(OWASP_ARGON2).hash(PASSWORD)
-  const loginBody = JSON.stringify({ email, password: PASSWORD })
+  const loginBody = JSON.stringify({ email: EMAIL, password: PASSWORD })
 
-  /*
-   * A Redis with the bench user (made directly, argon2 hash with the server's default
-   * parameters) and a server on it, signed in once. Scenario 4 runs two of these side by
-   * side, one with 1,000 sessions and one with 1,000,000, and alternates between them.
-   */
-  const setup = async (name: string): Promise<{ redis: Redis, store: RedisSessionStore, base: string, cookie: string, meBody: string }> => {
+  const redisAt = async (name: string): Promise<Redis> => {
     const server = await startRedis({ dir: join(tmp as string, name) })
     redisServers.push(server)
-    const redis = new Redis(server.url, { enableAutoPipelining: true })
-    const created = await new UserRepository(redis, PREFIX).create({ email, username: 'bench', passwordHash, firstName: 'Bench', lastName: 'Mark', emailVerified: true })
+    return new Redis(server.url, { enableAutoPipelining: true })
+  }
+  // `main` serves every stack's throughput runs, `big` the Gatehouse that holds BIG
+  // sessions, `clones` the baselines' memory measurement.
+  const [main, big, clones] = await Promise.all([redisAt('main'), redisAt('big'), redisAt('clones')])
+  info.redis = (await redisInfo(main, 'server')).redis_version
+  const urlOf = (r: Redis): string => `redis://127.0.0.1:${r.options.port as number}`
+
+  const startGatehouse = async (redis: Redis, name: string): Promise<{ base: string, store: RedisSessionStore }> => {
+    const created = await new UserRepository(redis, PREFIX).create({ email: EMAIL, username: 'bench', passwordHash, firstName: 'Bench', lastName: 'Mark', emailVerified: true })
     if (!created.ok) throw new Error('could not create the bench user')
-    const store = new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 })
     const port = await freePort()
-    const base = `http://127.0.0.1:${port}`
-    startChild(['--import', 'tsx', 'src/server.ts'], {
-      REDIS_URL: server.url,
+    startNode('src/server.ts', {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      REDIS_URL: urlOf(redis),
       PORT: String(port),
       LOGIN_RATE_LIMIT: '100000000',
-      LOG_LEVEL: 'warn',
       UV_THREADPOOL_SIZE: THREADPOOL,
-      NODE_ENV: 'development',
-      SESSION_SECRET: randomToken(32)
-    }, `server-${name}`)
+      SESSION_SECRET: randomToken(32),
+      DATA_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      METRICS_TOKEN: randomToken(16)
+    }, name)
+    const base = `http://127.0.0.1:${port}`
     await waitFor(`${base}/health/live`)
-    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody })
-    if (login.status !== 200) throw new Error(`login answered ${login.status}: ${await login.text()}`)
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]
-    const meRes = await fetch(`${base}/api/auth/me`, { headers: { cookie } })
-    if (meRes.status !== 200) throw new Error(`/me answered ${meRes.status}`)
-    return { redis, store, base, cookie, meBody: await meRes.text() }
+    return { base, store: new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 }) }
   }
-
-  const small = await setup('small')
-  const { redis, base, cookie } = small
-  info.redis = (await redisInfo(redis, 'server')).redis_version
-
-  const barePort = await freePort()
+  const gatehouse = await startGatehouse(main, 'gatehouse')
+  const gatehouseBig = await startGatehouse(big, 'gatehouse-big')
+  const bases: Partial<Record<StackName, string>> = { gatehouse: gatehouse.base }
+  const cookies: Partial<Record<StackName, string>> = { gatehouse: await login(gatehouse.base) }
+  const meBody = await (await fetch(`${gatehouse.base}/api/auth/me`, { headers: { cookie: cookies.gatehouse as string } })).text()
   const bodyFile = join(tmp, 'me.json')
-  await writeFile(bodyFile, small.meBody)
-  startChild(['--import', 'tsx', 'bench/bare-server.ts'], { PORT: String(barePort), BODY_FILE: bodyFile }, 'bare')
-  await waitFor(`http://127.0.0.1:${barePort}/api/auth/me`)
+  await writeFile(bodyFile, meBody)
+  const publicUser = (JSON.parse(meBody) as { user: { id: string } }).user
+  await main.set(userRecordKey(EMAIL), JSON.stringify({ id: publicUser.id, passwordHash, user: publicUser }))
 
-  // 1,000 live sessions on the first server, BIG on the second; seeded before anything is measured.
-  await seedSessions(small.store, SMALL - await sessionCount(redis))
-  const sessionsSmall = await sessionCount(redis)
-  const big = await setup('big')
-  log(`seeding ${BIG.toLocaleString('en')} sessions`)
-  const mem0 = Number((await redisInfo(big.redis, 'memory')).used_memory)
-  const count0 = await sessionCount(big.redis)
+  for (const name of ['bare', 'floor', 'lean', 'connect-redis'] as const) {
+    const port = await freePort()
+    startNode(`bench/baselines/${name === 'lean' ? 'lean-session' : name}.ts`, { NODE_ENV: 'production', PORT: String(port), REDIS_URL: urlOf(main), BODY_FILE: bodyFile, SECRET: randomToken(32) }, name)
+    bases[name] = `http://127.0.0.1:${port}`
+    await waitFor(`${bases[name] as string}/api/auth/me`)
+    if (name !== 'bare') cookies[name] = await login(bases[name] as string)
+  }
+
+  // Memory. The baselines: their login's record, cloned. Gatehouse: its own write path.
+  const bytesPerSession: Partial<Record<StackName, number>> = {}
+  for (const name of ['floor', 'lean', 'connect-redis'] as const) {
+    const [key] = await scanKeys(main, `${SESSION_PREFIX[name] as string}*`)
+    bytesPerSession[name] = await clonedBytesPerSession(main, clones, key)
+  }
+  clones.disconnect()
+  await seedSessions(gatehouse.store, SMALL - await sessionCount(main))
+  const sessionsSmall = await sessionCount(main)
+  const bigCookie = await login(gatehouseBig.base)
+  log(`seeding ${BIG.toLocaleString('en')} Gatehouse sessions`)
+  // The seeding is not what is measured: no fsync per write while it runs.
+  await big.config('SET', 'appendfsync', 'no')
+  const count0 = await sessionCount(big)
+  const mem0 = await usedMemory(big)
   const seedStart = Date.now()
-  await seedSessions(big.store, BIG - count0)
+  await seedSessions(gatehouseBig.store, BIG - count0)
   const seedSeconds = round((Date.now() - seedStart) / 1000)
-  await waitForAofRewrite(big.redis)
-  const sessionsBig = await sessionCount(big.redis)
-  const mem1 = Number((await redisInfo(big.redis, 'memory')).used_memory)
-  const perSessionUsed = round((mem1 - mem0) / (sessionsBig - count0))
-  // MEMORY USAGE of filler session keys and their index zsets, on a sample.
-  let keyBytes = 0
-  let indexBytes = 0
-  let sampled = 0
-  for (let i = 0; i < 200; i++) {
-    const key = await big.redis.randomkey()
-    if (key?.startsWith(`${PREFIX}sess:`) !== true) continue
-    const v = await big.redis.get(key)
-    const userId = v === null ? null : extractUser(v)
-    if (userId === null) continue
-    const index = big.store.indexKey(userId)
-    const [mk, mi, n] = await Promise.all([big.redis.memory('USAGE', key), big.redis.memory('USAGE', index), big.redis.zcard(index)])
-    keyBytes += Number(mk)
-    indexBytes += Number(mi) / Math.max(1, n)
-    sampled++
+  const sessionsBig = await sessionCount(big)
+  const mem1 = await usedMemory(big)
+  await big.config('SET', 'appendfsync', 'always')
+  bytesPerSession.gatehouse = round((mem1 - mem0) / (sessionsBig - count0))
+  const gatehouseBreakdown = await breakdown(big, sessionsBig)
+
+  const meOpts = (name: StackName): autocannon.Options => ({ url: `${bases[name] as string}/api/auth/me`, connections: CONNECTIONS, duration: DURATION, headers: cookies[name] === undefined ? {} : { cookie: cookies[name] as string } })
+  const loginOpts = (name: StackName): autocannon.Options => ({ url: `${bases[name] as string}/api/auth/login`, method: 'POST', connections: LOGIN_CONCURRENCY, duration: DURATION, headers: { 'content-type': 'application/json' }, body: loginBody })
+  const rotate = <T>(xs: T[], r: number): T[] => [...xs.slice(r % xs.length), ...xs.slice(0, r % xs.length)]
+
+  log(`warming up: /me of each stack for ${Math.max(2, DURATION / 2)} s`)
+  for (const name of STACKS) await autocannon({ ...meOpts(name), duration: Math.max(2, DURATION / 2) })
+
+  // 1. /me, interleaved rounds.
+  log(`/me: ${ROUNDS} rounds of ${STACKS.length} stacks, ${DURATION} s each, ${CONNECTIONS} connections`)
+  const me: Record<StackName, Run[]> = { bare: [], floor: [], lean: [], 'connect-redis': [], gatehouse: [] }
+  let commandsPerMe: Record<string, number> = {}
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const name of rotate(STACKS, r)) {
+      const before = r === 0 && name === 'gatehouse' ? await commandCalls(main) : undefined
+      const run = await cannon(meOpts(name))
+      me[name].push(run)
+      if (before !== undefined) {
+        const after = await commandCalls(main)
+        const n = run.total + run.non2xx
+        commandsPerMe = Object.fromEntries(Object.keys(after).filter(k => k !== 'info').map(k => [k, round((after[k] - (before[k] ?? 0)) / n, 4)]).filter(([, v]) => (v as number) > 0))
+      }
+    }
+    log(`  round ${r + 1}: ${STACKS.map(n => `${n} ${me[n][r].rps}`).join(', ')}`)
   }
-  const memoryUsage = sampled === 0 ? null : { sessionKey: round(keyBytes / sampled), indexShare: round(indexBytes / sampled), total: round((keyBytes + indexBytes) / sampled), sampled }
 
-  const meOpts: autocannon.Options = { url: `${base}/api/auth/me`, connections: CONNECTIONS, duration: DURATION, headers: { cookie } }
-  const loginOpts: autocannon.Options = {
-    url: `${base}/api/auth/login`,
-    method: 'POST',
-    connections: LOGIN_CONCURRENCY,
-    duration: DURATION,
-    headers: { 'content-type': 'application/json' },
-    body: loginBody
+  // 2. Scale, before any login adds sessions: Gatehouse with 1,000 and with BIG sessions.
+  log(`scale: /me with ${sessionsSmall.toLocaleString('en')} and ${sessionsBig.toLocaleString('en')} sessions, alternating`)
+  const bigMeOpts: autocannon.Options = { ...meOpts('gatehouse'), url: `${gatehouseBig.base}/api/auth/me`, headers: { cookie: bigCookie } }
+  await autocannon({ ...bigMeOpts, duration: Math.max(2, DURATION / 2) })
+  const scaleSmall: Run[] = []
+  const scaleBig: Run[] = []
+  for (let r = 0; r < 2; r++) {
+    scaleSmall.push(await cannon(meOpts('gatehouse')))
+    scaleBig.push(await cannon(bigMeOpts))
+  }
+  big.disconnect()
+
+  // 3. Login against the Argon2 ceiling, interleaved rounds.
+  log(`login: ${LOGIN_ROUNDS} rounds, concurrency ${LOGIN_CONCURRENCY}`)
+  const logins: Record<StackName | 'argon2', Run[]> = { argon2: [], bare: [], floor: [], lean: [], 'connect-redis': [], gatehouse: [] }
+  for (let r = 0; r < LOGIN_ROUNDS; r++) {
+    for (const name of rotate(LOGIN_STACKS, r)) {
+      logins[name].push(name === 'argon2' ? await argon2Ceiling(passwordHash, LOGIN_CONCURRENCY, DURATION) : await cannon(loginOpts(name)))
+    }
+    log(`  round ${r + 1}: ${LOGIN_STACKS.map(n => `${n} ${logins[n][r].rps}`).join(', ')}`)
   }
 
-  // 1. /me against the bare route.
-  log(`scenario 1: GET /me vs bare route, ${CONNECTIONS} connections, ${DURATION} s each (${sessionsSmall} sessions)`)
-  // bare, /me, bare, /me: the ratio is of the means, and a change of load on a shared
-  // machine during the run shows up as a gap between the two runs of one kind.
-  const bareOpts: autocannon.Options = { url: `http://127.0.0.1:${barePort}/api/auth/me`, connections: CONNECTIONS, duration: DURATION }
-  const bare1 = await cannon(bareOpts)
-  await autocannon({ ...meOpts, duration: WARMUP })
-  const before = await commandCalls(redis)
-  const me1 = await cannon(meOpts, false)
-  const after = await commandCalls(redis)
-  const bare2 = await cannon(bareOpts, false)
-  const me2 = await cannon(meOpts, false)
-  const bare = mean(bare1, bare2)
-  const me = mean(me1, me2)
-  // Redis commands and session writes (SET, the slide) of the first measured /me run.
-  const meRequests = me1.total + me1.non2xx
-  const sessionWrites = (after.set ?? 0) - (before.set ?? 0)
-  const redisCallsPerMe = Object.keys(after).reduce((sum, k) => sum + (after[k] - (before[k] ?? 0)), 0)
+  // 4. /me alone, then /me under a login flood.
+  log('flood: /me alone, then /me with a login flood')
+  const meAlone = await cannon(meOpts('gatehouse'))
+  const [meFlood, flood] = await Promise.all([cannon(meOpts('gatehouse')), cannon({ ...loginOpts('gatehouse'), duration: DURATION + 1 })])
 
-  // 4. Scale (before any login adds sessions): /me on the server with 1,000 sessions and on the one with BIG, alternating.
-  log(`scenario 4: /me with ${sessionsSmall.toLocaleString('en')} and with ${sessionsBig.toLocaleString('en')} sessions, alternating`)
-  const bigOpts: autocannon.Options = { ...meOpts, url: `${big.base}/api/auth/me`, headers: { cookie: big.cookie } }
-  const scaleSmall1 = await cannon(meOpts)
-  const scaleBig1 = await cannon(bigOpts)
-  const scaleSmall2 = await cannon(meOpts)
-  const scaleBig2 = await cannon(bigOpts)
-  const scaleSmall = mean(scaleSmall1, scaleSmall2)
-  const meBig = mean(scaleBig1, scaleBig2)
-  big.redis.disconnect()
-
-  // 2. Logins against the Argon2 ceiling, same parameters and concurrency.
-  log(`scenario 2: login vs argon2.verify ceiling, concurrency ${LOGIN_CONCURRENCY}`)
-  const ceiling1 = await argon2Ceiling(passwordHash, LOGIN_CONCURRENCY, DURATION)
-  const logins = await cannon(loginOpts)
-  const ceiling2 = await argon2Ceiling(passwordHash, LOGIN_CONCURRENCY, DURATION)
-  const ceiling = { rps: round((ceiling1.rps + ceiling2.rps) / 2), runs: [ceiling1.rps, ceiling2.rps] }
-
-  // 3. /me alone, then /me under a login flood.
-  log('scenario 3: /me alone, then /me with a login flood')
-  const meAlone = await cannon(meOpts)
-  const [meFlood, flood] = await Promise.all([cannon(meOpts, false), cannon({ ...loginOpts, duration: DURATION + 1 }, false)])
-
+  const ratioOf = (runs: Record<string, Run[]>, a: string, b: string): number => round(median(runs[a].map((x, i) => x.rps / runs[b][i].rps)), 3)
+  const stacks = Object.fromEntries(STACKS.map(name => [name, {
+    label: LABELS[name],
+    me: { rps: round(median(me[name].map(x => x.rps))), p99: median(me[name].map(x => x.p99)), runs: me[name].map(x => x.rps) },
+    ofBare: ratioOf(me, name, 'bare'),
+    ofFloor: name === 'bare' ? null : ratioOf(me, name, 'floor'),
+    gatehouseToThis: ratioOf(me, 'gatehouse', name),
+    login: name === 'bare' ? null : { rps: round(median(logins[name].map(x => x.rps))), p99: median(logins[name].map(x => x.p99)), runs: logins[name].map(x => x.rps), ofCeiling: ratioOf(logins, name, 'argon2') },
+    redisBytesPerSession: bytesPerSession[name] ?? null
+  }]))
+  const g = stacks.gatehouse
+  const scaleRatio = round(median(scaleBig.map((x, i) => x.rps / scaleSmall[i].rps)), 3)
+  const p99Ratio = round(meFlood.p99 / Math.max(meAlone.p99, 1), 2)
   const results = {
     date: new Date().toISOString(),
     machine: info,
-    options: { durationSeconds: DURATION, serverThreadpool: Number(THREADPOOL), warmupSeconds: WARMUP, connections: CONNECTIONS, loginConcurrency: LOGIN_CONCURRENCY, sessionsPerUser: SESSIONS_PER_USER, userAgent: BROWSER_UA },
-    scenarios: {
-      me: {
-        bare,
-        me,
-        ratio: round(me.rps / bare.rps, 3),
-        target: 0.6,
-        met: me.rps / bare.rps >= 0.6,
-        redisCommandsPerRequest: round(redisCallsPerMe / meRequests, 3),
-        redisCommandsByName: Object.fromEntries(Object.keys(after).map(k => [k, round((after[k] - (before[k] ?? 0)) / meRequests, 4)]).filter(([, v]) => (v as number) > 0)),
-        sessionWritesPerRequest: round(sessionWrites / meRequests, 5)
-      },
-      login: { argon2Ceiling: ceiling, logins, ratio: round(logins.rps / ceiling.rps, 3), target: 0.85, met: logins.rps / ceiling.rps >= 0.85 },
-      mixed: { meAlone, meWithFlood: meFlood, flood, p99Ratio: round(meFlood.p99 / Math.max(meAlone.p99, 1), 2), target: 5, met: meFlood.p99 <= 5 * Math.max(meAlone.p99, 1) },
-      scale: {
-        small: { sessions: sessionsSmall, me: scaleSmall },
-        big: { sessions: sessionsBig, me: meBig },
-        ratio: round(meBig.rps / scaleSmall.rps, 3),
-        target: 0.1,
-        met: Math.abs(meBig.rps / scaleSmall.rps - 1) <= 0.1,
-        seedSeconds,
-        memory: { usedMemoryPerSession: perSessionUsed, memoryUsage, target: 300, met: perSessionUsed <= 300 && (memoryUsage === null || memoryUsage.total <= 300) }
-      }
+    options: { quick: QUICK, durationSeconds: DURATION, rounds: ROUNDS, loginRounds: LOGIN_ROUNDS, serverThreadpool: Number(THREADPOOL), connections: CONNECTIONS, loginConcurrency: LOGIN_CONCURRENCY, sessionsPerUser: SESSIONS_PER_USER, clonesPerBaseline: CLONES, userAgent: BROWSER_UA },
+    stacks,
+    argon2Ceiling: { rps: round(median(logins.argon2.map(x => x.rps))), runs: logins.argon2.map(x => x.rps) },
+    gatehouse: {
+      redisCommandsPerMe: commandsPerMe,
+      memory: { sessions: sessionsBig, usedMemoryPerSession: bytesPerSession.gatehouse, breakdown: gatehouseBreakdown, seedSeconds },
+      scale: { small: { sessions: sessionsSmall, runs: scaleSmall.map(x => x.rps), p99: scaleSmall.map(x => x.p99) }, big: { sessions: sessionsBig, runs: scaleBig.map(x => x.rps), p99: scaleBig.map(x => x.p99) }, ratio: scaleRatio },
+      flood: { meAlone, meWithFlood: meFlood, flood, p99Ratio }
     },
+    targets: [
+      { target: '`/me` at least 0.85 of lean @fastify/session', measured: stacks.lean.gatehouseToThis, met: stacks.lean.gatehouseToThis >= 0.85 },
+      { target: '`/me` at least 1.5x @fastify/session + connect-redis', measured: stacks['connect-redis'].gatehouseToThis, met: stacks['connect-redis'].gatehouseToThis >= 1.5 },
+      { target: 'login at least 0.95 of the Argon2 ceiling', measured: g.login?.ofCeiling, met: (g.login?.ofCeiling ?? 0) >= 0.95 },
+      { target: `at most 300 B of Redis per session at ${sessionsBig.toLocaleString('en')} sessions`, measured: bytesPerSession.gatehouse, met: (bytesPerSession.gatehouse ?? Infinity) <= 300 },
+      { target: `\`/me\` flat from ${sessionsSmall.toLocaleString('en')} to ${sessionsBig.toLocaleString('en')} sessions (within 10 %)`, measured: scaleRatio, met: Math.abs(scaleRatio - 1) <= 0.1 },
+      { target: '`/me` p99 under a login flood at most 5x its p99 alone', measured: p99Ratio, met: p99Ratio <= 5 }
+    ],
     totalSeconds: round((Date.now() - started) / 1000)
   }
-  redis.disconnect()
+  main.disconnect()
   await mkdir(join(PROJECT_ROOT, 'bench', 'results'), { recursive: true })
+  const text = table(results)
   await writeFile(OUT, JSON.stringify(results, null, 2) + '\n')
-  process.stdout.write(table(results) + '\n')
-  log(`wrote ${OUT}`)
-}
-
-function extractUser (v: string): string | null {
-  if (v.startsWith('{')) return (JSON.parse(v) as { u?: string }).u ?? null
-  return v.split('|')[0] ?? null
+  await writeFile(OUT.replace(/\.json$/, '') + '.md', text + '\n')
+  process.stdout.write(text + '\n')
+  log(`wrote ${OUT} and its .md`)
 }
 
 type Results = any
 export function table (r: Results): string {
-  const s = r.scenarios
-  const ok = (b: boolean): string => b ? 'yes' : 'NO'
-  const rows: string[][] = [
-    ['Scenario', 'Measured', 'Baseline (same run)', 'Ratio', 'Target', 'Met'],
-    [`1. GET /me, ${r.options.connections as number} conn`, `${s.me.me.rps as number} req/s (runs ${(s.me.me.runs as number[]).join(', ')}), p50 ${s.me.me.p50 as number} ms, p99 ${s.me.me.p99 as number} ms`, `bare route ${s.me.bare.rps as number} req/s (runs ${(s.me.bare.runs as number[]).join(', ')}), p50 ${s.me.bare.p50 as number} ms, p99 ${s.me.bare.p99 as number} ms`, String(s.me.ratio), '>= 0.6', ok(s.me.met)],
-    [`2. Login, concurrency ${r.options.loginConcurrency as number}`, `${s.login.logins.rps as number} logins/s, p99 ${s.login.logins.p99 as number} ms`, `argon2.verify loop ${s.login.argon2Ceiling.rps as number}/s (runs ${(s.login.argon2Ceiling.runs as number[]).join(', ')})`, String(s.login.ratio), '>= 0.85', ok(s.login.met)],
-    ['3. /me p99 under login flood', `p99 ${s.mixed.meWithFlood.p99 as number} ms (${s.mixed.meWithFlood.rps as number} req/s; ${s.mixed.flood.rps as number} logins/s)`, `/me alone p99 ${s.mixed.meAlone.p99 as number} ms (${s.mixed.meAlone.rps as number} req/s)`, `${s.mixed.p99Ratio as number}x`, '<= 5x', ok(s.mixed.met)],
-    [`4. /me with ${(s.scale.big.sessions as number).toLocaleString('en')} sessions`, `${s.scale.big.me.rps as number} req/s (runs ${(s.scale.big.me.runs as number[]).join(', ')}), p99 ${s.scale.big.me.p99 as number} ms`, `${(s.scale.small.sessions as number).toLocaleString('en')} sessions: ${s.scale.small.me.rps as number} req/s (runs ${(s.scale.small.me.runs as number[]).join(', ')}), p99 ${s.scale.small.me.p99 as number} ms`, String(s.scale.ratio), 'within 10%', ok(s.scale.met)],
-    ['4. Redis memory per session', `${s.scale.memory.usedMemoryPerSession as number} B (used_memory delta)`, s.scale.memory.memoryUsage === null ? '-' : `MEMORY USAGE: key ${s.scale.memory.memoryUsage.sessionKey as number} B + index share ${s.scale.memory.memoryUsage.indexShare as number} B`, '', '<= 300 B', ok(s.scale.memory.met)]
-  ]
-  const lines = rows.map(cols => `| ${cols.join(' | ')} |`)
-  lines.splice(1, 0, `|${rows[0].map(() => '---').join('|')}|`)
-  return [
-    ...lines,
+  const f = (x: number | null | undefined, d = 2): string => x === null || x === undefined ? '-' : x.toFixed(d)
+  const lines = [
+    '| stack | `/me` req/s | of bare | of the floor | Gatehouse `/me` ÷ this | login/s | login of the Argon2 ceiling | Redis bytes per session |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...Object.values(r.stacks as Record<string, any>).map(s => `| ${s.label as string} | ${Math.round(s.me.rps as number).toLocaleString('en')} | ${f(s.ofBare)} | ${f(s.ofFloor)} | ${f(s.gatehouseToThis)} | ${s.login === null ? '-' : f(s.login.rps, 1)} | ${s.login === null ? '-' : f(s.login.ofCeiling)} | ${s.redisBytesPerSession === null ? '-' : Math.round(s.redisBytesPerSession as number)} |`),
+    `| Argon2 ceiling (argon2.verify alone, same parameters, CPU and pool) | - | - | - | - | ${f(r.argon2Ceiling.rps, 1)} | 1.00 | - |`,
     '',
-    `Redis commands per GET /me (INFO commandstats; commands run by a script count too): ${Object.entries(s.me.redisCommandsByName as Record<string, number>).filter(([k]) => k !== 'info').map(([k, v]) => `${k} ${v}`).join(', ')}; session writes (SET) per request: ${s.me.sessionWritesPerRequest as number}.`,
-    `Machine: ${r.machine.nproc as number} x ${r.machine.cpu as string}, Node ${r.machine.node as string}, Redis ${r.machine.redis as string}; load at start ${r.machine.loadAverageAtStart as string}; ${r.options.durationSeconds as number} s per run; server UV_THREADPOOL_SIZE=${r.options.serverThreadpool as number}.`
-  ].join('\n')
+    '| target | measured | met |',
+    '| --- | --- | --- |',
+    ...(r.targets as any[]).map(t => `| ${t.target as string} | ${t.measured === null || t.measured === undefined ? '-' : String(t.measured)} | ${t.met === true ? 'yes' : 'NO'} |`),
+    '',
+    `Medians of ${r.options.rounds as number} interleaved rounds for \`/me\` (${r.options.connections as number} connections) and ${r.options.loginRounds as number} for login (concurrency ${r.options.loginConcurrency as number}), ${r.options.durationSeconds as number} s a run; ratios are medians of the per-round ratios. Gatehouse \`/me\` runs: ${(r.stacks.gatehouse.me.runs as number[]).join(', ')}; p99 ${r.stacks.gatehouse.me.p99 as number} ms.`,
+    `Redis commands per Gatehouse GET /me (INFO commandstats; commands run by a script count too): ${Object.entries(r.gatehouse.redisCommandsPerMe as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Gatehouse Redis bytes per session at ${(r.gatehouse.memory.sessions as number).toLocaleString('en')} sessions (used_memory delta ${r.gatehouse.memory.usedMemoryPerSession as number} B), by key kind (MEMORY USAGE, sampled): ${Object.entries(r.gatehouse.memory.breakdown as Record<string, { keys: number, bytesPerSession: number }>).filter(([, v]) => v.bytesPerSession >= 0.5).map(([k, v]) => `\`${k}\` ${v.bytesPerSession} B (${v.keys.toLocaleString('en')} keys)`).join(', ')}. Baselines: one login's record cloned ${(r.options.clonesPerBaseline as number).toLocaleString('en')} times.`,
+    `Scale: \`/me\` with ${(r.gatehouse.scale.small.sessions as number).toLocaleString('en')} sessions ${(r.gatehouse.scale.small.runs as number[]).join(', ')} req/s, with ${(r.gatehouse.scale.big.sessions as number).toLocaleString('en')} ${(r.gatehouse.scale.big.runs as number[]).join(', ')} req/s. Flood: \`/me\` p99 ${r.gatehouse.flood.meAlone.p99 as number} ms alone (${r.gatehouse.flood.meAlone.rps as number} req/s), ${r.gatehouse.flood.meWithFlood.p99 as number} ms under ${r.gatehouse.flood.flood.rps as number} logins/s (${r.gatehouse.flood.meWithFlood.rps as number} req/s).`,
+    `Machine: ${r.machine.nproc as number} x ${r.machine.cpu as string}, Node ${r.machine.node as string}, Redis ${r.machine.redis as string}; pinned: ${r.machine.pinned as string}; load at start ${r.machine.loadAverageAtStart as string}; server UV_THREADPOOL_SIZE=${r.options.serverThreadpool as number}; ${r.totalSeconds as number} s in all.`
+  ]
+  return lines.join('\n')
 }
 
 try {

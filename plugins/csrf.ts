@@ -56,17 +56,23 @@ export default fp(async (app) => {
   const cookieName = c.sessionCookieName
   const tokenRequired = c.cookieSameSite === 'None'
 
-  app.addHook('onRequest', async (request) => {
-    if (!STATE_CHANGING.has(request.method)) return
-    if (request.cookies?.[cookieName] === undefined) return
+  // Callback style: every request passes here, and most (GET) leave at once.
+  app.addHook('onRequest', function refuseCrossSite (request, _reply, done) {
+    if (!STATE_CHANGING.has(request.method) || request.cookies?.[cookieName] === undefined) {
+      done()
+      return
+    }
     const session = request.session as typeof request.session | null
     // Only a live session has a token to check; a stale cookie is as good as none.
     const expected = tokenRequired && session?.userId !== undefined ? csrfToken(app.sessions, request) : undefined
     const verdict = csrfVerdict({ origin: header(request, 'origin'), secFetchSite: header(request, 'sec-fetch-site'), token: header(request, 'x-csrf-token') }, allowed, expected)
-    if (verdict === 'pass') return
+    if (verdict === 'pass') {
+      done()
+      return
+    }
     request.log.warn({ verdict }, 'cross-site request refused')
-    throw new AuthError('CSRF_REJECTED', verdict === 'missing-token' || verdict === 'bad-token'
+    done(new AuthError('CSRF_REJECTED', verdict === 'missing-token' || verdict === 'bad-token'
       ? 'Send the csrfToken from /login or /me in the X-CSRF-Token header.'
-      : 'State-changing requests with the session cookie are accepted only from the configured origins.')
+      : 'State-changing requests with the session cookie are accepted only from the configured origins.'))
   })
 }, { name: 'csrf', dependencies: ['config', 'session'] })

@@ -1,14 +1,15 @@
 import fp from 'fastify-plugin'
-import helmet from '@fastify/helmet'
+import helmet, { type HelmetOptions } from 'helmet'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 
 /**
  * Helmet for a JSON API that may also serve a same-origin demo page: scripts, styles and
  * fetches only from this origin, images also as data: URLs (the 2FA QR code), no frames,
- * no plugins, no forms to elsewhere. API answers are never cached: they carry sessions,
- * tokens and personal data.
+ * no plugins, no forms to elsewhere.
  */
-export default fp(async (app) => {
-  await app.register(helmet, {
+export function helmetOptions (hsts: boolean): Readonly<HelmetOptions> {
+  return {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -28,9 +29,56 @@ export default fp(async (app) => {
     crossOriginResourcePolicy: { policy: 'same-origin' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     referrerPolicy: { policy: 'no-referrer' },
-    strictTransportSecurity: app.config.hsts ? { maxAge: 31536000, includeSubDomains: true } : false
+    // HSTS only means something over HTTPS (config.hsts: production).
+    strictTransportSecurity: hsts ? { maxAge: 31536000, includeSubDomains: true } : false
+  }
+}
+
+/**
+ * The headers helmet writes with `options`, as one object. Helmet's directives here are
+ * plain strings (no per-request nonce or function), so its answer is the same for every
+ * request and can be computed once.
+ */
+export function helmetHeaders (options: Readonly<HelmetOptions>): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const res = {
+    setHeader (name: string, value: string) { headers[name.toLowerCase()] = value },
+    removeHeader (name: string) { headers[name.toLowerCase()] = undefined as unknown as string }
+  }
+  helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, (err?: unknown) => { if (err !== undefined) throw err })
+  for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k]
+  return headers
+}
+
+/** Paths of JSON answers; every other route (the demo page and its files, /docs) is a page. */
+const JSON_PATH = /^\/(api\/|health\/|metrics$|openapi\.json$)/
+
+/**
+ * Security headers on every answer, set in onRequest so that errors raised by later hooks
+ * carry them too. JSON answers (and 404s) get helmet's header set computed once at start:
+ * running helmet per request parses the Content-Security-Policy anew each time, a cost on
+ * every API call for an answer that never changes. Pages run helmet itself, so a page that
+ * needs per-request values (a CSP nonce) can have them. API answers are never cached:
+ * they carry sessions, tokens and personal data.
+ */
+export default fp(async (app) => {
+  const options = helmetOptions(app.config.hsts)
+  const fixed = helmetHeaders(options)
+  const api = { ...fixed, 'cache-control': 'no-store' }
+  const middleware = helmet(options)
+
+  app.addHook('onRequest', function securityHeaders (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    // A route's own cache-control, set later, still wins.
+    reply.headers(request.url.startsWith('/api/') ? api : fixed)
+    done()
   })
-  app.addHook('onSend', async (request, reply) => {
-    if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+
+  const helmetForPage = function helmetForPage (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    middleware(request.raw, reply.raw, (err?: unknown) => { done(err as Error | undefined) })
+  }
+  app.addHook('onRoute', (route) => {
+    if (JSON_PATH.test(route.url ?? route.path)) return
+    const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    route.onRequest = [helmetForPage, ...own]
   })
 }, { name: 'security-headers', dependencies: ['config'] })

@@ -1,7 +1,9 @@
 /*
  * Redis memory of one cookie session and of one bearer token family, by MEMORY USAGE.
  *   npx tsx scripts/measure-session-memory.ts
- * Runs its own redis-server (the project's redis.conf) in a temporary directory.
+ * Runs its own redis-server (the project's redis.conf) in a temporary directory. The cost
+ * per session at scale (used_memory delta over a million sessions, every index and counter
+ * included) is measured by `npm run bench`.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -44,7 +46,10 @@ try {
   const index = `gh:user:{${id}}:sessions`
   const s1 = await usage(sessKey)
   const i1 = await usage(index)
-  rows.push(['session key (string, JSON, browser user agent)', s1], ['session index (zset, 1 entry)', i1], ['one session in total', s1 + i1])
+  const [uaKey] = await keysOf('gh:ua:*')
+  rows.push(['session key (compact string, User-Agent by reference)', s1], ['session index (zset, 1 entry)', i1], ['one session in total', s1 + i1])
+  // Shared by every session: not a cost per session.
+  rows.push(['User-Agent text, once for all sessions with it (shared)', await usage(uaKey)], ['live-session count by expiry minute (shared hash)', await usage('gh:sessions:expiring')])
   await fastify.inject({ method: 'POST', url: '/api/auth/login', headers: { 'user-agent': UA }, payload: { email, password: PASSWORD } })
   rows.push(['each further session: index growth', await usage(index) - i1])
 

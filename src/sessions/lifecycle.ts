@@ -7,10 +7,10 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { SerializeOptions } from '@fastify/cookie'
-import { digest, hmac } from '../crypto/secrets.js'
+import { hmac } from '../crypto/secrets.js'
 import { userFromHash, type User, type UserRepository } from '../accounts/users.js'
 import { endAllSessions, type EndAllDeps } from './end-all.js'
-import { RedisSessionStore } from './store.js'
+import { RedisSessionStore, sessionDigest } from './store.js'
 import { endFamilyOf } from '../tokens/lifecycle.js'
 
 /**
@@ -39,13 +39,13 @@ function sessionOf (request: FastifyRequest): FastifyRequest['session'] | null {
 
 /** The CSRF token of the request's session: bound to it, useless with any other. */
 export function csrfToken (deps: Pick<SessionDeps, 'secret'>, request: FastifyRequest): string {
-  return hmac(deps.secret, `csrf:${digest(request.session.sessionId)}`)
+  return hmac(deps.secret, `csrf:${sessionDigest(request.session.sessionId)}`)
 }
 
 /** Digest of the request's signed-in session id: what the store and the index know it by. */
 export function currentDigest (request: FastifyRequest): string | undefined {
   const session = sessionOf(request)
-  return session?.userId === undefined ? undefined : digest(session.sessionId)
+  return session?.userId === undefined ? undefined : sessionDigest(session.sessionId)
 }
 
 /**
@@ -86,7 +86,7 @@ export async function rotate (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>
   old.lastSeenAt = now
   // regenerate(keys) copies these fields into the new session, deletes the old id from
   // the store and saves the new one.
-  await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent', 'cv'])
+  await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent', 'userAgentRef', 'cv'])
   const s = request.session
   return { expiresAt: deps.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(deps, request) }
 }

@@ -50,30 +50,33 @@ if slide or now - last >= step then
     redis.call('SET', key, v, 'KEEPTTL')
   end
 end
+-- the expiry a slide moved the session from (for the live count), -1 without a slide
+local from = -1
+if slide then from = now + pttl end
 `
 
-/** Answers the (possibly slid) record, or nil when there is no live session. */
+/** Answers {record (possibly slid), expiry it slid from or -1}, or nil when there is no live session. */
 const READ_AND_SLIDE = `${READ_AND_SLIDE_BODY}
-return v
+return {v, from}
 `
 
 /*
  * The same, and the user's hash in the same round trip: GET /me then costs one Redis
  * command. The user key is built in the script, which a Redis Cluster does not allow (the
  * key is not declared and may live on another node), so this variant is for a single
- * Redis only. Answers {record, flat user hash} or nil.
+ * Redis only. Answers {record, expiry it slid from or -1, flat user hash} or nil.
  */
 const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
 -- ARGV[4]  user key before the user id (prefix .. 'user:{')
 -- ARGV[5]  user key after the user id ('}')
-return {v, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
+return {v, from, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
 `
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<string | null>
-    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, string[]] | null>
+    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<[string, number] | null>
+    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, number, string[]] | null>
   }
 }
 

@@ -1,3 +1,5 @@
+import { digest } from '../crypto/secrets.js'
+
 /** The facts a session keeps: ids and small values, never the user object or a hash. */
 export interface SessionData {
   userId: string
@@ -5,16 +7,25 @@ export interface SessionData {
   absoluteExpiresAt: number
   lastSeenAt: number
   ip: string
+  /** the client's User-Agent; '' as read back from Redis, which keeps only `userAgentRef` */
   userAgent: string
   /** the user's credential version when the session began (absent: 0; see User.credVersion) */
   cv?: number
+  /** the key of the User-Agent text in the store's shared dictionary (see store.ts, write) */
+  userAgentRef?: string
+}
+
+/** The reference of a User-Agent text: 72 bits of its SHA-256, as 12 base64url characters. */
+export function userAgentRef (userAgent: string): string {
+  return digest(`ua:${userAgent}`).slice(0, 12)
 }
 
 /*
- * A session is stored as one compact string, `userId|createdAt|absoluteExpiresAt|lastSeenAt|ip|userAgent`
+ * A session is stored as one compact string, `userId|createdAt|absoluteExpiresAt|lastSeenAt|ip|userAgentRef`
  * with the three times in base 36 (ms since the epoch, 8 characters each): about a third
- * less Redis memory than a JSON object. The user agent comes last, so it may hold `|`;
- * the read-and-slide script (read-and-slide.ts) parses the same layout.
+ * less Redis memory than a JSON object, and the User-Agent text (about 110 bytes for a
+ * browser) kept once for all the sessions that share it. The read-and-slide script
+ * (read-and-slide.ts) parses the same layout.
  */
 
 export function encodeSession (s: SessionData): string {
@@ -24,7 +35,7 @@ export function encodeSession (s: SessionData): string {
   const t = (n: number): string => Math.floor(n).toString(36)
   // The credential version rides on the creation time (`c~cv`), a field the read script never parses.
   const c = s.cv === undefined || s.cv === 0 ? t(s.createdAt) : `${t(s.createdAt)}~${t(s.cv)}`
-  return `${s.userId}|${c}|${t(s.absoluteExpiresAt)}|${t(s.lastSeenAt)}|${s.ip}|${s.userAgent}`
+  return `${s.userId}|${c}|${t(s.absoluteExpiresAt)}|${t(s.lastSeenAt)}|${s.ip}|${s.userAgentRef ?? ''}`
 }
 
 export function decodeSession (v: string): SessionData {
@@ -42,6 +53,7 @@ export function decodeSession (v: string): SessionData {
     absoluteExpiresAt: parseInt(v.slice(p2 + 1, p3), 36),
     lastSeenAt: parseInt(v.slice(p3 + 1, p4), 36),
     ip: v.slice(p4 + 1, p5),
-    userAgent: v.slice(p5 + 1)
+    userAgent: '',
+    userAgentRef: v.slice(p5 + 1)
   }
 }

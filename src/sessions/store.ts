@@ -1,9 +1,10 @@
 import type { RedisClient } from '../redis/client.js'
 import { defineScripts } from '../redis/scripts.js'
 import { digest } from '../crypto/secrets.js'
-import { decodeSession, encodeSession, type SessionData } from './record.js'
+import { decodeSession, encodeSession, userAgentRef, type SessionData } from './record.js'
 import { SESSION_SCRIPTS } from './read-and-slide.js'
 import { SessionIndex } from './user-index.js'
+import { ExpiryCount } from './expiry-count.js'
 
 export type { SessionData } from './record.js'
 
@@ -32,9 +33,9 @@ export interface ListedSession extends SessionData { digest: string, handle: str
 
 /**
  * The session store of @fastify/session, on Redis. The key is prefix + SHA-256 of the
- * session id: Redis never holds an id that could be put in a cookie. Reads run the
- * read-and-slide script (one round trip); the per-user index and the census
- * (user-index.ts) are kept in step on every write and destroy.
+ * session id (see sessionDigest): Redis never holds an id that could be put in a cookie.
+ * Reads run the read-and-slide script (one round trip); the per-user index (user-index.ts)
+ * and the live count (expiry-count.ts) are kept in step on every write, slide and destroy.
  */
 export class RedisSessionStore {
   readonly #redis: RedisClient
@@ -45,6 +46,7 @@ export class RedisSessionStore {
   readonly #now: () => number
   readonly #userKey: { before: string, after: string } | undefined
   readonly #index: SessionIndex
+  readonly #live: ExpiryCount
   /** user hashes read along with a session, by session id; cleared on the next turn */
   readonly #prefetched = new Map<string, string[]>()
   #clearScheduled = false
@@ -58,6 +60,7 @@ export class RedisSessionStore {
     this.#now = options.now ?? Date.now
     this.#userKey = options.userKey
     this.#index = new SessionIndex(redis, options.prefix, this.#now)
+    this.#live = new ExpiryCount(redis, `${options.prefix}sessions:expiring`)
     defineScripts(redis, SESSION_SCRIPTS)
   }
 
@@ -71,10 +74,14 @@ export class RedisSessionStore {
     return this.#prefetched.get(sessionId)
   }
 
-  keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }
+  /** What Redis knows session `sessionId` by (see sessionDigest). */
+  digestOf (sessionId: string): string { return sessionDigest(sessionId) }
+  keyOf (sessionId: string): string { return this.keyOfDigest(sessionDigest(sessionId)) }
   keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
   indexKey (userId: string): string { return this.#index.keyOf(userId) }
-  get censusKey (): string { return this.#index.censusKey }
+  userAgentKey (ref: string): string { return `${this.#prefix}ua:${ref}` }
+  /** The count of live sessions by expiry minute (see expiry-count.ts). */
+  get countKey (): string { return this.#live.key }
 
   /** A public handle for a session: derived one way from the digest, unrelated to the cookie. */
   static handleOf (sessionDigest: string): string { return digest(`handle:${sessionDigest}`).slice(0, 22) }
@@ -89,24 +96,20 @@ export class RedisSessionStore {
   }
 
   destroy (sessionId: string, cb: Callback): void {
-    this.destroyDigest(digest(sessionId)).then(() => cb(), cb)
+    this.destroyDigest(sessionDigest(sessionId)).then(() => cb(), cb)
   }
 
   async read (sessionId: string): Promise<SessionData | null> {
     const now = this.#now()
     const uk = this.#userKey
-    let v: string | null
-    if (uk === undefined) {
-      v = await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
-    } else {
-      const r = await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttl, this.#step, uk.before, uk.after)
-      v = r === null ? null : r[0]
-      if (r !== null) this.#keepPrefetched(sessionId, r[1])
-    }
-    if (v === null) return null
-    const s = decodeSession(v)
-    // The script stamps lastSeenAt = now when it wrote: move the census entry too.
-    if (s.lastSeenAt === now) await this.#index.slid(digest(sessionId), Math.min(now + this.ttl, s.absoluteExpiresAt))
+    const r = uk === undefined
+      ? await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
+      : await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttl, this.#step, uk.before, uk.after)
+    if (r === null) return null
+    if (r.length === 3) this.#keepPrefetched(sessionId, r[2])
+    const s = decodeSession(r[0])
+    // The session slid (at most once a slide step): its one moves to its new expiry minute.
+    if (r[1] >= 0) await this.#live.move(r[1], Math.min(now + this.ttl, s.absoluteExpiresAt))
     return s
   }
 
@@ -120,8 +123,8 @@ export class RedisSessionStore {
     })
   }
 
-  /** Number of sessions not yet expired. */
-  async countActive (): Promise<number> { return await this.#index.countActive() }
+  /** Number of sessions not yet expired (to within the current minute). */
+  async countActive (): Promise<number> { return await this.#live.live(this.#now()) }
 
   /** Expiry the client can be told about: the sliding target, bounded by the absolute lifetime. */
   expiresAt (s: Pick<SessionData, 'absoluteExpiresAt'>, now = this.#now()): Date {
@@ -142,19 +145,35 @@ export class RedisSessionStore {
       userAgent: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : '',
       cv: num(session.cv, 0)
     }
+    s.userAgentRef = s.userAgent !== '' ? userAgentRef(s.userAgent) : typeof session.userAgentRef === 'string' ? session.userAgentRef : ''
     const px = Math.min(this.ttl, s.absoluteExpiresAt - now)
-    const d = digest(sessionId)
+    const d = sessionDigest(sessionId)
     if (px <= 0) {
       await this.destroyDigest(d)
       return
     }
+    const key = this.keyOfDigest(d)
+    /*
+     * The User-Agent text is kept once for all the sessions that share it (a few browser
+     * versions cover most sessions), under a reference made from its digest: 12 bytes in
+     * the session instead of about 110. NX: a text already there is never replaced (a
+     * colliding text cannot relabel other sessions); it lives as long as the longest
+     * session written with it.
+     */
+    const uaKey = this.userAgentKey(s.userAgentRef)
+    const dictionary = s.userAgent === '' ? [] : [this.#redis.set(uaKey, s.userAgent, 'PXAT', Math.ceil(s.absoluteExpiresAt), 'NX'), this.#redis.pexpireat(uaKey, Math.ceil(s.absoluteExpiresAt), 'GT')]
     // Sent together (auto-pipelining): one round trip, and with `appendfsync always` one
-    // fsync for the three writes instead of three. An index entry whose SET failed is
-    // pruned like any dead one.
-    const [, added] = await Promise.all([
-      this.#redis.set(this.keyOfDigest(d), encodeSession(s), 'PX', px),
-      this.#index.add(s.userId, d, s.absoluteExpiresAt, now + px)
+    // fsync for the writes instead of one each. An index entry whose SET failed is pruned
+    // like any dead one.
+    const [before, , added] = await Promise.all([
+      this.#redis.pttl(key),
+      this.#redis.set(key, encodeSession(s), 'PX', px),
+      this.#index.add(s.userId, d, s.absoluteExpiresAt)
     ])
+    await Promise.all(dictionary)
+    // A session saved again (not new) already counts: its one moves to the new expiry.
+    if (before > 0) await this.#live.move(now + before, now + px)
+    else await this.#live.add(now + px)
     // A new entry is the moment the index can grow: drop the entries of sessions that have
     // ended since, so the index never holds more than the user's live sessions plus this one.
     if (added) await this.pruneIndex(s.userId)
@@ -175,8 +194,19 @@ export class RedisSessionStore {
   }
 
   async destroyDigest (d: string): Promise<void> {
-    const v = await this.#redis.getdel(this.keyOfDigest(d))
-    await this.#index.remove(v === null ? undefined : decodeSession(v).userId, [d])
+    const now = this.#now()
+    const [pttl, v] = await Promise.all([this.#redis.pttl(this.keyOfDigest(d)), this.#redis.getdel(this.keyOfDigest(d))])
+    if (v === null) return
+    await Promise.all([this.#index.remove(decodeSession(v).userId, [d]), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
+  }
+
+  /** Deletes session keys by digest; answers how many were still there. */
+  async #deleteKeys (digests: string[]): Promise<number> {
+    const now = this.#now()
+    // One key per command: session keys live in other cluster slots than the index.
+    const rows = await Promise.all(digests.map(async d => await Promise.all([this.#redis.pttl(this.keyOfDigest(d)), this.#redis.del(this.keyOfDigest(d))])))
+    await this.#live.remove(rows.filter(([pttl, n]) => n === 1 && pttl > 0).map(([pttl]) => now + pttl))
+    return rows.filter(([, n]) => n === 1).length
   }
 
   /** Live sessions of a user; prunes index entries whose session has expired. */
@@ -189,30 +219,51 @@ export class RedisSessionStore {
       return { d, v, pttl }
     }))
     await this.#index.dropDead(userId, rows.filter(r => r.v === null).map(r => r.d))
-    return rows.filter(r => r.v !== null).map(r => {
-      const s = decodeSession(r.v as string)
-      return { ...s, digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }
-    })
+    const sessions = rows.filter(r => r.v !== null).map(r => ({ ...decodeSession(r.v as string), digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }))
+    // One key per command: the texts live in other cluster slots than each other.
+    const refs = [...new Set(sessions.map(s => s.userAgentRef).filter((r): r is string => r !== undefined && r !== ''))]
+    const texts = new Map(await Promise.all(refs.map(async r => [r, await this.#redis.get(this.userAgentKey(r)) ?? ''] as const)))
+    for (const s of sessions) if (s.userAgentRef !== undefined) s.userAgent = texts.get(s.userAgentRef) ?? ''
+    return sessions
   }
 
   /** Ends every session of a user except, optionally, the one with digest `keep`. */
   async destroyAllForUser (userId: string, keep?: string): Promise<number> {
     const digests = (await this.#index.digests(userId)).filter(d => d !== keep)
     if (digests.length === 0) return 0
-    const deleted = await Promise.all(digests.map(async d => await this.#redis.del(this.keyOfDigest(d))))
+    const ended = await this.#deleteKeys(digests)
     await this.#index.remove(userId, digests)
     // Entries whose session had already expired are dropped but not counted as ended.
-    return deleted.reduce((sum, n) => sum + n, 0)
+    return ended
   }
 
   /** Ends the session of `userId` whose public handle is `handle`; false if it has none. */
   async destroyByHandle (userId: string, handle: string): Promise<boolean> {
     const d = (await this.#index.digests(userId)).find(x => RedisSessionStore.handleOf(x) === handle)
     if (d === undefined) return false
-    const existed = await this.#redis.del(this.keyOfDigest(d))
+    const ended = await this.#deleteKeys([d])
     await this.#index.remove(userId, [d])
-    return existed === 1
+    return ended === 1
   }
+}
+
+const digests = new Map<string, string>()
+
+/**
+ * What Redis knows a session by: SHA-256 of its id cut to 120 bits (20 base64url
+ * characters), plenty against guessing an id from it and against two sessions sharing one,
+ * and 23 bytes less in each key and index entry than the whole digest. Remembered for a
+ * while: a request needs it to read its session and again for its CSRF token, a turn of
+ * the event loop later.
+ */
+export function sessionDigest (sessionId: string): string {
+  let d = digests.get(sessionId)
+  if (d === undefined) {
+    if (digests.size >= 4096) digests.clear()
+    d = digest(sessionId).slice(0, 20)
+    digests.set(sessionId, d)
+  }
+  return d
 }
 
 function num (v: unknown, fallback: number): number {

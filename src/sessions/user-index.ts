@@ -1,11 +1,9 @@
 import type { RedisClient } from '../redis/client.js'
 
 /**
- * The two sorted sets kept beside the session keys:
- * - per user, the digests of its sessions scored by absolute expiry, under the user's hash
- *   tag, so listing and ending a user's sessions costs O(sessions of that user);
- * - the census, every live session's digest scored by its current expiry, kept in step on
- *   write, slide and destroy, so counting sessions is O(log N) instead of a SCAN.
+ * The sorted set kept beside the session keys, per user: the digests of its sessions
+ * scored by absolute expiry, under the user's hash tag, so listing and ending a user's
+ * sessions costs O(sessions of that user). (Counting all sessions is expiry-count.ts.)
  * Single-key commands only: the session keys live in other cluster slots than these sets.
  */
 export class SessionIndex {
@@ -20,29 +18,15 @@ export class SessionIndex {
   }
 
   keyOf (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
-  get censusKey (): string { return `${this.#prefix}sessions:live` }
 
-  /** Records a session written until `expiresAt` (absolute end `absoluteExpiresAt`); true when it is new to the user's index. */
-  async add (userId: string, d: string, absoluteExpiresAt: number, expiresAt: number): Promise<boolean> {
-    const [added] = await Promise.all([
-      this.#redis.zadd(this.keyOf(userId), absoluteExpiresAt, d),
-      this.#redis.zadd(this.censusKey, expiresAt, d)
-    ])
-    return added === 1
+  /** Records a session of `userId` ending at `absoluteExpiresAt` at the latest; true when it is new to the index. */
+  async add (userId: string, d: string, absoluteExpiresAt: number): Promise<boolean> {
+    return await this.#redis.zadd(this.keyOf(userId), absoluteExpiresAt, d) === 1
   }
 
-  /** The session slid: its census entry follows. */
-  async slid (d: string, expiresAt: number): Promise<void> {
-    await this.#redis.zadd(this.censusKey, expiresAt, d)
-  }
-
-  /** Forgets sessions that have ended (`userId` undefined: their record was already gone). */
-  async remove (userId: string | undefined, digests: string[]): Promise<void> {
-    if (digests.length === 0) return
-    await Promise.all([
-      userId === undefined ? undefined : this.#redis.zrem(this.keyOf(userId), ...digests),
-      this.#redis.zrem(this.censusKey, ...digests)
-    ])
+  /** Forgets sessions of the user that have ended. */
+  async remove (userId: string, digests: string[]): Promise<void> {
+    if (digests.length > 0) await this.#redis.zrem(this.keyOf(userId), ...digests)
   }
 
   /** The user's digests, after dropping those past their absolute expiry. */
@@ -62,11 +46,5 @@ export class SessionIndex {
     const index = this.keyOf(userId)
     const last = await this.#redis.zrange(index, -1, -1, 'WITHSCORES')
     if (last.length === 2) await this.#redis.pexpireat(index, Math.ceil(Number(last[1])))
-  }
-
-  /** Number of sessions not yet expired; prunes the census on the way. */
-  async countActive (): Promise<number> {
-    await this.#redis.zremrangebyscore(this.censusKey, '-inf', this.#now())
-    return await this.#redis.zcard(this.censusKey)
   }
 }

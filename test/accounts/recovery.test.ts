@@ -8,10 +8,9 @@ import { EmailTokens } from '../../src/accounts/email-tokens.js'
 import { Mailer } from '../../src/mail/delivery.js'
 import { PasswordHasher } from '../../src/accounts/passwords.js'
 import { changePassword, requestPasswordReset, resetPassword, type RecoveryDeps } from '../../src/accounts/recovery.js'
-import { RedisSessionStore } from '../../src/sessions/store.js'
+import { RedisSessionStore, sessionDigest } from '../../src/sessions/store.js'
 import { TokenStore } from '../../src/tokens/store.js'
 import { UserRepository } from '../../src/accounts/users.js'
-import { digest } from '../../src/crypto/secrets.js'
 import { AuthError } from '../../src/http/errors.js'
 import { startTestRedis } from '../helper.js'
 
@@ -100,7 +99,7 @@ t.test('change: keeps the named session, ends the others, refuses the same passw
   await t.rejects(changePassword(d, u, { currentPassword: OLD, newPassword: OLD }, undefined), { code: 'VALIDATION_FAILED', fieldErrors: { newPassword: ['must differ from the current password'] } })
   await t.rejects(changePassword(d, u, { currentPassword: 'wrong password here', newPassword: NEW }, undefined), { code: 'INVALID_CREDENTIALS' })
   t.equal((await store.listForUser(u.id)).length, 2, 'nothing ended by a refused change')
-  await changePassword(d, u, { currentPassword: OLD, newPassword: NEW }, digest('keep-me'))
-  t.same((await store.listForUser(u.id)).map(s => s.digest), [digest('keep-me')])
+  await changePassword(d, u, { currentPassword: OLD, newPassword: NEW }, sessionDigest('keep-me'))
+  t.same((await store.listForUser(u.id)).map(s => s.digest), [sessionDigest('keep-me')])
   t.ok(await d.hasher.verify((await d.users.findById(u.id))!.passwordHash, NEW))
 })

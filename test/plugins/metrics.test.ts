@@ -51,12 +51,14 @@ t.test('the session census follows logins, the end of all sessions and expiry', 
   t.ok(cookieOf(second))
   const count = async (): Promise<number | undefined> => sample((await ctx.app.inject({ url: '/metrics' })).body, 'gatehouse_active_sessions')
   t.equal(await count(), 2)
-  // The census is a sorted set scored by expiry: expired members are pruned on scrape.
-  const members = await ctx.redis.zrange('gh:sessions:live', 0, -1, 'WITHSCORES')
-  t.equal(members.length, 4)
-  t.ok(Number(members[1]) <= Date.now() + 2000, 'scored by the session expiry')
-  await ctx.redis.zadd('gh:sessions:live', Date.now() - 1, 'expired-digest')
-  t.equal(await count(), 2, 'an expired entry is not counted')
+  // The count is a hash of expiry minutes: minutes that have passed are pruned on scrape.
+  const minutes = await ctx.redis.hgetall('gh:sessions:expiring')
+  t.equal(Object.values(minutes).reduce((sum, n) => sum + Number(n), 0), 2)
+  t.ok(Object.keys(minutes).every(m => parseInt(m, 36) <= Math.floor((Date.now() + 2000) / 60_000)), 'keyed by the session expiry')
+  const passed = Math.floor(Date.now() / 60_000 - 1).toString(36)
+  await ctx.redis.hincrby('gh:sessions:expiring', passed, 5)
+  t.equal(await count(), 2, 'sessions of a passed minute are not counted')
+  t.equal(await ctx.redis.hexists('gh:sessions:expiring', passed), 0, 'and the minute is pruned')
 })
 
 t.test('with METRICS_TOKEN, /metrics wants the bearer token', async t => {

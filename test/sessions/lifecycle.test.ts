@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
-import { RedisSessionStore } from '../../src/sessions/store.js'
+import { RedisSessionStore, sessionDigest } from '../../src/sessions/store.js'
 import { TokenStore } from '../../src/tokens/store.js'
 import { endAllSessions, type EndAllDeps } from '../../src/sessions/end-all.js'
 import { listSessions } from '../../src/sessions/lifecycle.js'
-import { digest, randomToken } from '../../src/crypto/secrets.js'
+import { randomToken } from '../../src/crypto/secrets.js'
 import { startTestRedis } from '../helper.js'
 
 const USER = '00000000-0000-4000-8000-0000000000b1'
@@ -37,7 +37,7 @@ t.test('endAllSessions ends cookie sessions and token families of that user only
   const f2 = await deps.tokenStore.issue(USER, META)
   const theirFamily = await deps.tokenStore.issue(OTHER, META)
 
-  t.equal(await endAllSessions(deps, USER, digest(a)), 3, 'one cookie session and two families')
+  t.equal(await endAllSessions(deps, USER, sessionDigest(a)), 3, 'one cookie session and two families')
   t.ok(await deps.sessionStore.read(a), 'the kept session lives')
   t.equal(await deps.sessionStore.read(b), null)
   t.equal(await deps.tokenStore.authenticate(f1.accessToken), null)
@@ -60,9 +60,9 @@ t.test('listSessions merges cookie sessions and token families, most recently se
   const family = await deps.tokenStore.issue(USER, META)
   const recent = await cookieSession(deps, USER, now + 1000)
 
-  const list = await listSessions(deps, USER, digest(old))
+  const list = await listSessions(deps, USER, sessionDigest(old))
   t.same(list.map(s => s.kind), ['cookie', 'token', 'cookie'])
-  t.equal(list[0].id, RedisSessionStore.handleOf(digest(recent)), 'ids are public handles, not the cookie value')
+  t.equal(list[0].id, RedisSessionStore.handleOf(sessionDigest(recent)), 'ids are public handles, not the cookie value')
   t.not(list[0].id, recent)
   t.same(list.map(s => s.current), [false, false, true])
   t.same((await listSessions(deps, USER, family.familyId)).map(s => s.current), [false, true, false], 'a family id marks its family')

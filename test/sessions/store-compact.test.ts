@@ -2,7 +2,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { startTestRedis } from '../helper.js'
 import { RedisSessionStore } from '../../src/sessions/store.js'
-import { decodeSession as decode } from '../../src/sessions/record.js'
+import { decodeSession as decode, userAgentRef } from '../../src/sessions/record.js'
 import { randomToken } from '../../src/crypto/secrets.js'
 
 const session = (userId: string, now = Date.now()): Record<string, unknown> => ({
@@ -73,8 +73,10 @@ t.test('a session is stored compactly and reads back field for field', async t =
   t.notOk(raw.startsWith('{'), 'not JSON')
   t.ok(raw.length < JSON.stringify({ u: 'u-1', c: now, a: now, l: now, ip: '2001:db8::1', ua }).length)
   const s = await store.read(id)
-  t.same(s, { userId: 'u-1', createdAt: now - 5, lastSeenAt: now - 1, absoluteExpiresAt: s?.absoluteExpiresAt, ip: '2001:db8::1', userAgent: ua })
+  t.same(s, { userId: 'u-1', createdAt: now - 5, lastSeenAt: now - 1, absoluteExpiresAt: s?.absoluteExpiresAt, ip: '2001:db8::1', userAgent: '', userAgentRef: userAgentRef(ua) })
   t.equal(s?.absoluteExpiresAt, decode(raw).absoluteExpiresAt)
+  t.notOk(raw.includes(ua), 'the User-Agent text is kept apart, once for every session that shares it')
+  t.equal((await store.listForUser('u-1'))[0].userAgent, ua, 'and the session list shows it')
 })
 
 t.test('the sliding refresh keeps the compact form and records lastSeenAt', async t => {
@@ -92,7 +94,7 @@ t.test('the sliding refresh keeps the compact form and records lastSeenAt', asyn
   const s = await store.read(id)
   t.equal(s?.lastSeenAt, clock, 'lastSeenAt moved to now')
   t.equal(s?.createdAt, createdAt)
-  t.equal(s?.userAgent, 'test agent')
+  t.equal(s?.userAgentRef, userAgentRef('test agent'))
   const raw = await redis.get(store.keyOf(id)) as string
   t.notOk(raw.startsWith('{'))
   t.equal(decode(raw).lastSeenAt, clock)

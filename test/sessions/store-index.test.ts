@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { RedisSessionStore } from '../../src/sessions/store.js'
-import { digest, randomToken } from '../../src/crypto/secrets.js'
+import { randomToken } from '../../src/crypto/secrets.js'
 import { startTestRedis } from '../helper.js'
 
 const USER = '00000000-0000-4000-8000-000000000001'
@@ -33,7 +33,7 @@ t.test('the index stays small after many sessions expired by idleness', async t 
   const live = randomToken(32)
   const longLived = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 86400_000, absoluteTtl: 86400_000 })
   await longLived.write(live, session(Date.now(), 86400_000))
-  t.same(await redis.zrange(store.indexKey(USER), 0, -1), [digest(live)], 'a new session prunes every dead entry')
+  t.same(await redis.zrange(store.indexKey(USER), 0, -1), [store.digestOf(live)], 'a new session prunes every dead entry')
   const pttl = await redis.pttl(store.indexKey(USER))
   t.ok(pttl > 0 && pttl <= 86400_000, 'the index key expires with its last session')
   t.equal((await longLived.listForUser(USER)).length, 1)
@@ -80,11 +80,11 @@ t.test('destroyAllForUser and destroyByHandle touch only that user', async t => 
   const theirs = randomToken(32)
   for (const id of mine) await store.write(id, session(Date.now(), 7200_000))
   await store.write(theirs, { ...session(Date.now(), 7200_000), userId: other })
-  t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(digest(theirs))), false)
+  t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(store.digestOf(theirs))), false)
   t.equal(await redis.exists(store.keyOf(theirs)), 1)
-  t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(digest(mine[0]))), true)
+  t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(store.digestOf(mine[0]))), true)
   t.equal(await redis.exists(store.keyOf(mine[0])), 0)
-  t.equal(await store.destroyAllForUser(USER, digest(mine[1])), 1)
+  t.equal(await store.destroyAllForUser(USER, store.digestOf(mine[1])), 1)
   t.equal(await redis.exists(store.keyOf(mine[1])), 1, 'kept')
   t.equal(await redis.exists(store.keyOf(mine[2])), 0)
   t.equal(await redis.exists(store.keyOf(theirs)), 1, 'the other user is untouched')

@@ -15,7 +15,7 @@ t.test('RedisSessionStore', async t => {
 
   t.test('keys are the SHA-256 of the id and values hold no id', async t => {
     await store.write('raw-id-1', session('u1'))
-    const key = `t:sess:${createHash('sha256').update('raw-id-1').digest('base64url')}`
+    const key = `t:sess:${createHash('sha256').update('raw-id-1').digest('base64url').slice(0, 20)}`
     t.equal(await redis.exists(key), 1)
     t.notMatch(await redis.get(key) ?? '', /raw-id-1/)
     t.same((await store.read('raw-id-1'))?.userId, 'u1')

@@ -106,7 +106,7 @@ t.test('login', async t => {
     const raw = decodeURIComponent(u.cookie.split('=')[1]).split('.')[0]
     const keys = await ctx.redis.keys('*')
     const { createHash } = await import('node:crypto')
-    t.ok(keys.includes(`gh:sess:${createHash('sha256').update(raw).digest('base64url')}`))
+    t.ok(keys.includes(`gh:sess:${createHash('sha256').update(raw).digest('base64url').slice(0, 20)}`))
     for (const key of keys) {
       t.notOk(key.includes(raw), `key ${key}`)
       const type = await ctx.redis.type(key)
