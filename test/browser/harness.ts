@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { existsSync } from 'node:fs'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { PROJECT_ROOT } from '../../src/redis/local-server.js'
+import { browserMissing, findBrowser } from './find-browser.js'
 export { startApiServer, documentedRoutes, type ApiServer } from '../real-server.js'
 
 type Tap = {
@@ -17,12 +17,12 @@ export const SCREENSHOT_DIR = join(PROJECT_ROOT, 'var', 'screenshots')
 export const FAILURE_DIR = join(SCREENSHOT_DIR, 'failures')
 
 export function chromiumMissing (): string | false {
-  return existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: apt-get install -y chromium`
+  return browserMissing()
 }
 
 export async function launchChromium (t: Tap): Promise<Browser> {
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: findBrowser(),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync']
   })
   t.teardown(async () => { await browser.close() })
