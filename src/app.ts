@@ -75,7 +75,6 @@ export function serverOptions (config: Config): FastifyServerOptions {
 /** The whole application as one plugin; it never listens. */
 export default async function app (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
   fastify.setErrorHandler(errorHandler)
-  fastify.setNotFoundHandler((request, reply) => sendProblem(reply, problem('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)))
 
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(jsonBodyPlugin)
@@ -89,6 +88,10 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(tokensPlugin)
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
+  // Rate-limited (as fastify/demo does) so a scanner walking paths gets 429s instead of a
+  // log line per guess; a Redis outage lets 404s through rather than turning them to 503.
+  fastify.setNotFoundHandler({ preHandler: fastify.rateLimit({ max: 30, timeWindow: 10_000, skipOnError: true }) },
+    (request, reply) => sendProblem(reply, problem('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)))
   await fastify.register(authenticatePlugin)
   await fastify.register(recoveryPlugin)
   await fastify.register(mailRateLimitPlugin)

@@ -1,4 +1,5 @@
-import Fastify from 'fastify'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import type { ServerOptions } from 'node:http'
 import closeWithGrace from 'close-with-grace'
 import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -7,6 +8,31 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
 
 export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
+
+/**
+ * Node's and Fastify's defaults let a client hold a connection open for as long as it
+ * likes (requestTimeout 0), which the Fastify documentation warns against when no proxy
+ * sits in front. The values, each configurable:
+ * - headers within HTTP_HEADERS_TIMEOUT_MS (10 s): a client that trickles its header
+ *   lines (slowloris) is answered 408 and let go;
+ * - the whole request within HTTP_REQUEST_TIMEOUT_MS (30 s): bodies are at most 16 KiB,
+ *   so an honest client on a slow link needs far less; both are checked every second
+ *   instead of Node's default 30 s, so the limits hold to the second;
+ * - an idle kept-alive connection stays HTTP_KEEP_ALIVE_TIMEOUT_MS (72 s, Fastify's
+ *   default): longer than the idle timeout of the proxies in front (nginx 60 s, most load
+ *   balancers 60 s), so the proxy closes first and never sends a request on a connection
+ *   the server is closing (a 502);
+ * - a socket with no traffic either way for HTTP_CONNECTION_TIMEOUT_MS (75 s) is
+ *   destroyed: above the keep-alive time, so it only catches what the others miss.
+ */
+function serverTimeouts (config: Config): Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'> & { http: ServerOptions } {
+  return {
+    connectionTimeout: config.HTTP_CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }
+  }
+}
 
 async function main (): Promise<void> {
   let config: Config
@@ -33,7 +59,7 @@ async function main (): Promise<void> {
     config = { ...config, REDIS_URL: local.url }
   }
 
-  const server = Fastify(serverOptions(config))
+  const server = Fastify({ ...serverOptions(config), ...serverTimeouts(config) })
   // Once closing, every answer says `Connection: close`: a keep-alive connection whose
   // request was in flight would otherwise stay open after its answer and hold close() up
   // until the keep-alive timeout, long past close-with-grace's delay (exit 1).
