@@ -1,5 +1,6 @@
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { ServerOptions } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import closeWithGrace from 'close-with-grace'
 import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -25,6 +26,17 @@ export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
  * - a socket with no traffic either way for HTTP_CONNECTION_TIMEOUT_MS (75 s) is
  *   destroyed: above the keep-alive time, so it only catches what the others miss.
  */
+/**
+ * The address to open in a browser: `localhost` for a loopback or wildcard listener,
+ * because browsers treat http://localhost as a secure context (passkeys, Secure cookies)
+ * and an IP address not.
+ */
+function browserUrl (host: string, port: number): string {
+  const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost'].includes(host)
+  const name = local ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  return `http://${name}:${port}`
+}
+
 function serverTimeouts (config: Config): Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'> & { http: ServerOptions } {
   return {
     connectionTimeout: config.HTTP_CONNECTION_TIMEOUT_MS,
@@ -84,6 +96,8 @@ async function main (): Promise<void> {
 
   if (local !== undefined) server.log.info({ redis: local.url, dir: local.dir }, 'started redis-server with redis.conf')
   await server.listen({ port: config.PORT, host: config.HOST })
+  const { port } = server.server.address() as AddressInfo
+  server.log.info({ url: browserUrl(config.HOST, port) }, `Gatehouse is ready: open ${browserUrl(config.HOST, port)}`)
 }
 
 await main()
