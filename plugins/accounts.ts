@@ -23,7 +23,7 @@ export default fp(async (app) => {
     hasher: app.hasher,
     mailer: app.mailer,
     log: app.log.child({ module: 'accounts' }),
-    appOrigin: app.config.APP_ORIGIN,
+    appOrigin: app.config.appOrigin,
     verifyTokenTtl: app.config.VERIFY_TOKEN_TTL
   })
 }, { name: 'accounts', dependencies: ['config', 'redis', 'password-hasher', 'mailer'] })

@@ -53,7 +53,7 @@ function guardsOf (route: RouteOptions): unknown[] {
  * problem status, and request examples.
  */
 export default fp(async (app) => {
-  const origin = app.config.APP_ORIGIN
+  const origin = app.config.publicUrl
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

@@ -28,7 +28,8 @@ export const ConfigSchema = Type.Object({
   REFRESH_TOKEN_TTL: Seconds(2592000),
   COOKIE_SAMESITE: Type.Union([Type.Literal('Strict'), Type.Literal('Lax'), Type.Literal('None')], { default: 'Strict' }),
   COOKIE_DOMAIN: Type.Optional(Type.String({ minLength: 1 })),
-  APP_ORIGIN: Type.String({ pattern: '^https?://[^/\\s]+$', default: 'http://localhost:3000' }),
+  APP_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })),
   CORS_ORIGINS: Type.String({ pattern: '^(https?://[^/\\s,]+(,https?://[^/\\s,]+)*)?$', default: '' }),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Gatehouse <no-reply@localhost>' }),
@@ -61,6 +62,12 @@ export const ConfigSchema = Type.Object({
 export type Config = Static<typeof ConfigSchema> & {
   SESSION_SECRET: string
   corsOrigins: string[]
+  /** The API's own public origin: PUBLIC_URL, or http://localhost:PORT */
+  publicUrl: string
+  /** The page that signs people in, where emailed links point: APP_ORIGIN, or the API's own origin */
+  appOrigin: string
+  /** Origins whose credentialed, state-changing requests are accepted (CSRF), canonical form */
+  allowedOrigins: string[]
   /** Fastify's trustProxy value derived from TRUST_PROXY */
   trustProxy: boolean | number
   /** DATA_ENCRYPTION_KEY parsed (a random one-process key in development when unset) */
@@ -102,13 +109,22 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`invalid configuration: DATA_ENCRYPTION_KEY ${(err as Error).message}`)
   }
+  // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
+  const corsOrigins = cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(',').map(o => new URL(o).origin)
+  const publicUrl = cfg.PUBLIC_URL === undefined ? `http://localhost:${cfg.PORT}` : new URL(cfg.PUBLIC_URL).origin
+  const appOrigin = cfg.APP_ORIGIN === undefined ? publicUrl : new URL(cfg.APP_ORIGIN).origin
+  // Unconfigured, the server's own origin is what it listens on; in development a browser
+  // may reach it as localhost or as 127.0.0.1, and both are the same server.
+  const loopback = cfg.PUBLIC_URL === undefined && cfg.NODE_ENV !== 'production' ? [`http://localhost:${cfg.PORT}`, `http://127.0.0.1:${cfg.PORT}`] : []
   return {
     ...cfg,
+    publicUrl,
+    appOrigin,
+    allowedOrigins: [...new Set([appOrigin, publicUrl, ...loopback, ...corsOrigins])],
     dataKeys,
     // A development secret dies with the process, which is what development wants.
     SESSION_SECRET: cfg.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
-    // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
-    corsOrigins: cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(',').map(o => new URL(o).origin),
+    corsOrigins,
     trustProxy: cfg.TRUST_PROXY === 'off' ? false : cfg.TRUST_PROXY === 'on' ? true : cfg.TRUST_PROXY
   }
 }

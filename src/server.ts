@@ -97,7 +97,11 @@ async function main (): Promise<void> {
   if (local !== undefined) server.log.info({ redis: local.url, dir: local.dir }, 'started redis-server with redis.conf')
   await server.listen({ port: config.PORT, host: config.HOST })
   const { port } = server.server.address() as AddressInfo
-  server.log.info({ url: browserUrl(config.HOST, port) }, `Gatehouse is ready: open ${browserUrl(config.HOST, port)}`)
+  const url = config.PUBLIC_URL === undefined ? browserUrl(config.HOST, port) : config.publicUrl
+  server.log.info({ url }, `Gatehouse is ready: open ${url}`)
+  if (config.NODE_ENV === 'production' && config.PUBLIC_URL === undefined && config.APP_ORIGIN === undefined) {
+    server.log.warn(`neither PUBLIC_URL nor APP_ORIGIN is set: emailed links point at ${config.appOrigin}`)
+  }
 }
 
 await main()

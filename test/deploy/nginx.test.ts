@@ -78,7 +78,7 @@ t.test('the README\'s nginx configuration in front of the built server', { skip:
     DATA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
     SESSION_COOKIE_NAME: '__Host-session',
     TRUST_PROXY: '1',
-    APP_ORIGIN: origin
+    PUBLIC_URL: origin
   })
 
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-'))
@@ -151,6 +151,9 @@ ${await nginxBlock(t, api.port, tlsPort, httpPort, dir)}
   const logout = await send(origin, 'POST', '/api/auth/logout', { cookie, origin, 'x-csrf-token': login.body.csrfToken })
   t.equal(logout.status, 204, 'a signed-in POST from the page\'s own origin passes the proxy and the CSRF check')
   t.equal((await send(origin, 'GET', '/api/auth/me', { cookie })).status, 401, 'and signs out')
+
+  const openapi = await send(origin, 'GET', '/openapi.json')
+  t.same(openapi.body.servers, [{ url: origin }], 'the OpenAPI document names the public URL as its server')
 
   t.equal((await send(origin, 'GET', '/metrics')).status, 404, '/metrics is not served through the proxy')
   t.equal((await fetch(`${api.base}/metrics`)).status, 200, 'but is on the server\'s own address')
