@@ -7,7 +7,7 @@ t.test('defaults follow the contract', async t => {
   const c = loadConfig({})
   t.equal(c.PORT, 3000)
   t.equal(c.HOST, '127.0.0.1')
-  t.equal(c.APP_ORIGIN, 'http://localhost:3000')
+  t.equal(c.appOrigin, 'http://localhost:3000')
   t.equal(c.SESSION_COOKIE_NAME, 'sessionId')
   t.equal(c.LOGIN_RATE_LIMIT, 10)
   t.equal(c.MAIL_OUTBOX_DIR, 'var/outbox')
