@@ -70,4 +70,4 @@ export default fp(async (app) => {
       ? 'Send the csrfToken from /login or /me in the X-CSRF-Token header.'
       : 'State-changing requests with the session cookie are accepted only from the configured origins.')
   })
-}, { name: 'csrf', dependencies: ['config', 'session'] })
+}, { name: 'csrf', dependencies: ['config', 'session', 'session-cookies'] })

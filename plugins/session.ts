@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Cluster } from 'ioredis'
 import { RedisSessionStore } from '../src/sessions/store.js'
 import { digest, hmac, randomToken } from '../src/crypto/secrets.js'
@@ -10,6 +10,12 @@ import { userFromHash, type User } from '../src/accounts/users.js'
 declare module 'fastify' {
   interface FastifyInstance {
     sessionStore: RedisSessionStore
+    /**
+     * Reads and writes the session cookie: register it in the scope whose routes use
+     * sessions (/api/auth), so health checks, metrics, docs and the demo page never wait
+     * on Redis for a session a browser happens to send along.
+     */
+    sessionCookies: FastifyPluginAsync
     sessions: {
       /** Replaces whatever session the request had with a new one for `user` (no fixation). */
       signIn: (request: FastifyRequest, user: User) => Promise<{ expiresAt: Date, csrfToken: string }>
@@ -70,63 +76,66 @@ export default fp(async (app) => {
   })
   app.decorate('sessionStore', store)
 
-  await app.register(fastifyCookie)
-  await app.register(fastifySession, {
-    secret: c.SESSION_SECRET,
-    cookieName: c.SESSION_COOKIE_NAME,
-    store,
-    // 256 bits, above the 128 the contract asks for.
-    idGenerator: () => randomToken(32),
-    saveUninitialized: false,
-    // Sliding happens in the store's read script; rolling would rewrite the session on
-    // every request.
-    rolling: false,
-    cookie: { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN, maxAge: c.SESSION_TTL * 1000 }
-  })
-
-  // Runs right after @fastify/session's onRequest, in the same turn as the store's read:
-  // moves the user hash read with the session onto this request.
   const prefetched = new WeakMap<FastifyRequest, User | null>()
-  app.addHook('onRequest', (request, _reply, done) => {
-    const session = request.session as typeof request.session | null
-    const userId = session?.userId
-    if (userId !== undefined) {
-      const flat = store.prefetched(session!.sessionId)
-      if (flat !== undefined) {
-        const user = userFromHash(flat)
-        // Only a hash that belongs to this session's user is of use.
-        if (user === null || user.id === userId) prefetched.set(request, user)
-      }
-    }
-    done()
-  })
-
   const cookieName = c.SESSION_COOKIE_NAME
   const cookieOptions = { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN }
-  const ownPrefix = `${cookieName}=`
 
-  /*
-   * @fastify/session writes the cookie with Expires only, and only when it saved the
-   * session. The contract wants Max-Age and a cookie that slides with every authenticated
-   * request, so this hook, which runs after the session's, writes the one session cookie.
-   */
-  // Callback style and options built once: this runs on every authenticated response.
-  const sessionCookieOptions = { ...cookieOptions, maxAge: c.SESSION_TTL }
-  app.addHook('onSend', (request, reply, payload, done) => {
-    const session = request.session as typeof request.session | null
-    if (session?.userId !== undefined) {
-      const cookie = app.serializeCookie(cookieName, session.encryptedSessionId, sessionCookieOptions)
-      const existing = reply.getHeader('set-cookie')
-      if (existing === undefined) {
-        reply.header('set-cookie', [cookie])
-      } else {
-        const others = Array.isArray(existing) ? existing.map(String) : [String(existing)]
-        reply.removeHeader('set-cookie')
-        reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+  app.decorate('sessionCookies', fp(async (scope: FastifyInstance) => {
+    await scope.register(fastifyCookie)
+    await scope.register(fastifySession, {
+      secret: c.SESSION_SECRET,
+      cookieName: c.SESSION_COOKIE_NAME,
+      store,
+      // 256 bits, above the 128 the contract asks for.
+      idGenerator: () => randomToken(32),
+      saveUninitialized: false,
+      // Sliding happens in the store's read script; rolling would rewrite the session on
+      // every request.
+      rolling: false,
+      cookie: { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.COOKIE_DOMAIN, maxAge: c.SESSION_TTL * 1000 }
+    })
+
+    // Runs right after @fastify/session's onRequest, in the same turn as the store's read:
+    // moves the user hash read with the session onto this request.
+    scope.addHook('onRequest', (request, _reply, done) => {
+      const session = request.session as typeof request.session | null
+      const userId = session?.userId
+      if (userId !== undefined) {
+        const flat = store.prefetched(session!.sessionId)
+        if (flat !== undefined) {
+          const user = userFromHash(flat)
+          // Only a hash that belongs to this session's user is of use.
+          if (user === null || user.id === userId) prefetched.set(request, user)
+        }
       }
-    }
-    done(null, payload)
-  })
+      done()
+    })
+
+    const ownPrefix = `${cookieName}=`
+
+    /*
+     * @fastify/session writes the cookie with Expires only, and only when it saved the
+     * session. The contract wants Max-Age and a cookie that slides with every authenticated
+     * request, so this hook, which runs after the session's, writes the one session cookie.
+     */
+    // Callback style and options built once: this runs on every authenticated response.
+    const sessionCookieOptions = { ...cookieOptions, maxAge: c.SESSION_TTL }
+    scope.addHook('onSend', (request, reply, payload, done) => {
+      const session = request.session as typeof request.session | null
+      if (session?.userId !== undefined) {
+        const cookie = scope.serializeCookie(cookieName, session.encryptedSessionId, sessionCookieOptions)
+        const existing = reply.getHeader('set-cookie')
+        if (existing === undefined) {
+          reply.header('set-cookie', [cookie])
+        } else {
+          const others = Array.isArray(existing) ? existing.map(String) : [String(existing)]
+          reply.removeHeader('set-cookie')
+          reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+        }
+      }
+      done(null, payload)
+    })
+  }, { name: 'session-cookies' }))
 
   const csrfToken = (request: FastifyRequest): string => hmac(c.SESSION_SECRET, `csrf:${digest(request.session.sessionId)}`)
   const currentDigest = (request: FastifyRequest): string | undefined => {

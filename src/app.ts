@@ -97,7 +97,6 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(mailRateLimitPlugin)
   await fastify.register(loginThrottlePlugin)
   await fastify.register(mfaPlugin)
-  await fastify.register(csrfPlugin)
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(metricsPlugin)
@@ -105,6 +104,11 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
     api.addHook('onRequest', api.requireRedis)
+    // Sessions are read here only, after the Redis check: nothing outside /api/auth waits
+    // on Redis for a cookie it does not use. The CSRF check reads the session, so it
+    // comes right after.
+    await api.register(api.sessionCookies)
+    await api.register(csrfPlugin)
     await api.register(registerRoutes)
     await api.register(sessionRoutes)
     await api.register(sessionsRoutes)
