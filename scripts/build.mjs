@@ -13,7 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 const stamp = join(dist, '.build-stamp')
 const lock = join(root, '.build-lock')
-const SOURCES = ['src', 'plugins', 'routes', 'public', 'package.json', 'tsconfig.json', 'tsconfig.build.json']
+// client/src: the demo page bundles the typed client.
+const SOURCES = ['src', 'plugins', 'routes', 'public', 'client/src', 'package.json', 'tsconfig.json', 'tsconfig.build.json']
 
 /** The newest modification time under `path` (a file or a folder). */
 function newest (path) {
