@@ -75,7 +75,7 @@ export default fp(async (app) => {
       components: {
         schemas: { Problem: problemComponent() },
         securitySchemes: {
-          cookie: { type: 'apiKey', in: 'cookie', name: app.config.SESSION_COOKIE_NAME, description: 'The session cookie set by /login (HttpOnly, signed, opaque).' },
+          cookie: { type: 'apiKey', in: 'cookie', name: app.config.sessionCookieName, description: 'The session cookie set by /login (HttpOnly, signed, opaque).' },
           bearer: { type: 'http', scheme: 'bearer', description: 'An access token from /token, in `Authorization: Bearer <accessToken>`.' }
         }
       }

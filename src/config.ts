@@ -9,7 +9,7 @@ export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  // Server timeouts, milliseconds; why each value: src/server.ts (serverTimeouts).
+  // Server timeouts, milliseconds; why each value: serverTimeouts() in src/server.ts.
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 30000 }),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 72000 }),
@@ -59,20 +59,123 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
 }, { additionalProperties: true })
 
-export type Config = Static<typeof ConfigSchema> & {
-  SESSION_SECRET: string
-  corsOrigins: string[]
-  /** The API's own public origin: PUBLIC_URL, or http://localhost:PORT */
-  publicUrl: string
-  /** The page that signs people in, where emailed links point: APP_ORIGIN, or the API's own origin */
-  appOrigin: string
-  /** Origins whose credentialed, state-changing requests are accepted (CSRF), canonical form */
-  allowedOrigins: string[]
-  /** Fastify's trustProxy value derived from TRUST_PROXY */
-  trustProxy: boolean | number
-  /** DATA_ENCRYPTION_KEY parsed (a random one-process key in development when unset) */
-  dataKeys: KeyRing
+/** The environment as the schema reads it: names and units as documented in the README. */
+export type Env = Static<typeof ConfigSchema>
+
+const ms = (seconds: number): number => seconds * 1000
+
+export interface HostPort { host: string, port: number }
+
+/** `host:port,host:port` (the schema has checked the form); the port is after the last colon. */
+export function parseHostPorts (list: string): HostPort[] {
+  return list.split(',').map(hostPort => {
+    const i = hostPort.lastIndexOf(':')
+    return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) }
+  })
 }
+
+/**
+ * The origin a browser reaches a server listening on `host`:`port` by: `localhost` for a
+ * loopback or wildcard address, because browsers treat http://localhost as a secure
+ * context (passkeys, Secure cookies) and an IP address not.
+ */
+export function listeningOrigin (host: string, port: number): string {
+  const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost'].includes(host)
+  return `http://${local ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/**
+ * The origins of the API and of the page that signs people in. Unconfigured, the API's
+ * origin is the one it listens on, the page is the demo page on it, and in development a
+ * browser may come as localhost or as 127.0.0.1: both are the same server.
+ */
+function origins (env: Env, corsOrigins: string[]) {
+  const publicUrl = env.PUBLIC_URL === undefined ? listeningOrigin(env.HOST, env.PORT) : new URL(env.PUBLIC_URL).origin
+  const appOrigin = env.APP_ORIGIN === undefined ? publicUrl : new URL(env.APP_ORIGIN).origin
+  const loopback = env.PUBLIC_URL === undefined && env.NODE_ENV !== 'production' ? [`http://localhost:${env.PORT}`, `http://127.0.0.1:${env.PORT}`] : []
+  return {
+    /** The API's own public origin (PUBLIC_URL): the OpenAPI server, the URL npm start prints */
+    publicUrl,
+    /** The page that signs people in (APP_ORIGIN, else the API's own): where emailed links point */
+    appOrigin,
+    /** Every origin whose credentialed, state-changing requests pass the CSRF check, canonical */
+    allowedOrigins: [...new Set([appOrigin, publicUrl, ...loopback, ...corsOrigins])],
+    /** Production with neither origin set: emailed links would point at localhost */
+    warnDefaultOrigin: env.NODE_ENV === 'production' && env.PUBLIC_URL === undefined && env.APP_ORIGIN === undefined
+  }
+}
+
+/**
+ * The settings the code reads, each once and already parsed: durations in milliseconds
+ * (`...Ms`), lists as arrays, and what NODE_ENV implies as named settings, so no plugin
+ * asks which environment it runs in. The types follow the schema through this mapping.
+ */
+function settings (env: Env, dataKeys: KeyRing) {
+  const production = env.NODE_ENV === 'production'
+  // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
+  const corsOrigins = env.CORS_ORIGINS === '' ? [] : env.CORS_ORIGINS.split(',').map(o => new URL(o).origin)
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeoutMs: env.HTTP_CONNECTION_TIMEOUT_MS,
+    logLevel: env.LOG_LEVEL,
+    /** Fastify's trustProxy value: false, true, or the number of proxy hops to trust */
+    trustProxy: env.TRUST_PROXY === 'off' ? false : env.TRUST_PROXY === 'on' ? true : env.TRUST_PROXY,
+    redisUrl: env.REDIS_URL,
+    redisClusterNodes: env.REDIS_CLUSTER_NODES === undefined ? undefined : parseHostPorts(env.REDIS_CLUSTER_NODES),
+    redisSentinels: env.REDIS_SENTINELS === undefined ? undefined : parseHostPorts(env.REDIS_SENTINELS),
+    redisSentinelName: env.REDIS_SENTINEL_NAME,
+    redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    // A development secret dies with the process, which is what development wants.
+    sessionSecret: env.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    sessionCookieName: env.SESSION_COOKIE_NAME,
+    sessionTtlMs: ms(env.SESSION_TTL),
+    sessionAbsoluteTtlMs: ms(env.SESSION_ABSOLUTE_TTL),
+    accessTokenTtlMs: ms(env.ACCESS_TOKEN_TTL),
+    refreshTokenTtlMs: ms(env.REFRESH_TOKEN_TTL),
+    cookieSameSite: env.COOKIE_SAMESITE,
+    cookieDomain: env.COOKIE_DOMAIN,
+    /** Secure cookies in production, and always with SameSite=None (browsers demand it). */
+    secureCookies: production || env.COOKIE_SAMESITE === 'None',
+    ...origins(env, corsOrigins),
+    corsOrigins,
+    /** HSTS only means something over HTTPS, which production is. */
+    hsts: production,
+    smtpUrl: env.SMTP_URL,
+    mailFrom: env.MAIL_FROM,
+    mailOutboxDir: env.MAIL_OUTBOX_DIR,
+    mailSendTimeoutMs: env.MAIL_SEND_TIMEOUT_MS,
+    mailSendAttempts: env.MAIL_SEND_ATTEMPTS,
+    mailRetryDelayMs: env.MAIL_RETRY_DELAY_MS,
+    loginRateLimit: env.LOGIN_RATE_LIMIT,
+    loginFreeFailures: env.LOGIN_FREE_FAILURES,
+    loginBackoffBaseMs: ms(env.LOGIN_BACKOFF_BASE),
+    loginBackoffMaxMs: ms(env.LOGIN_BACKOFF_MAX),
+    loginFailureWindowMs: ms(env.LOGIN_FAILURE_WINDOW),
+    emailTokenRateLimit: env.EMAIL_TOKEN_RATE_LIMIT,
+    emailAddressRateLimit: env.EMAIL_ADDRESS_RATE_LIMIT,
+    emailAddressRateWindowMs: ms(env.EMAIL_ADDRESS_RATE_WINDOW),
+    argon2MemoryKib: env.ARGON2_MEMORY_KIB,
+    argon2Iterations: env.ARGON2_ITERATIONS,
+    argon2Parallelism: env.ARGON2_PARALLELISM,
+    verifyTokenTtlMs: ms(env.VERIFY_TOKEN_TTL),
+    resetTokenTtlMs: ms(env.RESET_TOKEN_TTL),
+    mfaChallengeTtlMs: ms(env.MFA_CHALLENGE_TTL),
+    /** DATA_ENCRYPTION_KEY as a key ring (a random one-process key when unset) */
+    dataKeys,
+    /** true when dataKeys is that one-process key: secrets sealed now die with the process */
+    ephemeralKeys: env.DATA_ENCRYPTION_KEY === undefined,
+    metricsToken: env.METRICS_TOKEN,
+    /** An open GET /metrics is worth a warning where the server faces the public. */
+    warnOpenMetrics: production && env.METRICS_TOKEN === undefined
+  }
+}
+
+export type Config = ReturnType<typeof settings>
 
 export class ConfigError extends Error {}
 
@@ -92,39 +195,22 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     const name = error.path.replace(/^\//, '').split('/')[0] || 'environment'
     throw new ConfigError(`invalid configuration: ${name} ${error.message.toLowerCase()} (got ${JSON.stringify(raw[name] ?? null)})`)
   }
-  const cfg = converted as Static<typeof ConfigSchema>
-  if (cfg.NODE_ENV === 'production' && cfg.SESSION_SECRET === undefined) {
+  const parsed = converted as Env
+  if (parsed.NODE_ENV === 'production' && parsed.SESSION_SECRET === undefined) {
     throw new ConfigError('invalid configuration: SESSION_SECRET is required when NODE_ENV=production')
   }
-  if (cfg.NODE_ENV === 'production' && cfg.DATA_ENCRYPTION_KEY === undefined) {
+  if (parsed.NODE_ENV === 'production' && parsed.DATA_ENCRYPTION_KEY === undefined) {
     throw new ConfigError('invalid configuration: DATA_ENCRYPTION_KEY is required when NODE_ENV=production')
   }
-  if (cfg.HTTP_HEADERS_TIMEOUT_MS > cfg.HTTP_REQUEST_TIMEOUT_MS) {
+  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
   }
   let dataKeys: KeyRing
   try {
     // A development key dies with the process: 2FA enrolments made under it stop opening.
-    dataKeys = cfg.DATA_ENCRYPTION_KEY === undefined ? ephemeralKeyRing() : parseKeyRing(cfg.DATA_ENCRYPTION_KEY)
+    dataKeys = parsed.DATA_ENCRYPTION_KEY === undefined ? ephemeralKeyRing() : parseKeyRing(parsed.DATA_ENCRYPTION_KEY)
   } catch (err) {
     throw new ConfigError(`invalid configuration: DATA_ENCRYPTION_KEY ${(err as Error).message}`)
   }
-  // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
-  const corsOrigins = cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(',').map(o => new URL(o).origin)
-  const publicUrl = cfg.PUBLIC_URL === undefined ? `http://localhost:${cfg.PORT}` : new URL(cfg.PUBLIC_URL).origin
-  const appOrigin = cfg.APP_ORIGIN === undefined ? publicUrl : new URL(cfg.APP_ORIGIN).origin
-  // Unconfigured, the server's own origin is what it listens on; in development a browser
-  // may reach it as localhost or as 127.0.0.1, and both are the same server.
-  const loopback = cfg.PUBLIC_URL === undefined && cfg.NODE_ENV !== 'production' ? [`http://localhost:${cfg.PORT}`, `http://127.0.0.1:${cfg.PORT}`] : []
-  return {
-    ...cfg,
-    publicUrl,
-    appOrigin,
-    allowedOrigins: [...new Set([appOrigin, publicUrl, ...loopback, ...corsOrigins])],
-    dataKeys,
-    // A development secret dies with the process, which is what development wants.
-    SESSION_SECRET: cfg.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
-    corsOrigins,
-    trustProxy: cfg.TRUST_PROXY === 'off' ? false : cfg.TRUST_PROXY === 'on' ? true : cfg.TRUST_PROXY
-  }
+  return settings(parsed, dataKeys)
 }

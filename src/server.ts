@@ -1,11 +1,12 @@
 import Fastify, { type FastifyServerOptions } from 'fastify'
-import type { ServerOptions } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import closeWithGrace from 'close-with-grace'
 import { writeFile, rm } from 'node:fs/promises'
+import type { ServerOptions } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import app, { serverOptions } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, listeningOrigin, loadConfig, type Config } from './config.js'
+import { redisConfigured } from './redis/client.js'
 import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
 
 export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
@@ -26,23 +27,12 @@ export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
  * - a socket with no traffic either way for HTTP_CONNECTION_TIMEOUT_MS (75 s) is
  *   destroyed: above the keep-alive time, so it only catches what the others miss.
  */
-/**
- * The address to open in a browser: `localhost` for a loopback or wildcard listener,
- * because browsers treat http://localhost as a secure context (passkeys, Secure cookies)
- * and an IP address not.
- */
-function browserUrl (host: string, port: number): string {
-  const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost'].includes(host)
-  const name = local ? 'localhost' : host.includes(':') ? `[${host}]` : host
-  return `http://${name}:${port}`
-}
-
 function serverTimeouts (config: Config): Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'> & { http: ServerOptions } {
   return {
-    connectionTimeout: config.HTTP_CONNECTION_TIMEOUT_MS,
-    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
-    http: { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 }
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    http: { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: 1000 }
   }
 }
 
@@ -58,9 +48,9 @@ async function main (): Promise<void> {
     throw err
   }
 
-  // With neither REDIS_URL nor a cluster, run a Redis of our own on the project's config.
+  // With no Redis configured (single, Sentinel or Cluster), run one of our own on the project's config.
   let local: LocalRedis | undefined
-  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined && config.REDIS_SENTINELS === undefined) {
+  if (!redisConfigured(config)) {
     try {
       local = await startRedis({ dir: LOCAL_REDIS_DIR })
     } catch (err) {
@@ -68,7 +58,7 @@ async function main (): Promise<void> {
       process.exit(1)
     }
     await writeFile(join(LOCAL_REDIS_DIR, 'url'), local.url)
-    config = { ...config, REDIS_URL: local.url }
+    config = { ...config, redisUrl: local.url }
   }
 
   const server = Fastify({ ...serverOptions(config), ...serverTimeouts(config) })
@@ -95,13 +85,11 @@ async function main (): Promise<void> {
   })
 
   if (local !== undefined) server.log.info({ redis: local.url, dir: local.dir }, 'started redis-server with redis.conf')
-  await server.listen({ port: config.PORT, host: config.HOST })
-  const { port } = server.server.address() as AddressInfo
-  const url = config.PUBLIC_URL === undefined ? browserUrl(config.HOST, port) : config.publicUrl
+  await server.listen({ port: config.port, host: config.host })
+  // The URL that works in a browser; PORT=0 learns its port only now.
+  const url = config.port === 0 ? listeningOrigin(config.host, (server.server.address() as AddressInfo).port) : config.publicUrl
   server.log.info({ url }, `Gatehouse is ready: open ${url}`)
-  if (config.NODE_ENV === 'production' && config.PUBLIC_URL === undefined && config.APP_ORIGIN === undefined) {
-    server.log.warn(`neither PUBLIC_URL nor APP_ORIGIN is set: emailed links point at ${config.appOrigin}`)
-  }
+  if (config.warnDefaultOrigin) server.log.warn(`neither PUBLIC_URL nor APP_ORIGIN is set: emailed links point at ${config.appOrigin}`)
 }
 
 await main()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { outboxMessages, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
-import { chromiumMissing, launchChromium } from '../browser/harness.js'
+import { launchChromium } from '../browser/harness.js'
 import { startBuiltServer } from './built-server.js'
 
 /*
@@ -9,10 +9,7 @@ import { startBuiltServer } from './built-server.js'
  * link, sign in, sign out. Nothing may answer CSRF_REJECTED on the way.
  */
 
-const missing = chromiumMissing()
-if (missing !== false) t.fail(missing)
-
-t.test('the page at the URL npm start prints signs up, in and out with no configuration', { skip: missing }, async t => {
+t.test('the page at the URL npm start prints signs up, in and out with no configuration', async t => {
   t.setTimeout(240_000)
   const api = await startBuiltServer(t, { LOG_LEVEL: 'info', NODE_ENV: 'development' })
   const printed = api.output().match(/Gatehouse is ready: open (http:\/\/\S+?)"/)?.[1]

@@ -1,13 +1,9 @@
-import t, { type Test } from 'tap'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
+import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import app, { serverOptions } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
 import { ERRORS } from '../../src/http/errors.js'
 import { PROJECT_ROOT } from '../../src/redis/local-server.js'
-import { startTestRedis } from '../helper.js'
+import { appRoutes } from '../helper.js'
 
 /*
  * docs/http-contract.md is the contract clients are written against. Its route tables and
@@ -28,20 +24,6 @@ function contractRoutes (markdown: string): string[] {
   return routes
 }
 
-async function appRoutes (t: Test): Promise<string[]> {
-  const redis = await startTestRedis(t)
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: redis.url })
-  const fastify = Fastify(serverOptions(config))
-  const routes: string[] = []
-  fastify.addHook('onRoute', route => {
-    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`)
-  })
-  await fastify.register(fp(app), { config })
-  await fastify.ready()
-  await fastify.close()
-  return routes
-}
-
 /** Whether `route` is `entry`, or lies in the subtree `entry` names with a trailing `/*`. */
 function covers (entry: string, route: string): boolean {
   if (entry === route) return true
@@ -56,7 +38,7 @@ t.test('every route of docs/http-contract.md exists in the app, and the app has 
   const documented = contractRoutes(await readFile(CONTRACT, 'utf8'))
   t.ok(documented.length >= 25, `${documented.length} routes read from the contract`)
   t.equal(new Set(documented).size, documented.length, 'no route is listed twice')
-  const actual = await appRoutes(t)
+  const actual = (await appRoutes(t)).flatMap(route => [route.method].flat().map(method => `${method} ${route.url}`))
   const gets = new Set(actual.filter(r => r.startsWith('GET ')).map(r => r.slice(4)))
   // The contract says once that every GET also answers HEAD (Fastify's exposeHeadRoutes).
   const own = actual.filter(r => !(r.startsWith('HEAD ') && (gets.has(r.slice(5)) || gets.has(r.slice(5).replace(/\/$/, '')))))

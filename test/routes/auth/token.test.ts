@@ -1,7 +1,8 @@
 import t from 'tap'
-import { build, cookieOf, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
+import { build, cookieOf, listen, request, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
 import { run } from '../../../src/cli/user.js'
 import { digest } from '../../../src/crypto/secrets.js'
+import { endAllSessions } from '../../../src/sessions/end-all.js'
 
 interface Grant { accessToken: string, tokenType: string, expiresIn: number, expiresAt: string, refreshToken: string }
 
@@ -124,15 +125,13 @@ t.test('bearer tokens', async t => {
 
   await t.test('two concurrent refreshes with one token succeed at most once (over a real socket)', async t => {
     const server = await build(t, {}, ctx.server)
-    await server.app.listen({ port: 0, host: '127.0.0.1' })
-    const address = server.app.server.address()
-    const base = typeof address === 'object' && address !== null ? `http://127.0.0.1:${address.port}` : ''
+    const base = await listen(server.app)
     const email = await newUser(server)
     for (let round = 0; round < 5; round++) {
       const g = await tokenLogin(server, email)
       const answers = await Promise.all([0, 1, 2].map(async () => {
-        const res = await fetch(`${base}/api/auth/token/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: g.refreshToken }) })
-        return { status: res.status, body: await res.json() as Grant }
+        const res = await request(base, 'POST', '/api/auth/token/refresh', { body: { refreshToken: g.refreshToken } })
+        return { status: res.status, body: res.body as Grant }
       }))
       const ok = answers.filter(a => a.status === 200)
       t.ok(ok.length <= 1, `round ${round}: at most one refresh succeeded (${ok.length})`)
@@ -197,8 +196,8 @@ t.test('bearer tokens', async t => {
 
     const d = await tokenLogin(ctx, u.email)
     const lines: string[] = []
-    t.equal(await run(['disable', u.email], ctx.config, ctx.redis, l => lines.push(l)), 0)
-    t.match(lines.join('\n'), /1 token family ended/)
+    t.equal(await run(['disable', u.email], ctx.app, l => lines.push(l)), 0)
+    t.match(lines.join('\n'), /1 session\(s\) ended, token families included/)
     t.equal(await meWith(ctx, d.accessToken), 401)
     t.equal((await refresh(ctx, d.refreshToken)).status, 401)
     const denied = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email: u.email, password: PASSWORD } })
@@ -206,20 +205,20 @@ t.test('bearer tokens', async t => {
     t.equal(denied.json().code, 'ACCOUNT_DISABLED')
   })
 
-  await t.test('sessions.endAll ends token families, except the one it is told to keep', async t => {
+  await t.test('endAllSessions ends token families, except the one it is told to keep', async t => {
     const u = await signedInUser(ctx)
     const a = await tokenLogin(ctx, u.email)
     const b = await tokenLogin(ctx, u.email)
     const c = await tokenLogin(ctx, u.email)
     const userId = String(await ctx.redis.get(`gh:email:${u.email}`))
     const kept = await ctx.app.tokenStore.authenticate(a.accessToken)
-    const ended = await ctx.app.sessions.endAll(userId, kept!.familyId)
+    const ended = await endAllSessions(ctx.app.sessions, userId, kept!.familyId)
     t.equal(ended, 3, 'the cookie session and the two other families')
     t.equal(await meWith(ctx, a.accessToken), 200)
     t.equal(await meWith(ctx, b.accessToken), 401)
     t.equal((await refresh(ctx, c.refreshToken)).status, 401)
     t.equal((await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })).statusCode, 401)
-    t.equal(await ctx.app.sessions.endAll(userId), 1, 'without keep, the last family goes too')
+    t.equal(await endAllSessions(ctx.app.sessions, userId), 1, 'without keep, the last family goes too')
     t.equal(await meWith(ctx, a.accessToken), 401)
   })
 
