@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { PROJECT_ROOT } from '../../src/redis/local-server.js'
-import { ensureBuilt, startBuiltServer } from './built-server.js'
+import { ensureBuilt, startApiServer } from '../helper.js'
 
 /*
  * What runs in production is the build: compiled JavaScript that needs only the declared
@@ -92,18 +92,18 @@ t.test('the built server serves the demo page from the bundle made at build time
   await ensureBuilt()
   const bundle = await readFile(join(PROJECT_ROOT, 'dist', 'public', 'app.js'), 'utf8')
   t.ok(bundle.length > 1000, 'dist/public/app.js was bundled')
-  const api = await startBuiltServer(t)
-  const script = await fetch(`${api.base}/app.js`)
+  const api = await startApiServer(t, { built: true })
+  const script = await fetch(`${api.url}/app.js`)
   t.equal(script.status, 200)
   t.equal(await script.text(), bundle, '/app.js is that bundle')
-  t.match(await (await fetch(`${api.base}/`)).text(), /<script[^>]+app\.js/, 'the page loads it')
+  t.match(await (await fetch(`${api.url}/`)).text(), /<script[^>]+app\.js/, 'the page loads it')
 })
 
 t.test('a .env file in the working directory configures the server', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-dotenv-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   await writeFile(join(dir, '.env'), '# as in .env.example\nMETRICS_TOKEN=token-from-the-dotenv-file\n')
-  const api = await startBuiltServer(t, { LOG_LEVEL: 'warn' }, { nodeArgs: ['--env-file-if-exists=.env'], cwd: dir })
-  t.equal((await fetch(`${api.base}/metrics`)).status, 401, 'METRICS_TOKEN from .env protects /metrics')
-  t.equal((await fetch(`${api.base}/metrics`, { headers: { authorization: 'Bearer token-from-the-dotenv-file' } })).status, 200, 'and opens it')
+  const api = await startApiServer(t, { built: true, nodeArgs: ['--env-file-if-exists=.env'], cwd: dir })
+  t.equal((await fetch(`${api.url}/metrics`)).status, 401, 'METRICS_TOKEN from .env protects /metrics')
+  t.equal((await fetch(`${api.url}/metrics`, { headers: { authorization: 'Bearer token-from-the-dotenv-file' } })).status, 200, 'and opens it')
 })

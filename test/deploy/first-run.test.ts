@@ -1,7 +1,6 @@
 import t from 'tap'
-import { outboxMessages, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
+import { outboxMessages, PASSWORD, startApiServer, tokenFromOutbox, uniqueEmail } from '../helper.js'
 import { launchChromium } from '../browser/harness.js'
-import { startBuiltServer } from './built-server.js'
 
 /*
  * The first five minutes, as the issue tried them: `npm start` with nothing configured
@@ -11,10 +10,13 @@ import { startBuiltServer } from './built-server.js'
 
 t.test('the page at the URL npm start prints signs up, in and out with no configuration', async t => {
   t.setTimeout(240_000)
-  const api = await startBuiltServer(t, { LOG_LEVEL: 'info', NODE_ENV: 'development' })
-  const printed = api.output().match(/Gatehouse is ready: open (http:\/\/\S+?)"/)?.[1]
-  t.equal(printed, `http://localhost:${api.port}`, 'npm start prints the localhost URL')
-  const url = printed ?? api.base
+  // APP_ORIGIN empty is APP_ORIGIN unset: nothing configured.
+  const api = await startApiServer(t, { built: true, env: { NODE_ENV: 'development', APP_ORIGIN: '' } })
+  const ready = await api.waitForLog(e => typeof e.msg === 'string' && e.msg.startsWith('Gatehouse is ready: open '))
+  const printed = String(ready.url)
+  t.equal(ready.msg, `Gatehouse is ready: open ${printed}`, 'npm start prints the URL to open')
+  t.equal(printed, `http://localhost:${api.port}`, 'on localhost')
+  const url = printed
 
   const browser = await launchChromium(t)
   const context = await browser.newContext()

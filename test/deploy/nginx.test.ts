@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort, PROJECT_ROOT } from '../../src/redis/local-server.js'
-import { PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
-import { startBuiltServer } from './built-server.js'
+import { PASSWORD, startApiServer, tokenFromOutbox, uniqueEmail } from '../helper.js'
 
 /*
  * The README's nginx configuration, as printed, in front of the built server in production
@@ -72,13 +71,17 @@ t.test('the README\'s nginx configuration in front of the built server', { skip:
   t.setTimeout(240_000)
   const [tlsPort, httpPort] = [await freePort(), await freePort()]
   const origin = `https://localhost:${tlsPort}`
-  const api = await startBuiltServer(t, {
-    NODE_ENV: 'production',
-    SESSION_SECRET: 'a-test-secret-that-is-long-enough-for-production',
-    DATA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-    SESSION_COOKIE_NAME: '__Host-session',
-    TRUST_PROXY: '1',
-    PUBLIC_URL: origin
+  const api = await startApiServer(t, {
+    built: true,
+    env: {
+      NODE_ENV: 'production',
+      SESSION_SECRET: 'a-test-secret-that-is-long-enough-for-production',
+      DATA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      SESSION_COOKIE_NAME: '__Host-session',
+      TRUST_PROXY: '1',
+      PUBLIC_URL: origin,
+      APP_ORIGIN: ''
+    }
   })
 
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-nginx-'))
@@ -156,5 +159,5 @@ ${await nginxBlock(t, api.port, tlsPort, httpPort, dir)}
   t.same(openapi.body.servers, [{ url: origin }], 'the OpenAPI document names the public URL as its server')
 
   t.equal((await send(origin, 'GET', '/metrics')).status, 404, '/metrics is not served through the proxy')
-  t.equal((await fetch(`${api.base}/metrics`)).status, 200, 'but is on the server\'s own address')
+  t.equal((await fetch(`${api.url}/metrics`)).status, 200, 'but is on the server\'s own address')
 })

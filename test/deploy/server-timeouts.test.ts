@@ -1,8 +1,7 @@
 import t from 'tap'
 import { connect } from 'node:net'
 import { ConfigError, loadConfig } from '../../src/config.js'
-import { build } from '../helper.js'
-import { startBuiltServer } from './built-server.js'
+import { build, startApiServer } from '../helper.js'
 
 /** Writes `chunks` to a raw connection, then waits for the server to answer and close; resolves what came back and when. */
 async function rawExchange (port: number, data: string, waitMs: number): Promise<{ answer: string, closedAfterMs: number | undefined }> {
@@ -18,7 +17,7 @@ async function rawExchange (port: number, data: string, waitMs: number): Promise
 }
 
 t.test('a client that trickles its headers or its body is answered 408 and let go', async t => {
-  const api = await startBuiltServer(t, { HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000' })
+  const api = await startApiServer(t, { built: true, env: { HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000' } })
   const headers = await rawExchange(api.port, 'GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Slow: ', 6000)
   t.match(headers.answer, /^HTTP\/1\.1 408/, 'headers not finished in time: 408')
   t.ok(headers.closedAfterMs !== undefined && headers.closedAfterMs < 4000, `and the connection closed (after ${String(headers.closedAfterMs)} ms)`)
@@ -27,13 +26,13 @@ t.test('a client that trickles its headers or its body is answered 408 and let g
   t.match(body.answer, /^HTTP\/1\.1 408/, 'a body that never finishes: 408')
   t.ok(body.closedAfterMs !== undefined && body.closedAfterMs < 4000, `and the connection closed (after ${String(body.closedAfterMs)} ms)`)
 
-  const live = await fetch(`${api.base}/health/live`)
+  const live = await fetch(`${api.url}/health/live`)
   t.equal(live.status, 200, 'others are served meanwhile')
 })
 
 t.test('kept-alive connections are announced with the keep-alive timeout', async t => {
-  const api = await startBuiltServer(t)
-  const res = await fetch(`${api.base}/health/live`)
+  const api = await startApiServer(t, { built: true })
+  const res = await fetch(`${api.url}/health/live`)
   t.equal(res.headers.get('keep-alive'), 'timeout=72', 'Fastify\'s 72 s, above the proxies\' 60 s')
 })
 
