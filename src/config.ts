@@ -171,7 +171,9 @@ function settings (env: Env, dataKeys: KeyRing) {
     ephemeralKeys: env.DATA_ENCRYPTION_KEY === undefined,
     metricsToken: env.METRICS_TOKEN,
     /** An open GET /metrics is worth a warning where the server faces the public. */
-    warnOpenMetrics: production && env.METRICS_TOKEN === undefined
+    warnOpenMetrics: production && env.METRICS_TOKEN === undefined,
+    /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
+    checkProblemCodes: env.NODE_ENV === 'test'
   }
 }
 
