@@ -66,10 +66,17 @@ t.test('every devDependency is used by the tests, the tools or the build, and ev
   const imported = new Set([...tools.statics.keys(), ...tools.dynamics.keys(), ...(await importsOf([...await filesUnder('src')])).dynamics.keys()])
   for (const [name, file] of tools.statics) t.ok(pkg.dependencies[name] ?? pkg.devDependencies[name], `${name} (imported by ${file}) is declared`)
   const scripts = Object.values(pkg.scripts).join(' ')
+  const texts = (await Promise.all(files.map(async f => await readFile(f, 'utf8')))).join('\n')
+  /** The commands a package installs in node_modules/.bin, which tests run by name. */
+  const binsOf = async (name: string): Promise<string[]> => {
+    const { bin } = JSON.parse(await readFile(join(PROJECT_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { bin?: string | Record<string, string> }
+    return bin === undefined ? [] : typeof bin === 'string' ? [name.split('/').pop() ?? name] : Object.keys(bin)
+  }
   const configs = JSON.stringify(pkg) + await readFile(join(PROJECT_ROOT, 'scripts', 'build.mjs'), 'utf8')
   for (const name of Object.keys(pkg.devDependencies)) {
     const typesFor = name.startsWith('@types/') ? name.slice('@types/'.length).replace(/^(.*)__(.*)$/, '@$1/$2') : undefined
     const used = imported.has(name) ||
+      (await binsOf(name)).some(b => texts.includes(`bin('${b}')`)) ||
       new RegExp(`(^|\\s)${name}(\\s|$)`).test(scripts) ||
       configs.includes(`'${name}/`) ||
       (typesFor !== undefined && (typesFor === 'node' || imported.has(typesFor) || pkg.dependencies[typesFor] !== undefined))
