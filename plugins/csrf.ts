@@ -46,13 +46,13 @@ function header (request: FastifyRequest, name: string): string | undefined {
 
 /**
  * Refuses (403 CSRF_REJECTED) a state-changing request that carries the session cookie
- * when it comes from anywhere but APP_ORIGIN or a CORS_ORIGINS entry. Requests without the
+ * when it comes from anywhere but the allowed origins (APP_ORIGIN, the API's own, CORS_ORIGINS). Requests without the
  * cookie (a first login, a bearer-token client) carry no ambient authority and are left
  * alone; so is every GET, HEAD and OPTIONS.
  */
 export default fp(async (app) => {
   const c = app.config
-  const allowed = new Set([new URL(c.appOrigin).origin, ...c.corsOrigins])
+  const allowed = new Set(c.allowedOrigins)
   const cookieName = c.sessionCookieName
   const tokenRequired = c.cookieSameSite === 'None'
 
@@ -70,9 +70,11 @@ export default fp(async (app) => {
       done()
       return
     }
-    request.log.warn({ verdict }, 'cross-site request refused')
+    // Which origin came and which would have passed: a misconfigured APP_ORIGIN or
+    // CORS_ORIGINS is then one log line away from obvious.
+    request.log.warn({ verdict, origin: header(request, 'origin') ?? null, secFetchSite: header(request, 'sec-fetch-site') ?? null, allowed: c.allowedOrigins }, 'cross-site request refused')
     done(new AuthError('CSRF_REJECTED', verdict === 'missing-token' || verdict === 'bad-token'
       ? 'Send the csrfToken from /login or /me in the X-CSRF-Token header.'
       : 'State-changing requests with the session cookie are accepted only from the configured origins.'))
   })
-}, { name: 'csrf', dependencies: ['config', 'session'] })
+}, { name: 'csrf', dependencies: ['config', 'session', 'session-cookies'] })

@@ -1,12 +1,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply } from 'fastify'
-import { buildDemoScript, demoCss, demoHtml } from '../src/http/demo-page.js'
+import { demoCss, demoHtml, demoScript } from '../src/http/demo-page.js'
 
 /**
  * The demo page at `/`, and at the two paths the emails link to, which the page handles
- * itself. The script is bundled from public/app.ts on first request and kept in memory,
- * so the page can never be older than its source. Plain routes: three files need no
- * static-file plugin.
+ * itself. The script is the bundle `npm run build` made, or under tsx the bundle of
+ * public/app.ts made on first request; either is kept in memory. Plain routes: three
+ * files need no static-file plugin.
  */
 export default fp(async (app) => {
   let script: Promise<string> | undefined
@@ -22,7 +22,7 @@ export default fp(async (app) => {
   app.get('/reset-password', hide, page)
 
   app.get('/app.js', hide, async (_request, reply) => {
-    script ??= buildDemoScript().catch((err: unknown) => {
+    script ??= demoScript().catch((err: unknown) => {
       script = undefined
       throw err
     })

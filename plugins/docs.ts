@@ -111,7 +111,7 @@ function documentProblems (doc: Schema): void {
  * problem status into a Problem reference with the status's `code` enum and examples.
  */
 export default fp(async (app) => {
-  const origin = app.config.appOrigin
+  const origin = app.config.publicUrl
   /** Top-level named response schemas, which @fastify/swagger would inline. */
   const named = new Map<string, Schema>()
   await app.register(fastifySwagger, {
@@ -123,7 +123,7 @@ export default fp(async (app) => {
         license: { name: 'MIT', identifier: 'MIT' },
         description: 'Authentication server with opaque, Redis-backed sessions. Every error is an RFC 9457 problem document (`application/problem+json`) whose `code` a client can switch on; each operation lists the codes it can answer with. State-changing requests that carry the session cookie must come from the server\'s own origin or a configured SPA origin, and must send the `csrfToken` from /login or /me in `X-CSRF-Token` when the cookie is `SameSite=None`. Bodies are JSON (`Content-Type: application/json`, at most 16 KiB); anything else is refused with 415.'
       },
-      servers: [{ url: origin, description: 'this server (APP_ORIGIN)' }],
+      servers: [{ url: origin, description: 'this server (PUBLIC_URL)' }],
       tags: Object.values(TAGS).map(t => ({ ...t })),
       components: {
         schemas: {},

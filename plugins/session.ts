@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Cluster } from 'ioredis'
 import { RedisSessionStore } from '../src/sessions/store.js'
 import { RememberingSigner } from '../src/sessions/cookie-signer.js'
@@ -17,6 +17,12 @@ declare module 'fastify' {
      * src/tokens/lifecycle.ts (bearer token families).
      */
     sessions: SessionDeps
+    /**
+     * Reads and writes the session cookie: registered in the scope whose routes use
+     * sessions (/api/auth), so health checks, metrics, docs and the demo page never wait
+     * on Redis for a session a browser happens to send along.
+     */
+    sessionCookies: FastifyPluginAsync
   }
   interface Session {
     userId?: string
@@ -61,50 +67,52 @@ export default fp(async (app) => {
   app.decorate('sessionStore', store)
   app.decorate('sessions', deps)
 
-  await app.register(fastifyCookie)
-  await app.register(fastifySession, {
-    // Verifies each cookie once and reuses the verified value instead of signing it again.
-    secret: new RememberingSigner(c.sessionSecret),
-    cookieName,
-    store,
-    // 256 bits, above the 128 the contract asks for.
-    idGenerator: () => randomToken(32),
-    saveUninitialized: false,
-    // Sliding happens in the store's read script; rolling would rewrite the session on
-    // every request.
-    rolling: false,
-    cookie: { ...cookieOptions, maxAge: c.sessionTtlMs }
-  })
+  app.decorate('sessionCookies', fp(async (scope: FastifyInstance) => {
+    await scope.register(fastifyCookie)
+    await scope.register(fastifySession, {
+      // Verifies each cookie once and reuses the verified value instead of signing it again.
+      secret: new RememberingSigner(c.sessionSecret),
+      cookieName,
+      store,
+      // 256 bits, above the 128 the contract asks for.
+      idGenerator: () => randomToken(32),
+      saveUninitialized: false,
+      // Sliding happens in the store's read script; rolling would rewrite the session on
+      // every request.
+      rolling: false,
+      cookie: { ...cookieOptions, maxAge: c.sessionTtlMs }
+    })
 
-  // Runs right after @fastify/session's onRequest, in the same turn as the store's read.
-  app.addHook('onRequest', function prefetchedUser (request, _reply, done) {
-    takePrefetchedUser(deps, request)
-    done()
-  })
+    // Runs right after @fastify/session's onRequest, in the same turn as the store's read.
+    scope.addHook('onRequest', function prefetchedUser (request, _reply, done) {
+      takePrefetchedUser(deps, request)
+      done()
+    })
 
-  /*
-   * @fastify/session writes the cookie with Expires only, and only when it saved the
-   * session. The contract wants Max-Age and a cookie that slides with every authenticated
-   * request, so this hook, which runs after the session's, writes the one session cookie.
-   */
-  // Callback style, and the attributes serialised once: this runs on every authenticated
-  // response, and only the value changes from one to the next.
-  const ownPrefix = `${cookieName}=`
-  const attributes = app.serializeCookie(cookieName, '', { ...cookieOptions, maxAge: c.sessionTtlMs / 1000 }).slice(ownPrefix.length)
-  const noAttributes = {}
-  app.addHook('onSend', function slideSessionCookie (request, reply, payload, done) {
-    const session = request.session as typeof request.session | null
-    if (session?.userId !== undefined) {
-      const cookie = app.serializeCookie(cookieName, session.encryptedSessionId, noAttributes) + attributes
-      const existing = reply.getHeader('set-cookie')
-      if (existing === undefined) {
-        reply.header('set-cookie', cookie)
-      } else {
-        const others = Array.isArray(existing) ? existing.map(String) : [String(existing)]
-        reply.removeHeader('set-cookie')
-        reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+    /*
+     * @fastify/session writes the cookie with Expires only, and only when it saved the
+     * session. The contract wants Max-Age and a cookie that slides with every authenticated
+     * request, so this hook, which runs after the session's, writes the one session cookie.
+     */
+    // Callback style, and the attributes serialised once: this runs on every authenticated
+    // response, and only the value changes from one to the next.
+    const ownPrefix = `${cookieName}=`
+    const attributes = scope.serializeCookie(cookieName, '', { ...cookieOptions, maxAge: c.sessionTtlMs / 1000 }).slice(ownPrefix.length)
+    const noAttributes = {}
+    scope.addHook('onSend', function slideSessionCookie (request, reply, payload, done) {
+      const session = request.session as typeof request.session | null
+      if (session?.userId !== undefined) {
+        const cookie = scope.serializeCookie(cookieName, session.encryptedSessionId, noAttributes) + attributes
+        const existing = reply.getHeader('set-cookie')
+        if (existing === undefined) {
+          reply.header('set-cookie', cookie)
+        } else {
+          const others = Array.isArray(existing) ? existing.map(String) : [String(existing)]
+          reply.removeHeader('set-cookie')
+          reply.header('set-cookie', [...others.filter(h => !h.startsWith(ownPrefix)), cookie])
+        }
       }
-    }
-    done(null, payload)
-  })
+      done(null, payload)
+    })
+  }, { name: 'session-cookies' }))
 }, { name: 'session', dependencies: ['config', 'redis', 'tokens', 'accounts'] })

@@ -1,3 +1,4 @@
+import type { ServerOptions } from 'node:http'
 import type { Server } from 'node:http'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
@@ -48,6 +49,31 @@ export function trustProxyOption (trust: boolean | number): boolean | ((address:
   return trust
 }
 
+/**
+ * Node's and Fastify's defaults let a client hold a connection open for as long as it
+ * likes (requestTimeout 0), which the Fastify documentation warns against when no proxy
+ * sits in front. The values, each configurable:
+ * - headers within HTTP_HEADERS_TIMEOUT_MS (10 s): a client that trickles its header
+ *   lines (slowloris) is answered 408 and let go;
+ * - the whole request within HTTP_REQUEST_TIMEOUT_MS (30 s): bodies are at most 16 KiB,
+ *   so an honest client on a slow link needs far less; both are checked every second
+ *   instead of Node's default 30 s, so the limits hold to the second;
+ * - an idle kept-alive connection stays HTTP_KEEP_ALIVE_TIMEOUT_MS (72 s, Fastify's
+ *   default): longer than the idle timeout of the proxies in front (nginx 60 s, most load
+ *   balancers 60 s), so the proxy closes first and never sends a request on a connection
+ *   the server is closing (a 502);
+ * - a socket with no traffic either way for HTTP_CONNECTION_TIMEOUT_MS (75 s) is
+ *   destroyed: above the keep-alive time, so it only catches what the others miss.
+ */
+export function serverTimeouts (config: Config): Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout'> & { http: ServerOptions } {
+  return {
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    http: { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: 1000 }
+  }
+}
+
 /** Fastify's own options; the server and the tests create Fastify with these. */
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
@@ -76,12 +102,11 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     // documents too, never Fastify's own JSON.
     frameworkErrors,
     clientErrorHandler,
-    // A body may not trickle in forever: a request must arrive whole within this time
-    // (Node answers 408 through clientErrorHandler and closes the connection). Node reads
-    // the value when the server is created, and Fastify only assigns it afterwards, so it
-    // goes to http.createServer as well (without that, a trickling body is never cut).
-    requestTimeout: config.requestTimeoutMs,
-    http: { requestTimeout: config.requestTimeoutMs },
+    // A body may not trickle in forever (Node answers 408 through clientErrorHandler and
+    // closes the connection). Node reads requestTimeout when the server is created and
+    // Fastify only assigns it afterwards, so it goes to http.createServer as well (without
+    // that, a trickling body is never cut).
+    ...serverTimeouts(config),
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }
@@ -90,7 +115,6 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
 /** The whole application as one plugin; it never listens. */
 export default async function app (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
   fastify.setErrorHandler(errorHandler)
-  fastify.setNotFoundHandler((request, reply) => sendProblem(reply, problem('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)))
 
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(jsonBodyPlugin)
@@ -106,13 +130,16 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(sessionPlugin)
   await fastify.register(rateLimitPlugin)
   await fastify.register(credentialRateLimitPlugin)
+  // Rate-limited (as fastify/demo does) so a scanner walking paths gets 429s instead of a
+  // log line per guess; a Redis outage lets 404s through rather than turning them to 503.
+  fastify.setNotFoundHandler({ preHandler: fastify.rateLimit({ max: 30, timeWindow: 10_000, skipOnError: true }) },
+    (request, reply) => sendProblem(reply, problem('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)))
   await fastify.register(authenticatePlugin)
   await fastify.register(recoveryPlugin)
   await fastify.register(loginThrottlePlugin)
   await fastify.register(deviceCookiePlugin)
   await fastify.register(mailRateLimitPlugin)
   await fastify.register(mfaPlugin)
-  await fastify.register(csrfPlugin)
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(metricsPlugin)
@@ -120,6 +147,11 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
     api.addHook('onRequest', api.requireRedis)
+    // Sessions are read here only, after the Redis check: nothing outside /api/auth waits
+    // on Redis for a cookie it does not use. The CSRF check reads the session, so it
+    // comes right after.
+    await api.register(api.sessionCookies)
+    await api.register(csrfPlugin)
     await api.register(registerRoutes)
     await api.register(sessionRoutes)
     await api.register(sessionsRoutes)

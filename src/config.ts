@@ -9,6 +9,11 @@ export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  // Server timeouts, milliseconds; why each value: serverTimeouts() in src/server.ts.
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 30000 }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 72000 }),
+  HTTP_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 75000 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$' })),
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$' })),
@@ -23,7 +28,8 @@ export const ConfigSchema = Type.Object({
   REFRESH_TOKEN_TTL: Seconds(2592000),
   COOKIE_SAMESITE: Type.Union([Type.Literal('Strict'), Type.Literal('Lax'), Type.Literal('None')], { default: 'Strict' }),
   COOKIE_DOMAIN: Type.Optional(Type.String({ minLength: 1 })),
-  APP_ORIGIN: Type.String({ pattern: '^https?://[^/\\s]+$', default: 'http://localhost:3000' }),
+  APP_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })),
   CORS_ORIGINS: Type.String({ pattern: '^(https?://[^/\\s,]+(,https?://[^/\\s,]+)*)?$', default: '' }),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Gatehouse <no-reply@localhost>' }),
@@ -58,8 +64,6 @@ export type Env = Static<typeof ConfigSchema>
 
 const ms = (seconds: number): number => seconds * 1000
 
-export const REQUEST_TIMEOUT_MS = 30_000
-
 export interface HostPort { host: string, port: number }
 
 /** `host:port,host:port` (the schema has checked the form); the port is after the last colon. */
@@ -71,15 +75,52 @@ export function parseHostPorts (list: string): HostPort[] {
 }
 
 /**
+ * The origin a browser reaches a server listening on `host`:`port` by: `localhost` for a
+ * loopback or wildcard address, because browsers treat http://localhost as a secure
+ * context (passkeys, Secure cookies) and an IP address not.
+ */
+export function listeningOrigin (host: string, port: number): string {
+  const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost'].includes(host)
+  return `http://${local ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/**
+ * The origins of the API and of the page that signs people in. Unconfigured, the API's
+ * origin is the one it listens on, the page is the demo page on it, and in development a
+ * browser may come as localhost or as 127.0.0.1: both are the same server.
+ */
+function origins (env: Env, corsOrigins: string[]) {
+  const publicUrl = env.PUBLIC_URL === undefined ? listeningOrigin(env.HOST, env.PORT) : new URL(env.PUBLIC_URL).origin
+  const appOrigin = env.APP_ORIGIN === undefined ? publicUrl : new URL(env.APP_ORIGIN).origin
+  const loopback = env.PUBLIC_URL === undefined && env.NODE_ENV !== 'production' ? [`http://localhost:${env.PORT}`, `http://127.0.0.1:${env.PORT}`] : []
+  return {
+    /** The API's own public origin (PUBLIC_URL): the OpenAPI server, the URL npm start prints */
+    publicUrl,
+    /** The page that signs people in (APP_ORIGIN, else the API's own): where emailed links point */
+    appOrigin,
+    /** Every origin whose credentialed, state-changing requests pass the CSRF check, canonical */
+    allowedOrigins: [...new Set([appOrigin, publicUrl, ...loopback, ...corsOrigins])],
+    /** Production with neither origin set: emailed links would point at localhost */
+    warnDefaultOrigin: env.NODE_ENV === 'production' && env.PUBLIC_URL === undefined && env.APP_ORIGIN === undefined
+  }
+}
+
+/**
  * The settings the code reads, each once and already parsed: durations in milliseconds
  * (`...Ms`), lists as arrays, and what NODE_ENV implies as named settings, so no plugin
  * asks which environment it runs in. The types follow the schema through this mapping.
  */
 function settings (env: Env, dataKeys: KeyRing) {
   const production = env.NODE_ENV === 'production'
+  // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
+  const corsOrigins = env.CORS_ORIGINS === '' ? [] : env.CORS_ORIGINS.split(',').map(o => new URL(o).origin)
   return {
     port: env.PORT,
     host: env.HOST,
+    headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeoutMs: env.HTTP_CONNECTION_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     /** Fastify's trustProxy value: false, true, or the number of proxy hops to trust */
     trustProxy: env.TRUST_PROXY === 'off' ? false : env.TRUST_PROXY === 'on' ? true : env.TRUST_PROXY,
@@ -100,9 +141,8 @@ function settings (env: Env, dataKeys: KeyRing) {
     cookieDomain: env.COOKIE_DOMAIN,
     /** Secure cookies in production, and always with SameSite=None (browsers demand it). */
     secureCookies: production || env.COOKIE_SAMESITE === 'None',
-    appOrigin: env.APP_ORIGIN,
-    // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
-    corsOrigins: env.CORS_ORIGINS === '' ? [] : env.CORS_ORIGINS.split(',').map(o => new URL(o).origin),
+    ...origins(env, corsOrigins),
+    corsOrigins,
     /** HSTS only means something over HTTPS, which production is. */
     hsts: production,
     smtpUrl: env.SMTP_URL,
@@ -132,9 +172,7 @@ function settings (env: Env, dataKeys: KeyRing) {
     /** required in production (loadConfig refuses to start without it): GET /metrics is never open there */
     metricsToken: env.METRICS_TOKEN,
     /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
-    checkProblemCodes: env.NODE_ENV === 'test',
-    /** Node's requestTimeout: a request must arrive whole within this time (a body may not trickle in forever) */
-    requestTimeoutMs: REQUEST_TIMEOUT_MS
+    checkProblemCodes: env.NODE_ENV === 'test'
   }
 }
 
@@ -168,6 +206,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   // An open /metrics tells anyone the request rates, login outcomes and session count.
   if (parsed.NODE_ENV === 'production' && parsed.METRICS_TOKEN === undefined) {
     throw new ConfigError('invalid configuration: METRICS_TOKEN is required when NODE_ENV=production (GET /metrics wants it as a bearer token)')
+  }
+  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
   }
   let dataKeys: KeyRing
   try {

@@ -1,9 +1,10 @@
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import { writeFile, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import app, { serverOptions } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, listeningOrigin, loadConfig, type Config } from './config.js'
 import { redisConfigured } from './redis/client.js'
 import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
 
@@ -59,6 +60,10 @@ async function main (): Promise<void> {
 
   if (local !== undefined) server.log.info({ redis: local.url, dir: local.dir }, 'started redis-server with redis.conf')
   await server.listen({ port: config.port, host: config.host })
+  // The URL that works in a browser; PORT=0 learns its port only now.
+  const url = config.port === 0 ? listeningOrigin(config.host, (server.server.address() as AddressInfo).port) : config.publicUrl
+  server.log.info({ url }, `Gatehouse is ready: open ${url}`)
+  if (config.warnDefaultOrigin) server.log.warn(`neither PUBLIC_URL nor APP_ORIGIN is set: emailed links point at ${config.appOrigin}`)
 }
 
 await main()

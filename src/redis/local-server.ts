@@ -1,10 +1,22 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+/**
+ * The folder holding package.json: the same from src/ under tsx and from dist/src/ once
+ * built, so redis.conf, public/ and var/ are found either way.
+ */
+function projectRoot (from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`)
+  }
+}
+
+export const PROJECT_ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)))
 export const REDIS_CONF = join(PROJECT_ROOT, 'redis.conf')
 
 export interface LocalRedis {

@@ -3,16 +3,15 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { PROJECT_ROOT } from '../../src/redis/local-server.js'
 import type { Test } from 'tap'
-import { requireTool } from '../support/tools.js'
+import { findBrowser } from './find-browser.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const SCREENSHOT_DIR = join(PROJECT_ROOT, 'var', 'screenshots')
 export const FAILURE_DIR = join(SCREENSHOT_DIR, 'failures')
 
 export async function launchChromium (t: Test): Promise<Browser> {
-  requireTool('chromium', CHROMIUM)
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: findBrowser(),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync']
   })
   t.teardown(async () => { await browser.close() })

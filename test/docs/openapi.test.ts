@@ -10,9 +10,9 @@ import { build } from '../helper.js'
 const run = promisify(execFile)
 const bin = (name: string): string => join(PROJECT_ROOT, 'node_modules', '.bin', name)
 
-/** The document as a server in production would publish it (its APP_ORIGIN is not localhost). */
+/** The document as a server in production would publish it (its PUBLIC_URL is not localhost). */
 async function document (t: Parameters<typeof build>[0]): Promise<Record<string, unknown>> {
-  const ctx = await build(t, { APP_ORIGIN: 'https://auth.acme.test' })
+  const ctx = await build(t, { PUBLIC_URL: 'https://auth.acme.test' })
   return (await ctx.app.inject('/openapi.json')).json()
 }
 

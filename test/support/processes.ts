@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import type { Test } from 'tap'
 import { freePort, PROJECT_ROOT, REDIS_CONF, startRedis, type LocalRedis } from '../../src/redis/local-server.js'
 import { requireTool } from './tools.js'
@@ -10,7 +11,8 @@ import { requireTool } from './tools.js'
 /*
  * Every process the tests start: redis-server instances (single, Cluster, Sentinel) that
  * can be killed, paused and restarted on the same port and data directory, and Gatehouse
- * servers run as `npm start` runs them (`node --import tsx src/server.ts`). Every process
+ * servers from their TypeScript (`node --import tsx src/server.ts`) or built as `npm start`
+ * runs them (`node dist/src/server.js`). Every process
  * started here is killed at teardown, whatever happened in the test.
  */
 
@@ -82,11 +84,21 @@ export interface ServerProcess {
 
 export const TEST_SECRET = 'resilience-test-secret-0123456789abcdef'
 
-/** Starts `node --import tsx src/server.ts` and resolves once it listens. */
-export async function startServer (t: Test, env: Record<string, string>, port?: number): Promise<ServerProcess> {
+/** Builds dist/ when it is missing or stale, as `npm start` does (locked: test files run in parallel). */
+export async function ensureBuilt (): Promise<void> {
+  await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs'), '--if-stale'], { cwd: PROJECT_ROOT, timeout: 300_000 })
+}
+
+/** How to run the server: its TypeScript through tsx (default), or `built` as `npm start` does; `nodeArgs` go before the script. */
+export interface ServerRun { built?: boolean, nodeArgs?: string[], cwd?: string }
+
+/** Starts `node --import tsx src/server.ts` (or `node dist/src/server.js`) and resolves once it listens. */
+export async function startServer (t: Test, env: Record<string, string>, port?: number, run: ServerRun = {}): Promise<ServerProcess> {
   port ??= await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: PROJECT_ROOT,
+  if (run.built === true) await ensureBuilt()
+  const script = run.built === true ? [join(PROJECT_ROOT, 'dist', 'src', 'server.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')]
+  const child = spawn(process.execPath, [...(run.nodeArgs ?? []), ...script], {
+    cwd: run.cwd ?? PROJECT_ROOT,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -176,13 +188,13 @@ export interface ApiServer extends ServerProcess {
  * The real server against a Redis of its own, with mail written to a temporary outbox and
  * links pointing at `publicHost` (localhost by default, a second name for cross-site tests).
  */
-export async function startApiServer (t: Test, options: { port?: number, publicHost?: string, env?: Record<string, string> } = {}): Promise<ApiServer> {
+export async function startApiServer (t: Test, options: { port?: number, publicHost?: string, env?: Record<string, string> } & ServerRun = {}): Promise<ApiServer> {
   requireTool('redis-server')
   const redis = await redisAt(t, await tempDir(t, 'redis'))
   const outbox = await tempDir(t, 'outbox')
   const port = options.port ?? await freePort()
   const origin = `http://${options.publicHost ?? 'localhost'}:${port}`
-  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, APP_ORIGIN: origin, ...options.env }, port)
+  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, APP_ORIGIN: origin, ...options.env }, port, options)
   return { ...server, origin, outbox, redis }
 }
 
