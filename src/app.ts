@@ -1,6 +1,5 @@
-import type { ServerOptions } from 'node:http'
-import type { Server } from 'node:http'
-import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
+import type { Server, ServerOptions } from 'node:http'
+import type { FastifyHttpOptions, FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { errorHandler, problem, sendProblem } from './http/problem.js'
 import { clientErrorHandler, frameworkErrors } from './http/client-errors.js'
