@@ -67,6 +67,8 @@ async function nginxBlock (t: Test, apiPort: number, tlsPort: number, httpPort: 
   return conf
 }
 
+const METRICS_TOKEN = 'a-metrics-token-for-the-scraper'
+
 t.test('the README\'s nginx configuration in front of the built server', { skip: NGINX === undefined }, async t => {
   t.setTimeout(240_000)
   const [tlsPort, httpPort] = [await freePort(), await freePort()]
@@ -77,6 +79,7 @@ t.test('the README\'s nginx configuration in front of the built server', { skip:
       NODE_ENV: 'production',
       SESSION_SECRET: 'a-test-secret-that-is-long-enough-for-production',
       DATA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      METRICS_TOKEN,
       SESSION_COOKIE_NAME: '__Host-session',
       TRUST_PROXY: '1',
       PUBLIC_URL: origin,
@@ -159,5 +162,6 @@ ${await nginxBlock(t, api.port, tlsPort, httpPort, dir)}
   t.same(openapi.body.servers?.map((s: { url: string }) => s.url), [origin], 'the OpenAPI document names the public URL as its server')
 
   t.equal((await send(origin, 'GET', '/metrics')).status, 404, '/metrics is not served through the proxy')
-  t.equal((await fetch(`${api.url}/metrics`)).status, 200, 'but is on the server\'s own address')
+  t.equal((await fetch(`${api.url}/metrics`)).status, 401, 'the server\'s own address wants the token')
+  t.equal((await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status, 200, 'and answers with it')
 })

@@ -80,7 +80,8 @@ t.test('the README\'s SPA wrapper signs in (with and without 2FA), calls, notice
   const before = await page.evaluate(() => window.signedOutCalls)
   const other = await fetch(`${api.origin}/api/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: PASSWORD, totpCode: await app.next() }) })
   t.equal(other.status, 200, 'a second session elsewhere')
-  const otherCookie = other.headers.getSetCookie()[0].split(';')[0]
+  // Login also sets the device cookie: take the session's.
+  const otherCookie = other.headers.getSetCookie().map(c => c.split(';')[0]).find(c => c.startsWith('sessionId='))!
   const { csrfToken } = await other.json() as { csrfToken: string }
   t.equal((await fetch(`${api.origin}/api/auth/logout-all`, { method: 'POST', headers: { cookie: otherCookie, 'x-csrf-token': csrfToken } })).status, 204, 'which signs out everywhere')
   const lost = await page.evaluate(async () => await window.auth.authCall('GET', '/sessions').then(() => 'answered', (err: { problem: { code: string } }) => err.problem.code))
