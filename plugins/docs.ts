@@ -70,6 +70,7 @@ export default fp(async (app) => {
         { name: 'password', description: 'Password reset and change' },
         { name: '2fa', description: 'Two-factor authentication (TOTP)' },
         { name: 'token', description: 'Bearer tokens for clients without cookies' },
+        { name: 'oauth', description: 'Sign-in with other identity providers (OpenID Connect, OAuth 2) and linked identities' },
         { name: 'operations', description: 'Health, metrics and this document' }
       ],
       components: {

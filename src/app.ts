@@ -28,6 +28,9 @@ import twoFactorRoutes from '../routes/auth/two-factor.js'
 import recoveryPlugin from '../plugins/recovery.js'
 import mailRateLimitPlugin from '../plugins/mail-rate-limit.js'
 import passwordRoutes from '../routes/auth/password.js'
+import oauthPlugin from '../plugins/oauth.js'
+import oauthRoutes from '../routes/auth/oauth.js'
+import identitiesRoutes from '../routes/auth/identities.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -98,6 +101,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(metricsPlugin)
+  await fastify.register(oauthPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
@@ -108,5 +112,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(tokenRoutes)
     await api.register(twoFactorRoutes)
     await api.register(passwordRoutes)
+    await api.register(oauthRoutes)
+    await api.register(identitiesRoutes)
   }, { prefix: '/api/auth' })
 }

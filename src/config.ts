@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ephemeralKeyRing, parseKeyRing, type KeyRing } from './crypto/box.js'
+import { parseProviders, type ProviderSpec } from './oauth/providers.js'
 
 const Seconds = (def: number) => Type.Integer({ minimum: 1, default: def })
 
@@ -50,7 +51,15 @@ export const ConfigSchema = Type.Object({
   DATA_ENCRYPTION_KEY: Type.Optional(Type.String()),
   MFA_CHALLENGE_TTL: Seconds(300),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
+  // Sign-in with other identity providers (src/oauth/). OAUTH_PROVIDERS is a JSON array or
+  // `@path` to a JSON file, checked by parseProviders (whose errors never echo a secret).
+  OAUTH_PROVIDERS: Type.Optional(Type.String({ minLength: 1 })),
+  OAUTH_AUTO_CREATE: Type.Boolean({ default: true }),
+  OAUTH_FLOW_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600 }),
+  OAUTH_HTTP_TIMEOUT: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
+  // The public origin of this server, where providers send the browser back; APP_ORIGIN when unset.
+  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' }))
 }, { additionalProperties: true })
 
 export type Config = Static<typeof ConfigSchema> & {
@@ -60,6 +69,8 @@ export type Config = Static<typeof ConfigSchema> & {
   trustProxy: boolean | number
   /** DATA_ENCRYPTION_KEY parsed (a random one-process key in development when unset) */
   dataKeys: KeyRing
+  /** OAUTH_PROVIDERS parsed, presets filled in */
+  oauthProviders: ProviderSpec[]
 }
 
 export class ConfigError extends Error {}
@@ -94,9 +105,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`invalid configuration: DATA_ENCRYPTION_KEY ${(err as Error).message}`)
   }
+  let oauthProviders: ProviderSpec[]
+  try {
+    oauthProviders = parseProviders(cfg.OAUTH_PROVIDERS, { production: cfg.NODE_ENV === 'production' })
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: OAUTH_PROVIDERS ${(err as Error).message}`)
+  }
   return {
     ...cfg,
     dataKeys,
+    oauthProviders,
     // A development secret dies with the process, which is what development wants.
     SESSION_SECRET: cfg.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
     // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.

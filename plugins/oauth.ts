@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import { OAuthClients } from '../src/oauth/client.js'
+import { FlowStore } from '../src/oauth/flow.js'
+import { IdentityStore } from '../src/oauth/identities.js'
+import type { OAuthDeps } from '../src/oauth/sign-in.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** everything the functions of src/oauth/ take */
+    oauth: OAuthDeps
+  }
+}
+
+export default fp(async (app) => {
+  const c = app.config
+  const prefix = c.REDIS_KEY_PREFIX
+  const appOrigin = new URL(c.APP_ORIGIN).origin
+  app.decorate('oauth', {
+    users: app.users,
+    identities: new IdentityStore(app.redis, prefix),
+    mailer: app.mailer,
+    log: app.log.child({ module: 'oauth' }),
+    appOrigin,
+    autoCreate: c.OAUTH_AUTO_CREATE,
+    providers: new Map(c.oauthProviders.map(p => [p.id, p])),
+    clients: new OAuthClients({ timeout: c.OAUTH_HTTP_TIMEOUT }),
+    flows: new FlowStore(app.redis, prefix, c.OAUTH_FLOW_TTL),
+    redirectOrigin: c.OAUTH_REDIRECT_ORIGIN === undefined ? appOrigin : new URL(c.OAUTH_REDIRECT_ORIGIN).origin,
+    allowedOrigins: new Set([appOrigin, ...c.corsOrigins])
+  })
+}, { name: 'oauth', dependencies: ['config', 'redis', 'accounts', 'mailer'] })

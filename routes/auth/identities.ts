@@ -1,0 +1,48 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { AuthError } from '../../src/http/errors.js'
+import { errors } from '../../src/http/schemas.js'
+
+export const IdentitiesSchema = Type.Object({
+  identities: Type.Array(Type.Object({
+    id: Type.String({ format: 'uuid' }),
+    provider: Type.String(),
+    email: Type.Union([Type.String(), Type.Null()]),
+    linkedAt: Type.String({ format: 'date-time' })
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+/** The provider identities linked to the signed-in account. */
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/identities', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['oauth'],
+      summary: 'The identities from other providers linked to this account',
+      response: { 200: IdentitiesSchema, ...errors(401) }
+    }
+  }, async (request) => {
+    const list = await app.oauth.identities.list(request.user!.id)
+    return { identities: list.map(i => ({ id: i.id, provider: i.provider, email: i.email, linkedAt: i.linkedAt })) }
+  })
+
+  app.delete('/identities/:id', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['oauth'],
+      summary: 'Unlink an identity',
+      description: 'Refused (409 LAST_SIGN_IN_METHOD) when the account has no password and this is its only identity.',
+      params: Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+      response: { 204: Type.Null(), ...errors(401, 403, 404, 409) }
+    }
+  }, async (request, reply) => {
+    const userId = request.user!.id
+    const result = await app.oauth.identities.unlink(userId, request.params.id)
+    if (result === 'unknown') throw new AuthError('NOT_FOUND', 'No such linked identity.')
+    if (result === 'last') throw new AuthError('LAST_SIGN_IN_METHOD', 'This is the only way to sign in to this account: set a password first.')
+    request.log.info({ userId }, 'identity unlinked')
+    return await reply.code(204).send(null)
+  })
+}
+
+export default routes

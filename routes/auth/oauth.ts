@@ -1,0 +1,153 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { randomToken } from '../../src/crypto/secrets.js'
+import { AuthError, validationError } from '../../src/http/errors.js'
+import { ProblemSchema, errors } from '../../src/http/schemas.js'
+import { loginStep } from '../../src/mfa/challenges.js'
+import { accountForIdentity, linkIdentity } from '../../src/oauth/accounts.js'
+import { OAuthError, classify } from '../../src/oauth/client.js'
+import { isRedisUnavailable } from '../../src/redis/client.js'
+import { beginFlow, completeFlow, parseReturnTo, provider, withError, withMfaToken } from '../../src/oauth/sign-in.js'
+
+export const FLOW_COOKIE = 'oauthFlow'
+const FLOW_COOKIE_PATH = '/api/auth/oauth'
+const BROWSER_KEY_RE = /^[A-Za-z0-9_-]{43}$/
+
+const ProviderParamsSchema = Type.Object({ provider: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' }) }, { additionalProperties: false })
+const ReturnToSchema = Type.String({ minLength: 1, maxLength: 2048, description: 'a path on APP_ORIGIN, or a URL on APP_ORIGIN or a CORS_ORIGINS origin' })
+
+export const ProvidersSchema = Type.Object({
+  providers: Type.Array(Type.Object({ id: Type.String(), name: Type.String() }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+const RedirectSchema = Type.Null({ description: 'Redirect (Location header).' })
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const deps = app.oauth
+  const secure = app.config.NODE_ENV === 'production'
+
+  /*
+   * The browser's binding cookie: a flow finishes only where it began, so a callback URL
+   * that an attacker got the victim to open (login CSRF, a leaked link) leads nowhere.
+   * SameSite=Lax, because the return from the provider is a cross-site top-level GET.
+   * One key serves every flow of the browser, so two tabs can sign in at once.
+   */
+  function browserKey (request: FastifyRequest, reply: FastifyReply): string {
+    const existing = request.cookies[FLOW_COOKIE]
+    const key = existing !== undefined && BROWSER_KEY_RE.test(existing) ? existing : randomToken(32)
+    reply.setCookie(FLOW_COOKIE, key, { httpOnly: true, secure, sameSite: 'lax', path: FLOW_COOKIE_PATH, maxAge: deps.flows.ttl })
+    return key
+  }
+
+  function providerOr404 (id: string) {
+    const p = provider(deps, id)
+    if (p === undefined) throw new AuthError('NOT_FOUND', 'No such identity provider.')
+    return p
+  }
+
+  app.get('/oauth/providers', {
+    schema: {
+      tags: ['oauth'],
+      summary: 'The configured identity providers, for sign-in buttons',
+      response: { 200: ProvidersSchema, 503: ProblemSchema }
+    }
+  }, async () => ({ providers: [...deps.providers.values()].map(p => ({ id: p.id, name: p.name })) }))
+
+  app.get('/oauth/:provider/start', {
+    schema: {
+      tags: ['oauth'],
+      summary: 'Send the browser to the identity provider',
+      description: 'Redirects (302) to the provider. When the provider cannot be reached, redirects to `returnTo?error=OAUTH_PROVIDER_UNAVAILABLE` and stores nothing. A `returnTo` on a foreign origin is refused with 400.',
+      params: ProviderParamsSchema,
+      querystring: Type.Object({ returnTo: Type.Optional(ReturnToSchema) }, { additionalProperties: false }),
+      response: { 302: RedirectSchema, ...errors(404, 429) }
+    },
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+  }, async (request, reply) => {
+    const p = providerOr404(request.params.provider)
+    const returnTo = parseReturnTo(request.query.returnTo, deps.appOrigin, deps.allowedOrigins)
+    if (returnTo === null) throw validationError('returnTo', 'must be a path, or a URL on this application\'s origins')
+    try {
+      const url = await beginFlow(deps, p, { returnTo, browserKey: browserKey(request, reply) })
+      return await reply.redirect(url.href, 302)
+    } catch (err) {
+      const e = classify(err)
+      request.log.warn({ provider: p.id, code: e.code, err: e.cause ?? e }, 'oauth start failed')
+      return await reply.redirect(withError(returnTo, e.code), 302)
+    }
+  })
+
+  app.get('/oauth/:provider/callback', {
+    schema: {
+      tags: ['oauth'],
+      summary: 'Where the provider sends the browser back',
+      description: 'Signs in (session cookie) and redirects to `returnTo`; with 2FA on, sets no session and redirects to `returnTo#mfaToken=...` (answer it at /mfa/verify). A link flow links the identity and redirects to `returnTo?linked=<provider>`. Failures redirect to `returnTo?error=CODE`.',
+      params: ProviderParamsSchema,
+      // Providers add parameters of their own (scope, authuser, session_state, ...).
+      querystring: Type.Object({
+        code: Type.Optional(Type.String({ maxLength: 4096 })),
+        state: Type.Optional(Type.String({ maxLength: 512 })),
+        iss: Type.Optional(Type.String({ maxLength: 512 })),
+        error: Type.Optional(Type.String({ maxLength: 256 }))
+      }, { additionalProperties: true }),
+      response: { 302: RedirectSchema, ...errors(404, 429) }
+    },
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+  }, async (request, reply) => {
+    const p = providerOr404(request.params.provider)
+    const query = new URLSearchParams(request.url.split('?')[1] ?? '')
+    let returnTo = `${deps.appOrigin}/`
+    try {
+      const { flow, profile } = await completeFlow(deps, p, query, request.cookies[FLOW_COOKIE])
+      returnTo = flow.returnTo
+      if (flow.linkUserId !== undefined) {
+        const user = await deps.users.findById(flow.linkUserId)
+        if (user === null) throw new AuthError('UNAUTHENTICATED')
+        await linkIdentity(deps, user, p, profile)
+        const url = new URL(returnTo)
+        url.searchParams.set('linked', p.id)
+        return await reply.redirect(url.href, 302)
+      }
+      const user = await accountForIdentity(deps, p, profile)
+      // The same steps as a password login from here: 2FA, then a new session.
+      const challenge = await loginStep(app.mfa, user)
+      if (challenge !== null) return await reply.redirect(withMfaToken(returnTo, challenge.mfaToken), 302)
+      await app.sessions.signIn(request, user)
+      request.log.info({ userId: user.id, provider: p.id }, 'login')
+      return await reply.redirect(returnTo, 302)
+    } catch (err) {
+      // Redis down: the usual 503, not a redirect that looks like a refusal.
+      if (isRedisUnavailable(err)) throw err
+      const e = err instanceof AuthError ? new OAuthError(err.code === 'ACCOUNT_DISABLED' ? 'ACCOUNT_DISABLED' : 'OAUTH_FAILED', err.message) : classify(err)
+      request.log.warn({ provider: p.id, code: e.code, err: e.cause ?? e }, 'oauth callback failed')
+      return await reply.redirect(withError(e.returnTo ?? returnTo, e.code), 302)
+    }
+  })
+
+  app.post('/oauth/:provider/link', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['oauth'],
+      summary: 'Begin linking an identity to the signed-in account',
+      description: 'Answers the provider URL to send the browser to; the same callback then links the identity and mails the account\'s address.',
+      params: ProviderParamsSchema,
+      body: Type.Optional(Type.Object({ returnTo: Type.Optional(ReturnToSchema) }, { additionalProperties: false })),
+      response: { 200: Type.Object({ url: Type.String() }, { additionalProperties: false }), ...errors(401, 403, 404) }
+    }
+  }, async (request, reply) => {
+    const p = providerOr404(request.params.provider)
+    const returnTo = parseReturnTo(request.body?.returnTo, deps.appOrigin, deps.allowedOrigins)
+    if (returnTo === null) throw validationError('returnTo', 'must be a path, or a URL on this application\'s origins')
+    try {
+      const url = await beginFlow(deps, p, { returnTo, browserKey: browserKey(request, reply), linkUserId: request.user!.id })
+      return { url: url.href }
+    } catch (err) {
+      const e = classify(err)
+      request.log.warn({ provider: p.id, code: e.code, err: e.cause ?? e }, 'oauth link start failed')
+      throw new AuthError('SERVICE_UNAVAILABLE', 'The identity provider cannot be reached; try again later.')
+    }
+  })
+}
+
+export default routes

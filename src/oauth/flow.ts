@@ -1,0 +1,48 @@
+import type { RedisClient } from '../redis/client.js'
+import { digest } from '../crypto/secrets.js'
+
+/** What the callback needs to finish a flow the start route began. */
+export interface FlowState {
+  provider: string
+  /** sent to the provider; the callback's `state` must be this exact value */
+  state: string
+  nonce: string
+  codeVerifier: string
+  /** an absolute URL on APP_ORIGIN or a CORS origin, already checked */
+  returnTo: string
+  /** digest of the browser's binding cookie: a flow finishes only in the browser that began it */
+  binding: string
+  /** set when a signed-in user links a new identity instead of signing in */
+  linkUserId?: string
+}
+
+/**
+ * Flows waiting for the browser's return, at `<prefix>oauth:flow:<digest(state)>` for a few
+ * minutes. GETDEL makes each single use: of two callbacks with one state, one gets the flow.
+ */
+export class FlowStore {
+  readonly #redis: RedisClient
+  readonly #prefix: string
+  readonly ttl: number
+
+  constructor (redis: RedisClient, prefix: string, ttlSeconds: number) {
+    this.#redis = redis
+    this.#prefix = prefix
+    this.ttl = ttlSeconds
+  }
+
+  key (state: string): string { return `${this.#prefix}oauth:flow:${digest(state)}` }
+
+  async save (flow: FlowState): Promise<void> {
+    await this.#redis.set(this.key(flow.state), JSON.stringify(flow), 'EX', this.ttl)
+  }
+
+  /** The flow of `state`, removed in the same command; null when unknown, used or expired. */
+  async take (state: string): Promise<FlowState | null> {
+    const raw = await this.#redis.getdel(this.key(state))
+    if (raw === null) return null
+    const flow = JSON.parse(raw) as FlowState
+    // The key is a digest: make sure the flow really is the one of this state.
+    return flow.state === state ? flow : null
+  }
+}
