@@ -99,6 +99,8 @@ export async function completeFlow (deps: OAuthDeps, p: ProviderSpec, query: URL
       throw new OAuthError('OAUTH_STATE_INVALID', 'flow began in another browser')
     }
     if (flow.provider !== p.id) throw new OAuthError('OAUTH_STATE_INVALID', 'flow of another provider')
+    // Never redeem a code without the PKCE proof, whatever the flow record says.
+    if (typeof flow.codeVerifier !== 'string' || flow.codeVerifier.length < 43) throw new OAuthError('OAUTH_STATE_INVALID', 'flow without a PKCE verifier')
     const current = new URL(callbackUrl(deps, p.id))
     current.search = query.toString()
     const profile = await deps.clients.finish(p, current, { ...flow, redirectUri: callbackUrl(deps, p.id) })
