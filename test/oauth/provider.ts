@@ -34,8 +34,7 @@ export interface TestProvider {
  * so an app that listens after the provider started can still be its client.
  */
 export async function startProvider (t: Tap, redirectUris: () => string[]): Promise<TestProvider> {
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
-  const server = createServer((req, res) => { handler!(req, res) })
+  const server = createServer((req, res) => { handle(req, res) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const accounts = new Map<string, TestAccount>()
@@ -82,11 +81,11 @@ export async function startProvider (t: Tap, redirectUris: () => string[]): Prom
     return p
   }
 
-  handler = (req, res) => {
+  function handle (req: IncomingMessage, res: ServerResponse): void {
     provider ??= build()
     tp.hits.push((req.url ?? '').split('?')[0])
     if (tp.tamperToken !== undefined && req.method === 'POST' && req.url === '/token' && req.headers['x-passthrough'] === undefined) {
-      void tamper(req, res)
+      tamper(req, res).catch(() => { res.destroy() })
       return
     }
     provider.callback()(req, res)

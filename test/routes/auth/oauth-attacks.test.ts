@@ -1,7 +1,7 @@
 import { test, type Test } from 'tap'
 import type { TestContext } from '../../helper.js'
 import { cookieOf, signedInUser } from '../../helper.js'
-import { APP, CALLBACK, buildWithProvider, callback, errorOf, start } from '../../oauth/flow-helper.js'
+import { APP, CALLBACK, buildWithProvider, callback, start } from '../../oauth/flow-helper.js'
 import { authorizeAtProvider, idTokenFor } from '../../oauth/provider.js'
 
 async function flowKeys (ctx: TestContext): Promise<string[]> {
