@@ -12,6 +12,8 @@ interface SessionSummary { expiresAt: string }
 interface SignedIn { user: User, session: SessionSummary, csrfToken: string }
 interface MfaChallenge { mfaRequired: true, mfaToken: string, mfaMethods: string[], expiresIn: number }
 interface SessionRow { id: string, createdAt: string, lastSeenAt: string, expiresAt: string, ip: string | null, userAgent: string | null, current: boolean }
+interface ProviderRow { id: string, name: string }
+interface IdentityRow { id: string, provider: string, email: string | null, linkedAt: string }
 interface Problem { type?: string, title?: string, status?: number, detail?: string, code?: string, fieldErrors?: Record<string, string[]>, formErrors?: string[] }
 
 /** An error answer of the API: the RFC 9457 problem document, or what stood in for one. */
@@ -146,6 +148,7 @@ async function loadMe (): Promise<boolean> {
   try {
     renderSignedIn(await api<SignedIn>('GET', '/me'))
     await loadSessions()
+    await loadIdentities()
     return true
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
@@ -154,6 +157,98 @@ async function loadMe (): Promise<boolean> {
     }
     throw err
   }
+}
+
+let providers: ProviderRow[] = []
+
+/** Where the API sends the browser back after a provider: this page, on its own origin. */
+const returnTo = (): string => `${location.origin}/`
+
+/** A button per configured provider; a plain navigation to the API's start route. */
+async function loadProviders (): Promise<void> {
+  try {
+    providers = (await api<{ providers: ProviderRow[] }>('GET', '/oauth/providers')).providers
+  } catch {
+    providers = []
+  }
+  const box = $('provider-buttons')
+  box.replaceChildren(...providers.map(p => {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.dataset.provider = p.id
+    button.textContent = `Sign in with ${p.name}`
+    button.addEventListener('click', () => {
+      location.assign(`${apiBase}/api/auth/oauth/${encodeURIComponent(p.id)}/start?returnTo=${encodeURIComponent(returnTo())}`)
+    })
+    return button
+  }))
+  show('providers', providers.length > 0)
+}
+
+async function loadIdentities (): Promise<void> {
+  show('identities-section', providers.length > 0)
+  if (providers.length === 0) return
+  const list = (await api<{ identities: IdentityRow[] }>('GET', '/identities')).identities
+  $('identities').replaceChildren(...list.map(i => {
+    const li = document.createElement('li')
+    li.dataset.identityId = i.id
+    const name = providers.find(p => p.id === i.provider)?.name ?? i.provider
+    li.textContent = `${name}${i.email === null ? '' : ` (${i.email})`}, linked ${new Date(i.linkedAt).toLocaleString()} `
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.className = 'unlink'
+    button.textContent = 'Unlink'
+    button.addEventListener('click', () => {
+      api('DELETE', `/identities/${encodeURIComponent(i.id)}`).then(async () => {
+        notice(`${name} is no longer linked.`)
+        await loadIdentities()
+      }).catch(showError)
+    })
+    li.append(button)
+    return li
+  }))
+  show('identities-none', list.length === 0)
+  $('link-buttons').replaceChildren(...providers.map(p => {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.dataset.linkProvider = p.id
+    button.textContent = `Link ${p.name}`
+    button.addEventListener('click', () => {
+      api<{ url: string }>('POST', `/oauth/${encodeURIComponent(p.id)}/link`, { returnTo: returnTo() })
+        .then(({ url }) => { location.assign(url) })
+        .catch(showError)
+    })
+    return button
+  }))
+}
+
+/** The return from a provider: `?error=CODE`, `?linked=<provider>`, or `#mfaToken=...`. */
+function handleProviderReturn (): void {
+  const query = new URLSearchParams(location.search)
+  const fragment = new URLSearchParams(location.hash.slice(1))
+  const error = query.get('error')
+  const linked = query.get('linked')
+  const challenge = fragment.get('mfaToken')
+  if (error === null && linked === null && challenge === null) return
+  // The MFA token leaves the address bar (and so the history) at once.
+  history.replaceState(null, '', location.pathname)
+  if (error !== null) showError(new ApiError(401, { title: 'Signing in with the provider did not work', detail: providerErrors[error] ?? 'Try again.', code: error }))
+  if (linked !== null) notice('The identity is linked to your account.')
+  if (challenge !== null) {
+    mfaToken = challenge
+    notice('Enter the code from your authenticator app.')
+  }
+}
+
+const providerErrors: Record<string, string> = {
+  OAUTH_LINK_REQUIRED: 'An account with this email already exists: sign in with your password, then link the provider from your account.',
+  OAUTH_EMAIL_UNVERIFIED: 'The provider did not confirm an email address for this account.',
+  OAUTH_SIGNUP_DISABLED: 'No account is linked to this identity, and new accounts cannot be created this way.',
+  OAUTH_IDENTITY_TAKEN: 'This identity is already linked to another account.',
+  OAUTH_PROVIDER_UNAVAILABLE: 'The provider cannot be reached right now.',
+  OAUTH_ACCESS_DENIED: 'Signing in was cancelled at the provider.',
+  OAUTH_STATE_INVALID: 'The sign-in took too long or was started elsewhere; start again.',
+  ACCOUNT_DISABLED: 'This account has been disabled.'
 }
 
 async function loadSessions (): Promise<void> {
@@ -216,6 +311,7 @@ async function afterLogin (answer: SignedIn | MfaChallenge): Promise<void> {
   renderSignedIn(answer)
   notice(`Signed in as ${answer.user.email}.`)
   await loadSessions()
+  await loadIdentities()
 }
 
 function wire (): void {
@@ -315,6 +411,8 @@ async function main (): Promise<void> {
   $('api-base').textContent = apiBase === '' ? location.origin : apiBase
   wire()
   await handleLink()
+  handleProviderReturn()
+  await loadProviders()
   try {
     await loadMe()
   } catch (err) {

@@ -1,0 +1,81 @@
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import { freePort } from '../../src/redis/local-server.js'
+import { chromiumMissing, launchChromium, screenshotOnFailure, startApiServer } from './harness.js'
+import { startProvider } from '../oauth/provider.js'
+
+const missing = chromiumMissing()
+if (missing !== false) t.fail(missing)
+
+/** At the provider's own pages: sign in as `login`, then consent. */
+async function atProvider (page: Page, issuer: string, login: string): Promise<void> {
+  await page.waitForURL(url => url.href.startsWith(issuer))
+  await page.fill('input[name="login"]', login)
+  await page.fill('input[name="password"]', 'any password')
+  await page.click('button[type="submit"]')
+  // The consent page ("Authorize"), then back to the application.
+  await page.waitForSelector('input[name="prompt"][value="consent"]', { state: 'attached' })
+  await page.click('button[type="submit"]')
+}
+
+t.test('a person clicks the provider button, signs in at the provider, consents and lands signed in', { skip: missing }, async t => {
+  t.setTimeout(300_000)
+  const port = await freePort()
+  const origin = `http://localhost:${port}`
+  // The provider on 127.0.0.1, the app on localhost: the return is a real cross-site navigation.
+  const tp = await startProvider(t, () => [`${origin}/api/auth/oauth/test/callback`])
+  tp.accounts.set('alice', { email: 'alice@example.com', email_verified: true, given_name: 'Alice' })
+  tp.accounts.set('alice-work', { email: 'alice@work.example', email_verified: true })
+  const api = await startApiServer(t, { port, env: { OAUTH_PROVIDERS: JSON.stringify([tp.entry()]) } })
+  const browser = await launchChromium(t)
+  let page: Page | undefined
+  screenshotOnFailure(t, () => page, 'oauth')
+
+  const context = await browser.newContext()
+  page = await context.newPage()
+  await page.goto(`${api.origin}/`)
+  await page.waitForSelector('body[data-ready="true"]')
+  await page.click('button[data-provider="test"]')
+  await atProvider(page, tp.issuer, 'alice')
+  await page.waitForURL(`${api.origin}/`)
+  await page.waitForSelector('#signed-in:not([hidden])')
+  t.equal(await page.textContent('#me-email'), 'alice@example.com')
+  const cookies = await context.cookies(api.origin)
+  const session = cookies.find(c => c.name === 'sessionId')
+  t.ok(session, 'the usual session cookie')
+  t.equal(session?.httpOnly, true)
+  t.equal(session?.sameSite, 'Strict')
+
+  // Its provider identity is listed; it is the only way in, so unlinking it is refused.
+  await page.waitForSelector('#identities li')
+  t.match(await page.textContent('#identities li'), /Test OP \(alice@example\.com\)/)
+  await page.click('#identities li button.unlink')
+  await page.waitForSelector('#error:not([hidden])')
+  t.match(await page.textContent('#error'), /LAST_SIGN_IN_METHOD/)
+
+  // Link a second identity from the account, through the provider again (signed out there first).
+  await context.clearCookies({ domain: '127.0.0.1' })
+  await page.click('button[data-link-provider="test"]')
+  await atProvider(page, tp.issuer, 'alice-work')
+  await page.waitForURL(`${api.origin}/`)
+  await page.locator('#identities li').nth(1).waitFor()
+  t.match(await page.textContent('#notice'), /linked/)
+  t.match(await page.textContent('#identities'), /alice@work\.example/)
+
+  // Now either may go.
+  await page.click('#identities li:nth-child(2) button.unlink')
+  await page.locator('#identities li').nth(1).waitFor({ state: 'detached' })
+  t.match(await page.textContent('#identities'), /alice@example\.com/)
+  await context.close()
+
+  // Another browser, the same person at the provider: the same account.
+  const second = await browser.newContext()
+  page = await second.newPage()
+  await page.goto(`${api.origin}/`)
+  await page.waitForSelector('body[data-ready="true"]')
+  await page.click('button[data-provider="test"]')
+  await atProvider(page, tp.issuer, 'alice')
+  await page.waitForSelector('#signed-in:not([hidden])')
+  t.equal(await page.textContent('#me-email'), 'alice@example.com')
+  await second.close()
+})
