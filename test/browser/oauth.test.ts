@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { freePort } from '../../src/redis/local-server.js'
-import { chromiumMissing, launchChromium, screenshotOnFailure, startApiServer } from './harness.js'
+import { chromiumMissing, freshTotp, launchChromium, screenshotOnFailure, startApiServer } from './harness.js'
+import { PASSWORD, tokenFromOutbox } from '../helper.js'
 import { startProvider } from '../oauth/provider.js'
 
 const missing = chromiumMissing()
@@ -78,4 +79,57 @@ t.test('a person clicks the provider button, signs in at the provider, consents 
   await page.waitForSelector('#signed-in:not([hidden])')
   t.equal(await page.textContent('#me-email'), 'alice@example.com')
   await second.close()
+})
+
+t.test('with 2FA on, the return from the provider asks for the code, then signs in', { skip: missing }, async t => {
+  t.setTimeout(300_000)
+  const port = await freePort()
+  const origin = `http://localhost:${port}`
+  const tp = await startProvider(t, () => [`${origin}/api/auth/oauth/test/callback`])
+  tp.accounts.set('bob', { email: 'bob@provider.example', email_verified: true })
+  const api = await startApiServer(t, { port, env: { OAUTH_PROVIDERS: JSON.stringify([tp.entry()]) } })
+  const browser = await launchChromium(t)
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  screenshotOnFailure(t, () => page, 'oauth-2fa')
+
+  // A password account, verified, with 2FA on and the provider identity linked, all from the page.
+  const email = 'bob@example.com'
+  const register = await fetch(`${api.origin}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) })
+  t.equal(register.status, 202)
+  await page.goto(`${api.origin}/verify-email?token=${await tokenFromOutbox(api.outbox, email, 'verify-email')}`)
+  await page.locator('#verify-state').filter({ hasText: 'verified' }).waitFor()
+  await page.fill('#login-email', email)
+  await page.fill('#login-password', PASSWORD)
+  await page.click('#login-form button[type="submit"]')
+  await page.locator('#signed-in').waitFor()
+  await page.fill('#twofa-password', PASSWORD)
+  await page.click('#twofa-setup-form button[type="submit"]')
+  await page.locator('#twofa-enrol').waitFor()
+  const secret = (await page.textContent('#twofa-secret')) ?? ''
+  const enrol = await freshTotp(secret)
+  await page.fill('#twofa-code', enrol.code)
+  await page.click('#twofa-enable-form button[type="submit"]')
+  await page.locator('#twofa-done').waitFor()
+  await page.click('button[data-link-provider="test"]')
+  await atProvider(page, tp.issuer, 'bob')
+  await page.waitForURL(`${api.origin}/`)
+  await page.locator('#identities li').waitFor()
+  await page.click('#logout')
+  await page.locator('#login-form').waitFor()
+
+  // Signed out here and at the provider: sign in with the provider.
+  await context.clearCookies({ domain: '127.0.0.1' })
+  await page.click('button[data-provider="test"]')
+  await atProvider(page, tp.issuer, 'bob')
+  await page.locator('#mfa').waitFor()
+  t.equal(new URL(page.url()).hash, '', 'the MFA token left the address bar')
+  t.notOk((await context.cookies(api.origin)).some(c => c.name === 'sessionId'), 'no session before the code')
+  const code = await freshTotp(secret, enrol.step)
+  await page.fill('#mfa-code', code.code)
+  await page.click('#mfa-form button[type="submit"]')
+  await page.locator('#signed-in').waitFor()
+  t.equal(await page.textContent('#me-email'), email)
+  t.equal(await page.textContent('#me-mfa'), 'on')
+  await context.close()
 })
