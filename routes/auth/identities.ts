@@ -32,7 +32,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['oauth'],
       summary: 'Unlink an identity',
       description: 'Refused (409 LAST_SIGN_IN_METHOD) when the account has no password and this is its only identity.',
-      params: Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+      params: Type.Object({ id: Type.String({ format: 'uuid', maxLength: 36 }) }, { additionalProperties: false }),
       response: { 204: Type.Null(), ...errors(401, 403, 404, 409) }
     }
   }, async (request, reply) => {

@@ -14,7 +14,7 @@ export const FLOW_COOKIE = 'oauthFlow'
 const FLOW_COOKIE_PATH = '/api/auth/oauth'
 const BROWSER_KEY_RE = /^[A-Za-z0-9_-]{43}$/
 
-const ProviderParamsSchema = Type.Object({ provider: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' }) }, { additionalProperties: false })
+const ProviderParamsSchema = Type.Object({ provider: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$', maxLength: 32 }) }, { additionalProperties: false })
 const ReturnToSchema = Type.String({ minLength: 1, maxLength: 2048, description: 'a path on APP_ORIGIN, or a URL on APP_ORIGIN or a CORS_ORIGINS origin' })
 
 export const ProvidersSchema = Type.Object({
