@@ -6,7 +6,7 @@ import { AuthError, validationError } from '../../src/http/errors.js'
 import { ProblemSchema, errors } from '../../src/http/schemas.js'
 import { loginStep } from '../../src/mfa/challenges.js'
 import { accountForIdentity, linkIdentity } from '../../src/oauth/accounts.js'
-import { OAuthError, classify } from '../../src/oauth/client.js'
+import { OAuthError, classify, reasonOf } from '../../src/oauth/client.js'
 import { isRedisUnavailable } from '../../src/redis/client.js'
 import { beginFlow, completeFlow, parseReturnTo, provider, withError, withMfaToken } from '../../src/oauth/sign-in.js'
 
@@ -73,7 +73,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return await reply.redirect(url.href, 302)
     } catch (err) {
       const e = classify(err)
-      request.log.warn({ provider: p.id, code: e.code, err: e.cause ?? e }, 'oauth start failed')
+      request.log.warn({ provider: p.id, code: e.code, reason: reasonOf(e) }, 'oauth start failed')
       return await reply.redirect(withError(returnTo, e.code), 302)
     }
   })
@@ -120,7 +120,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       // Redis down: the usual 503, not a redirect that looks like a refusal.
       if (isRedisUnavailable(err)) throw err
       const e = err instanceof AuthError ? new OAuthError(err.code === 'ACCOUNT_DISABLED' ? 'ACCOUNT_DISABLED' : 'OAUTH_FAILED', err.message) : classify(err)
-      request.log.warn({ provider: p.id, code: e.code, err: e.cause ?? e }, 'oauth callback failed')
+      request.log.warn({ provider: p.id, code: e.code, reason: reasonOf(e) }, 'oauth callback failed')
       return await reply.redirect(withError(e.returnTo ?? returnTo, e.code), 302)
     }
   })
@@ -144,7 +144,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return { url: url.href }
     } catch (err) {
       const e = classify(err)
-      request.log.warn({ provider: p.id, code: e.code, err: e.cause ?? e }, 'oauth link start failed')
+      request.log.warn({ provider: p.id, code: e.code, reason: reasonOf(e) }, 'oauth link start failed')
       throw new AuthError('SERVICE_UNAVAILABLE', 'The identity provider cannot be reached; try again later.')
     }
   })

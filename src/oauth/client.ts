@@ -47,11 +47,19 @@ export interface AuthorizationRequest {
 export interface ClientOptions {
   /** seconds for each request to a provider */
   timeout: number
-  /** tests put their own fetch here; every request to a provider goes through it */
-  fetch?: oidc.CustomFetch
 }
 
 const NETWORK_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON'])
+
+/**
+ * What went wrong, for the log: the messages along the cause chain, never the error objects
+ * themselves (openid-client attaches responses and token claims to them).
+ */
+export function reasonOf (err: unknown): string {
+  const parts: string[] = []
+  for (let e: unknown = err, i = 0; e instanceof Error && i < 4; e = e.cause, i++) parts.push(e.message)
+  return parts.join(' <- ').slice(0, 500)
+}
 
 /** Maps what openid-client throws to a code; the detail stays in the log. */
 export function classify (err: unknown): OAuthError {
@@ -115,11 +123,7 @@ export class OAuthClients {
     const auth = p.clientSecret === undefined ? oidc.None() : oidc.ClientSecretPost(p.clientSecret)
     const metadata: Partial<oidc.ClientMetadata> = p.clientSecret === undefined ? {} : { client_secret: p.clientSecret }
     if (p.kind === 'oidc') {
-      return await oidc.discovery(new URL(p.issuer), p.clientId, metadata, auth, {
-        execute: this.#execute(p),
-        timeout: this.#options.timeout,
-        ...(this.#options.fetch === undefined ? {} : { [oidc.customFetch]: this.#options.fetch })
-      })
+      return await oidc.discovery(new URL(p.issuer), p.clientId, metadata, auth, { execute: this.#execute(p), timeout: this.#options.timeout })
     }
     const config = new oidc.Configuration({
       issuer: p.issuer,
@@ -128,7 +132,6 @@ export class OAuthClients {
     }, p.clientId, metadata, auth)
     for (const fn of this.#execute(p)) fn(config)
     config.timeout = this.#options.timeout
-    if (this.#options.fetch !== undefined) config[oidc.customFetch] = this.#options.fetch
     return config
   }
 

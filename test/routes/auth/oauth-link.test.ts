@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { cookieOf, outboxMessages, PASSWORD, signedInUser, type TestContext } from '../../helper.js'
+import { cookieOf, outboxMessages, PASSWORD, signedInUser, tokenFromOutbox, type TestContext } from '../../helper.js'
 import { enrolledUser } from '../../two-factor-helper.js'
 import { APP, CALLBACK, buildWithProvider, callback, errorOf, signInWith } from '../../oauth/flow-helper.js'
 import { authorizeAtProvider } from '../../oauth/provider.js'
@@ -135,4 +135,35 @@ test('a password login to an account without a password costs the same Argon2 wo
   t.comment(`median ms: no password ${median(a).toFixed(1)}, wrong password ${median(b).toFixed(1)}, unknown account ${median(c).toFixed(1)}`)
   // Without the dummy hash the empty one fails in microseconds (argon2 refuses to parse it).
   t.ok(median(a) > median(c) * 0.6, 'no fast path for an account without a password')
+})
+
+test('an account made by a provider gets a password through the reset mail, and may then unlink its identity', async (t) => {
+  const { ctx, tp } = await buildWithProvider(t)
+  tp.accounts.set('gina', { email: 'gina@example.com', email_verified: true })
+  const cookie = cookieOf(await signInWith(ctx, 'gina'))!
+  const forgot = await ctx.app.inject({ method: 'POST', url: '/api/auth/password/forgot', payload: { email: 'gina@example.com' } })
+  t.equal(forgot.statusCode, 202)
+  const token = await tokenFromOutbox(ctx.outbox, 'gina@example.com', 'reset-password')
+  const reset = await ctx.app.inject({ method: 'POST', url: '/api/auth/password/reset', payload: { token, password: PASSWORD } })
+  t.equal(reset.statusCode, 200)
+  const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: 'gina@example.com', password: PASSWORD } })
+  t.equal(login.statusCode, 200)
+  const fresh = cookieOf(login)!
+  t.ok(cookie)
+  const [only] = await identities(ctx, fresh)
+  const del = await ctx.app.inject({ method: 'DELETE', url: `/api/auth/identities/${only.id}`, headers: { cookie: fresh, origin: APP } })
+  t.equal(del.statusCode, 204)
+})
+
+test('a link URL opened in someone else\'s browser links nothing (no identity planted in the attacker\'s account)', async (t) => {
+  const { ctx, tp } = await buildWithProvider(t)
+  const attacker = await signedInUser(ctx)
+  tp.accounts.set('victim', { email: 'victim@example.com', email_verified: true })
+  const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/oauth/test/link', headers: { cookie: attacker.cookie, origin: APP }, payload: {} })
+  // The victim follows the attacker's link and signs in at the provider as themselves.
+  const back = await authorizeAtProvider(res.json().url, 'victim', CALLBACK)
+  const victimBrowser = await ctx.app.inject({ method: 'GET', url: '/api/auth/oauth/providers' })
+  t.equal(errorOf(await callback(ctx, back, cookieOf(victimBrowser, 'oauthFlow') ?? '')), 'OAUTH_STATE_INVALID')
+  t.same(await identities(ctx, attacker.cookie), [], 'nothing linked to the attacker')
+  t.equal(await ctx.app.oauth.identities.userOf(tp.issuer, 'victim'), null)
 })
