@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { OAuthClients } from '../src/oauth/client.js'
-import { FlowStore } from '../src/oauth/flow.js'
+import { FlowStore, HandoffStore } from '../src/oauth/flow.js'
 import { IdentityStore } from '../src/oauth/identities.js'
 import type { OAuthDeps } from '../src/oauth/sign-in.js'
 
@@ -25,6 +25,7 @@ export default fp(async (app) => {
     providers: new Map(c.oauthProviders.map(p => [p.id, p])),
     clients: new OAuthClients({ timeout: c.OAUTH_HTTP_TIMEOUT }),
     flows: new FlowStore(app.redis, prefix, c.OAUTH_FLOW_TTL),
+    handoffs: new HandoffStore(app.redis, prefix),
     redirectOrigin: c.OAUTH_REDIRECT_ORIGIN === undefined ? appOrigin : new URL(c.OAUTH_REDIRECT_ORIGIN).origin,
     allowedOrigins: new Set([appOrigin, ...c.corsOrigins])
   })

@@ -222,15 +222,19 @@ async function loadIdentities (): Promise<void> {
   }))
 }
 
-/** The return from a provider: `?error=CODE`, `?linked=<provider>`, or `#mfaToken=...`. */
-function handleProviderReturn (): void {
+/**
+ * The return from a provider: `?error=CODE`, `?linked=<provider>`, `#mfaToken=...`, or (on a
+ * page of another origin than the API) `#signInToken=...` to redeem for the session cookie.
+ */
+async function handleProviderReturn (): Promise<void> {
   const query = new URLSearchParams(location.search)
   const fragment = new URLSearchParams(location.hash.slice(1))
   const error = query.get('error')
   const linked = query.get('linked')
   const challenge = fragment.get('mfaToken')
-  if (error === null && linked === null && challenge === null) return
-  // The MFA token leaves the address bar (and so the history) at once.
+  const handoff = fragment.get('signInToken')
+  if (error === null && linked === null && challenge === null && handoff === null) return
+  // The tokens leave the address bar (and so the history) at once.
   history.replaceState(null, '', location.pathname)
   if (error !== null) showError(new ApiError(401, { title: 'Signing in with the provider did not work', detail: providerErrors[error] ?? 'Try again.', code: error }))
   if (linked !== null) notice('The identity is linked to your account.')
@@ -238,6 +242,7 @@ function handleProviderReturn (): void {
     mfaToken = challenge
     notice('Enter the code from your authenticator app.')
   }
+  if (handoff !== null) await afterLogin(await api<SignedIn>('POST', '/oauth/complete', { signInToken: handoff }))
 }
 
 const providerErrors: Record<string, string> = {
@@ -411,8 +416,8 @@ async function main (): Promise<void> {
   $('api-base').textContent = apiBase === '' ? location.origin : apiBase
   wire()
   await handleLink()
-  handleProviderReturn()
   await loadProviders()
+  await handleProviderReturn().catch(showError)
   try {
     await loadMe()
   } catch (err) {

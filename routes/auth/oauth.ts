@@ -3,12 +3,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { randomToken } from '../../src/crypto/secrets.js'
 import { AuthError, validationError } from '../../src/http/errors.js'
-import { ProblemSchema, errors } from '../../src/http/schemas.js'
+import { EmailedTokenSchema, ProblemSchema, errors } from '../../src/http/schemas.js'
 import { loginStep } from '../../src/mfa/challenges.js'
 import { accountForIdentity, linkIdentity } from '../../src/oauth/accounts.js'
 import { OAuthError, classify, reasonOf } from '../../src/oauth/client.js'
 import { isRedisUnavailable } from '../../src/redis/client.js'
-import { beginFlow, completeFlow, parseReturnTo, provider, withError, withMfaToken } from '../../src/oauth/sign-in.js'
+import { beginFlow, completeFlow, needsHandoff, parseReturnTo, provider, withError, withFragment, withMfaToken } from '../../src/oauth/sign-in.js'
+import { publicUser } from '../../src/accounts/users.js'
+import { LoginSuccessSchema } from './session.js'
 
 export const FLOW_COOKIE = 'oauthFlow'
 const FLOW_COOKIE_PATH = '/api/auth/oauth'
@@ -82,7 +84,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['oauth'],
       summary: 'Where the provider sends the browser back',
-      description: 'Signs in (session cookie) and redirects to `returnTo`; with 2FA on, sets no session and redirects to `returnTo#mfaToken=...` (answer it at /mfa/verify). A link flow links the identity and redirects to `returnTo?linked=<provider>`. Failures redirect to `returnTo?error=CODE`.',
+      description: 'Signs in (session cookie) and redirects to `returnTo`; when `returnTo` is a page on another origin (an SPA), sets no cookie and redirects to `returnTo#signInToken=...`, which the page redeems at POST /oauth/complete; with 2FA on, sets no session and redirects to `returnTo#mfaToken=...` (answer it at /mfa/verify). A link flow links the identity and redirects to `returnTo?linked=<provider>`. Failures redirect to `returnTo?error=CODE`.',
       params: ProviderParamsSchema,
       // Providers add parameters of their own (scope, authuser, session_state, ...).
       querystring: Type.Object({
@@ -113,6 +115,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       // The same steps as a password login from here: 2FA, then a new session.
       const challenge = await loginStep(app.mfa, user)
       if (challenge !== null) return await reply.redirect(withMfaToken(returnTo, challenge.mfaToken), 302)
+      if (needsHandoff(deps, returnTo)) {
+        return await reply.redirect(withFragment(returnTo, 'signInToken', await deps.handoffs.issue(user.id)), 302)
+      }
       await app.sessions.signIn(request, user)
       request.log.info({ userId: user.id, provider: p.id }, 'login')
       return await reply.redirect(returnTo, 302)
@@ -123,6 +128,25 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       request.log.warn({ provider: p.id, code: e.code, reason: reasonOf(e) }, 'oauth callback failed')
       return await reply.redirect(withError(e.returnTo ?? returnTo, e.code), 302)
     }
+  })
+
+  app.post('/oauth/complete', {
+    schema: {
+      tags: ['oauth'],
+      summary: 'Redeem the sign-in token a provider sign-in handed to a page on another origin',
+      description: 'Answers as a successful /login, with the session cookie. The token from `#signInToken=` works once, for 60 seconds.',
+      body: Type.Object({ signInToken: EmailedTokenSchema }, { additionalProperties: false }),
+      response: { 200: LoginSuccessSchema, ...errors(403, 429) }
+    },
+    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+  }, async (request) => {
+    const userId = await deps.handoffs.take(request.body.signInToken)
+    const user = userId === null ? null : await deps.users.findById(userId)
+    if (user === null) throw new AuthError('INVALID_TOKEN', 'This sign-in token is expired, used or unknown; sign in again.')
+    if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
+    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    request.log.info({ userId: user.id }, 'login')
+    return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })
 
   app.post('/oauth/:provider/link', {

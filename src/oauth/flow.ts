@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis/client.js'
-import { digest } from '../crypto/secrets.js'
+import { digest, randomToken } from '../crypto/secrets.js'
 
 /** What the callback needs to finish a flow the start route began. */
 export interface FlowState {
@@ -44,5 +44,35 @@ export class FlowStore {
     const flow = JSON.parse(raw) as FlowState
     // The key is a digest: make sure the flow really is the one of this state.
     return flow.state === state ? flow : null
+  }
+}
+
+/**
+ * A sign-in handed to a page on another origin: the callback cannot set that page's session
+ * cookie (an SPA's SameSite=None cookie is partitioned under the SPA's site, and the
+ * callback is a top-level visit to the API's), so it passes a one-time token in the URL
+ * fragment and the page redeems it with a credentialed POST. 60 seconds, single use, kept
+ * as a digest.
+ */
+export class HandoffStore {
+  readonly #redis: RedisClient
+  readonly #prefix: string
+  readonly ttl = 60
+
+  constructor (redis: RedisClient, prefix: string) {
+    this.#redis = redis
+    this.#prefix = prefix
+  }
+
+  key (token: string): string { return `${this.#prefix}oauth:handoff:${digest(token)}` }
+
+  async issue (userId: string): Promise<string> {
+    const token = randomToken(32)
+    await this.#redis.set(this.key(token), userId, 'EX', this.ttl)
+    return token
+  }
+
+  async take (token: string): Promise<string | null> {
+    return await this.#redis.getdel(this.key(token))
   }
 }

@@ -2,13 +2,14 @@ import * as oidc from 'openid-client'
 import { digest, safeEqual } from '../crypto/secrets.js'
 import type { OAuthAccountDeps } from './accounts.js'
 import { OAuthError, classify, type OAuthClients, type ProviderProfile } from './client.js'
-import type { FlowState, FlowStore } from './flow.js'
+import type { FlowState, FlowStore, HandoffStore } from './flow.js'
 import type { ProviderSpec } from './providers.js'
 
 export interface OAuthDeps extends OAuthAccountDeps {
   providers: ReadonlyMap<string, ProviderSpec>
   clients: OAuthClients
   flows: FlowStore
+  handoffs: HandoffStore
   /** the public origin of this server: the callback lives there */
   redirectOrigin: string
   /** APP_ORIGIN and CORS_ORIGINS, canonical: where returnTo may point */
@@ -55,9 +56,18 @@ export function withError (returnTo: string, code: string): string {
 
 /** returnTo with `#mfaToken=...`: a fragment never reaches a server or a Referer header. */
 export function withMfaToken (returnTo: string, mfaToken: string): string {
+  return withFragment(returnTo, 'mfaToken', mfaToken)
+}
+
+export function withFragment (returnTo: string, name: string, value: string): string {
   const url = new URL(returnTo)
-  url.hash = `mfaToken=${encodeURIComponent(mfaToken)}`
+  url.hash = `${name}=${encodeURIComponent(value)}`
   return url.href
+}
+
+/** True when returnTo is a page on another origin than this server's: it gets a handoff token, not a cookie. */
+export function needsHandoff (deps: Pick<OAuthDeps, 'redirectOrigin'>, returnTo: string): boolean {
+  return new URL(returnTo).origin !== deps.redirectOrigin
 }
 
 export function provider (deps: Pick<OAuthDeps, 'providers'>, id: string): ProviderSpec | undefined {

@@ -13,10 +13,10 @@ const CONTRACT_ROUTES: Array<[HTTPMethods, string]> = [
   ['POST', '/password/forgot'], ['POST', '/password/reset'], ['POST', '/password/change'],
   ['POST', '/2fa/setup'], ['POST', '/2fa/enable'], ['POST', '/2fa/disable'], ['POST', '/2fa/backup-codes'],
   ['POST', '/token'], ['POST', '/token/refresh'],
-  ['GET', '/oauth/providers'], ['GET', '/oauth/:provider/start'], ['GET', '/oauth/:provider/callback'], ['POST', '/oauth/:provider/link'],
+  ['GET', '/oauth/providers'], ['GET', '/oauth/:provider/start'], ['GET', '/oauth/:provider/callback'], ['POST', '/oauth/:provider/link'], ['POST', '/oauth/complete'],
   ['GET', '/identities'], ['DELETE', '/identities/:id']
 ]
-const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/logout', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback'])
+const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/logout', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback', '/oauth/complete'])
 
 type Doc = {
   openapi: string
