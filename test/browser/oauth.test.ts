@@ -4,6 +4,7 @@ import { freePort } from '../../src/redis/local-server.js'
 import { chromiumMissing, freshTotp, launchChromium, screenshotOnFailure, startApiServer } from './harness.js'
 import { PASSWORD, tokenFromOutbox } from '../helper.js'
 import { startProvider } from '../oauth/provider.js'
+import { startSpaServer } from '../../scripts/spa-server.js'
 
 const missing = chromiumMissing()
 if (missing !== false) t.fail(missing)
@@ -131,5 +132,39 @@ t.test('with 2FA on, the return from the provider asks for the code, then signs 
   await page.locator('#signed-in').waitFor()
   t.equal(await page.textContent('#me-email'), email)
   t.equal(await page.textContent('#me-mfa'), 'on')
+  await context.close()
+})
+
+t.test('an SPA on another site signs in through the provider: the sign-in token, then its own session cookie', { skip: missing }, async t => {
+  t.setTimeout(300_000)
+  const apiPort = await freePort()
+  const apiOrigin = `http://localhost:${apiPort}`
+  const spa = await startSpaServer({ apiBase: apiOrigin, host: '127.0.0.1' })
+  t.teardown(spa.close)
+  const tp = await startProvider(t, () => [`${apiOrigin}/api/auth/oauth/test/callback`])
+  tp.accounts.set('carol', { email: 'carol@example.com', email_verified: true })
+  const api = await startApiServer(t, {
+    port: apiPort,
+    publicHost: 'localhost',
+    env: { APP_ORIGIN: spa.origin, CORS_ORIGINS: spa.origin, COOKIE_SAMESITE: 'None', OAUTH_REDIRECT_ORIGIN: apiOrigin, OAUTH_PROVIDERS: JSON.stringify([tp.entry()]) }
+  })
+  const browser = await launchChromium(t)
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  screenshotOnFailure(t, () => page, 'oauth-spa')
+  await page.goto(`${spa.origin}/`)
+  await page.waitForSelector('body[data-ready="true"]')
+  await page.click('button[data-provider="test"]')
+  await atProvider(page, tp.issuer, 'carol')
+  await page.waitForURL(url => url.href.startsWith(`${spa.origin}/`))
+  await page.locator('#signed-in').waitFor()
+  t.equal(await page.textContent('#me-email'), 'carol@example.com')
+  t.equal(new URL(page.url()).hash, '', 'the sign-in token left the address bar')
+  const session = (await context.cookies(api.origin)).find(c => c.name === 'sessionId')
+  t.equal(session?.sameSite, 'None')
+  t.equal(session?.partitionKey, spa.origin.replace(/:\d+$/, ''), 'partitioned under the SPA\'s site, where the page can use it')
+  await page.reload()
+  await page.waitForSelector('body[data-ready="true"]')
+  t.ok(await page.isVisible('#signed-in'), 'a reload finds the session through /me')
   await context.close()
 })
