@@ -7,23 +7,23 @@ declare module 'fastify' {
   interface FastifyInstance {
     users: UserRepository
     emailTokens: EmailTokens
-    /** everything the account functions of src/accounts.ts take */
+    /** everything the account functions of src/accounts/registration.ts take */
     accounts: AccountDeps
   }
 }
 
 export default fp(async (app) => {
-  const users = new UserRepository(app.redis, app.config.REDIS_KEY_PREFIX)
-  const emailTokens = new EmailTokens(app.redis, app.config.REDIS_KEY_PREFIX)
+  const users = new UserRepository(app.redis, app.config.redisKeyPrefix)
+  const emailTokens = new EmailTokens(app.redis, app.config.redisKeyPrefix)
   app.decorate('users', users)
   app.decorate('emailTokens', emailTokens)
   app.decorate('accounts', {
     users,
-    tokens: emailTokens,
+    emailTokens,
     hasher: app.hasher,
     mailer: app.mailer,
     log: app.log.child({ module: 'accounts' }),
-    appOrigin: app.config.APP_ORIGIN,
-    verifyTokenTtl: app.config.VERIFY_TOKEN_TTL
+    appOrigin: app.config.appOrigin,
+    verifyTokenTtlMs: app.config.verifyTokenTtlMs
   })
 }, { name: 'accounts', dependencies: ['config', 'redis', 'password-hasher', 'mailer'] })

@@ -2,14 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError } from '../src/http/errors.js'
 import type { User } from '../src/accounts/users.js'
-
-/**
- * How a request was authenticated. A CSRF check applies to `session` only: a bearer token
- * is never sent by a browser on its own, so a bearer request cannot be forged cross-site.
- */
-export type RequestAuth =
-  | { kind: 'session' }
-  | { kind: 'bearer', familyId: string, expiresAt: Date }
+import { validateSession, type RequestAuth } from '../src/sessions/lifecycle.js'
+import { authenticateBearer, bearerToken } from '../src/tokens/lifecycle.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,16 +16,6 @@ declare module 'fastify' {
   }
 }
 
-/** The token of an `Authorization: Bearer <token>` header; undefined without that scheme. */
-export function bearerToken (request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization
-  if (header === undefined) return undefined
-  const m = /^Bearer[ \t]+(\S*)[ \t]*$/i.exec(header)
-  if (m !== null) return m[1]
-  // "Bearer" with nothing usable after it is still a bearer attempt, and must fail as one.
-  return /^Bearer\b/i.test(header) ? '' : undefined
-}
-
 export default fp(async (app) => {
   app.decorateRequest('user', null)
   app.decorateRequest('auth', null)
@@ -39,28 +23,13 @@ export default fp(async (app) => {
     const token = bearerToken(request)
     if (token !== undefined) {
       // A request that presents a bearer token is judged by it alone, cookie or not.
-      const grant = await app.tokenStore.authenticate(token)
-      if (grant === null) throw new AuthError('UNAUTHENTICATED', 'The access token is invalid or expired.')
-      const user = await app.users.findById(grant.userId)
-      if (user === null || user.disabled) {
-        await app.tokenStore.endFamily(grant.userId, grant.familyId)
-        throw new AuthError('UNAUTHENTICATED')
-      }
+      const { user, grant } = await authenticateBearer(app.sessions, token)
       request.user = user
       request.auth = { kind: 'bearer', familyId: grant.familyId, expiresAt: grant.expiresAt }
       return
     }
-    const session = request.session as typeof request.session | null
-    const userId = session?.userId
-    if (userId === undefined) throw new AuthError('UNAUTHENTICATED')
-    // Usually read with the session in one Redis round trip; otherwise one more command.
-    const prefetched = app.sessions.prefetchedUser(request)
-    const user = prefetched !== undefined ? prefetched : await app.users.findById(userId)
-    if (user === null || user.disabled) {
-      // The account is gone or was disabled since this session began: end the session.
-      await app.sessions.signOut(request, reply)
-      throw new AuthError('UNAUTHENTICATED')
-    }
+    const user = await validateSession(app.sessions, request, reply)
+    if (user === null) throw new AuthError('UNAUTHENTICATED')
     request.user = user
     request.auth = { kind: 'session' }
   })

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { AuthError } from '../src/http/errors.js'
 import { safeEqual } from '../src/crypto/secrets.js'
+import { csrfToken } from '../src/sessions/lifecycle.js'
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
@@ -51,16 +52,16 @@ function header (request: FastifyRequest, name: string): string | undefined {
  */
 export default fp(async (app) => {
   const c = app.config
-  const allowed = new Set([new URL(c.APP_ORIGIN).origin, ...c.corsOrigins])
-  const cookieName = c.SESSION_COOKIE_NAME
-  const tokenRequired = c.COOKIE_SAMESITE === 'None'
+  const allowed = new Set([new URL(c.appOrigin).origin, ...c.corsOrigins])
+  const cookieName = c.sessionCookieName
+  const tokenRequired = c.cookieSameSite === 'None'
 
   app.addHook('onRequest', async (request) => {
     if (!STATE_CHANGING.has(request.method)) return
     if (request.cookies?.[cookieName] === undefined) return
     const session = request.session as typeof request.session | null
     // Only a live session has a token to check; a stale cookie is as good as none.
-    const expected = tokenRequired && session?.userId !== undefined ? app.sessions.csrfToken(request) : undefined
+    const expected = tokenRequired && session?.userId !== undefined ? csrfToken(app.sessions, request) : undefined
     const verdict = csrfVerdict({ origin: header(request, 'origin'), secFetchSite: header(request, 'sec-fetch-site'), token: header(request, 'x-csrf-token') }, allowed, expected)
     if (verdict === 'pass') return
     request.log.warn({ verdict }, 'cross-site request refused')

@@ -53,7 +53,7 @@ function guardsOf (route: RouteOptions): unknown[] {
  * problem status, and request examples.
  */
 export default fp(async (app) => {
-  const origin = app.config.APP_ORIGIN
+  const origin = app.config.appOrigin
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -76,7 +76,7 @@ export default fp(async (app) => {
       components: {
         schemas: { Problem: problemComponent() },
         securitySchemes: {
-          cookie: { type: 'apiKey', in: 'cookie', name: app.config.SESSION_COOKIE_NAME, description: 'The session cookie set by /login (HttpOnly, signed, opaque).' },
+          cookie: { type: 'apiKey', in: 'cookie', name: app.config.sessionCookieName, description: 'The session cookie set by /login (HttpOnly, signed, opaque).' },
           bearer: { type: 'http', scheme: 'bearer', description: 'An access token from /token, in `Authorization: Bearer <accessToken>`.' }
         }
       }

@@ -14,10 +14,10 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const c = app.config
   app.decorate('loginThrottle', new LoginThrottle(app.redis, {
-    prefix: c.REDIS_KEY_PREFIX,
-    freeFailures: c.LOGIN_FREE_FAILURES,
-    baseDelay: c.LOGIN_BACKOFF_BASE,
-    maxDelay: c.LOGIN_BACKOFF_MAX,
-    window: c.LOGIN_FAILURE_WINDOW
+    prefix: c.redisKeyPrefix,
+    freeFailures: c.loginFreeFailures,
+    baseDelayMs: c.loginBackoffBaseMs,
+    maxDelayMs: c.loginBackoffMaxMs,
+    windowMs: c.loginFailureWindowMs
   }))
 }, { name: 'login-throttle', dependencies: ['config', 'redis'] })

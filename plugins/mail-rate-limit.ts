@@ -24,8 +24,8 @@ declare module 'fastify' {
  */
 export default fp(async (app) => {
   const check = app.createRateLimit({
-    max: app.config.EMAIL_ADDRESS_RATE_LIMIT,
-    timeWindow: app.config.EMAIL_ADDRESS_RATE_WINDOW * 1000,
+    max: app.config.emailAddressRateLimit,
+    timeWindow: app.config.emailAddressRateWindowMs,
     keyGenerator: (request) => {
       const email = (request.body as { email?: unknown } | undefined)?.email
       return `mail-to:${digest(normalizeEmail(typeof email === 'string' ? email : ''))}`
@@ -37,4 +37,4 @@ export default fp(async (app) => {
       throw new AuthError('RATE_LIMITED', 'Too many emails requested for this address; try again later.', { retryAfter: Math.max(1, result.ttlInSeconds) })
     }
   })
-}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limits'] })
+}, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limit'] })

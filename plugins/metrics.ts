@@ -111,8 +111,8 @@ export default fp(async (app) => {
     duration.observe(labels, reply.elapsedTime / 1000)
   })
 
-  const token = app.config.METRICS_TOKEN
-  if (token === undefined && app.config.NODE_ENV === 'production') {
+  const token = app.config.metricsToken
+  if (app.config.warnOpenMetrics) {
     app.log.warn('GET /metrics is open: set METRICS_TOKEN or keep the path off the public proxy')
   }
 

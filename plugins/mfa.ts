@@ -12,9 +12,9 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const prefix = app.config.REDIS_KEY_PREFIX
+  const prefix = app.config.redisKeyPrefix
   const box = new CryptoBox(app.config.dataKeys)
-  if (app.config.DATA_ENCRYPTION_KEY === undefined && app.config.NODE_ENV === 'development') {
+  if (app.config.ephemeralKeys) {
     app.log.warn('DATA_ENCRYPTION_KEY is not set: using a key that lives as long as this process; 2FA enrolled now stops working after a restart')
   }
   app.decorate('mfa', {
@@ -22,8 +22,9 @@ export default fp(async (app) => {
     hasher: app.hasher,
     totp: new TotpStore(app.redis, prefix, box),
     backupCodes: new BackupCodes(app.redis, prefix),
-    challenges: new MfaChallenges(app.redis, prefix, app.config.MFA_CHALLENGE_TTL),
+    challenges: new MfaChallenges(app.redis, prefix, app.config.mfaChallengeTtlMs),
     log: app.log.child({ module: 'mfa' }),
+    sessions: app.sessions,
     // Wrong second-factor codes count toward the account's back-off like wrong passwords;
     // they are counted by user id (the password failures by the identifier typed).
     onMfaFailure: async (userId: string) => {
@@ -33,4 +34,4 @@ export default fp(async (app) => {
     beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.assertAllowed(userId) },
     onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) }
   })
-}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle'] })
+}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle', 'session'] })

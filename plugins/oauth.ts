@@ -13,20 +13,20 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const c = app.config
-  const prefix = c.REDIS_KEY_PREFIX
-  const appOrigin = new URL(c.APP_ORIGIN).origin
+  const prefix = c.redisKeyPrefix
+  const appOrigin = new URL(c.appOrigin).origin
   app.decorate('oauth', {
     users: app.users,
     identities: new IdentityStore(app.redis, prefix),
     mailer: app.mailer,
     log: app.log.child({ module: 'oauth' }),
     appOrigin,
-    autoCreate: c.OAUTH_AUTO_CREATE,
+    autoCreate: c.oauthAutoCreate,
     providers: new Map(c.oauthProviders.map(p => [p.id, p])),
-    clients: new OAuthClients({ timeout: c.OAUTH_HTTP_TIMEOUT }),
-    flows: new FlowStore(app.redis, prefix, c.OAUTH_FLOW_TTL),
+    clients: new OAuthClients({ timeoutMs: c.oauthHttpTimeoutMs }),
+    flows: new FlowStore(app.redis, prefix, c.oauthFlowTtlMs),
     handoffs: new HandoffStore(app.redis, prefix),
-    redirectOrigin: c.OAUTH_REDIRECT_ORIGIN === undefined ? appOrigin : new URL(c.OAUTH_REDIRECT_ORIGIN).origin,
+    redirectOrigin: c.oauthRedirectOrigin,
     allowedOrigins: new Set([appOrigin, ...c.corsOrigins])
   })
 }, { name: 'oauth', dependencies: ['config', 'redis', 'accounts', 'mailer'] })

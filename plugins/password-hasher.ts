@@ -6,6 +6,6 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const { ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM } = app.config
-  app.decorate('hasher', new PasswordHasher({ memoryCost: ARGON2_MEMORY_KIB, timeCost: ARGON2_ITERATIONS, parallelism: ARGON2_PARALLELISM }))
+  const { argon2MemoryKib, argon2Iterations, argon2Parallelism } = app.config
+  app.decorate('hasher', new PasswordHasher({ memoryCost: argon2MemoryKib, timeCost: argon2Iterations, parallelism: argon2Parallelism }))
 }, { name: 'password-hasher', dependencies: ['config'] })

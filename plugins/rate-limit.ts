@@ -10,9 +10,9 @@ export default fp(async (app) => {
   await app.register(rateLimit, {
     global: false,
     redis: app.redis,
-    nameSpace: `${app.config.REDIS_KEY_PREFIX}rl:`,
+    nameSpace: `${app.config.redisKeyPrefix}rl:`,
     // A Redis failure must not turn the limiter off: the request fails with 503 instead.
     skipOnError: false,
     errorResponseBuilder: (_request, ctx) => new AuthError('RATE_LIMITED', `Too many attempts; try again in ${ctx.after}.`, { retryAfter: Math.max(1, Math.ceil(ctx.ttl / 1000)) })
   })
-}, { name: 'rate-limits', dependencies: ['config', 'redis'] })
+}, { name: 'rate-limit', dependencies: ['config', 'redis'] })

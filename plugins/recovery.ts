@@ -3,18 +3,17 @@ import type { RecoveryDeps } from '../src/accounts/recovery.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** everything the functions of src/recovery.ts take */
+    /** everything the functions of src/accounts/recovery.ts take */
     recovery: RecoveryDeps
   }
 }
 
 export default fp(async (app) => {
-  const { verifyTokenTtl: _, ...accounts } = app.accounts
+  const { verifyTokenTtlMs: _, ...accounts } = app.accounts
   app.decorate('recovery', {
     ...accounts,
     log: app.log.child({ module: 'recovery' }),
-    resetTokenTtl: app.config.RESET_TOKEN_TTL,
-    // Looked up at call time: whatever extends endAll (bearer-token families) applies here.
-    endSessions: async (userId: string, keep?: string) => await app.sessions.endAll(userId, keep)
+    resetTokenTtlMs: app.config.resetTokenTtlMs,
+    sessions: app.sessions
   })
 }, { name: 'recovery', dependencies: ['config', 'accounts', 'password-hasher', 'mailer', 'session'] })

@@ -28,8 +28,7 @@ export default fp(async (app) => {
     crossOriginResourcePolicy: { policy: 'same-origin' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     referrerPolicy: { policy: 'no-referrer' },
-    // HSTS only means something over HTTPS, which production is.
-    strictTransportSecurity: app.config.NODE_ENV === 'production' ? { maxAge: 31536000, includeSubDomains: true } : false
+    strictTransportSecurity: app.config.hsts ? { maxAge: 31536000, includeSubDomains: true } : false
   })
   app.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')

@@ -31,8 +31,8 @@ try {
   const email = 'measure@example.com'
   const { UserRepository } = await import('../src/accounts/users.js')
   const { PasswordHasher } = await import('../src/accounts/passwords.js')
-  const hasher = new PasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_ITERATIONS, parallelism: config.ARGON2_PARALLELISM })
-  const users = new UserRepository(redis, config.REDIS_KEY_PREFIX)
+  const hasher = new PasswordHasher({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2Iterations, parallelism: config.argon2Parallelism })
+  const users = new UserRepository(redis, config.redisKeyPrefix)
   const created = await users.create({ email, passwordHash: await hasher.hash(PASSWORD), emailVerified: true })
   if (!created.ok) throw new Error('could not create the user')
   const id = created.user.id

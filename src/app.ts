@@ -24,7 +24,7 @@ import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
 import sessionsRoutes from '../routes/auth/sessions.js'
 import tokenRoutes from '../routes/auth/token.js'
-import twoFactorRoutes from '../routes/auth/two-factor.js'
+import mfaRoutes from '../routes/auth/mfa.js'
 import recoveryPlugin from '../plugins/recovery.js'
 import mailRateLimitPlugin from '../plugins/mail-rate-limit.js'
 import passwordRoutes from '../routes/auth/password.js'
@@ -50,7 +50,7 @@ export function trustProxyOption (trust: boolean | number): boolean | ((address:
 export function serverOptions (config: Config): FastifyServerOptions {
   return {
     logger: {
-      level: config.LOG_LEVEL,
+      level: config.logLevel,
       // Never log cookies, tokens or passwords: headers are not logged at all, and the
       // query string is dropped because emailed links carry their token there.
       serializers: {
@@ -110,7 +110,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(sessionRoutes)
     await api.register(sessionsRoutes)
     await api.register(tokenRoutes)
-    await api.register(twoFactorRoutes)
+    await api.register(mfaRoutes)
     await api.register(passwordRoutes)
     await api.register(oauthRoutes)
     await api.register(identitiesRoutes)

@@ -62,16 +62,94 @@ export const ConfigSchema = Type.Object({
   OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' }))
 }, { additionalProperties: true })
 
-export type Config = Static<typeof ConfigSchema> & {
-  SESSION_SECRET: string
-  corsOrigins: string[]
-  /** Fastify's trustProxy value derived from TRUST_PROXY */
-  trustProxy: boolean | number
-  /** DATA_ENCRYPTION_KEY parsed (a random one-process key in development when unset) */
-  dataKeys: KeyRing
-  /** OAUTH_PROVIDERS parsed, presets filled in */
-  oauthProviders: ProviderSpec[]
+/** The environment as the schema reads it: names and units as documented in the README. */
+export type Env = Static<typeof ConfigSchema>
+
+const ms = (seconds: number): number => seconds * 1000
+
+export interface HostPort { host: string, port: number }
+
+/** `host:port,host:port` (the schema has checked the form); the port is after the last colon. */
+export function parseHostPorts (list: string): HostPort[] {
+  return list.split(',').map(hostPort => {
+    const i = hostPort.lastIndexOf(':')
+    return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) }
+  })
 }
+
+/**
+ * The settings the code reads, each once and already parsed: durations in milliseconds
+ * (`...Ms`), lists as arrays, and what NODE_ENV implies as named settings, so no plugin
+ * asks which environment it runs in. The types follow the schema through this mapping.
+ */
+function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) {
+  const production = env.NODE_ENV === 'production'
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    /** Fastify's trustProxy value: false, true, or the number of proxy hops to trust */
+    trustProxy: env.TRUST_PROXY === 'off' ? false : env.TRUST_PROXY === 'on' ? true : env.TRUST_PROXY,
+    redisUrl: env.REDIS_URL,
+    redisClusterNodes: env.REDIS_CLUSTER_NODES === undefined ? undefined : parseHostPorts(env.REDIS_CLUSTER_NODES),
+    redisSentinels: env.REDIS_SENTINELS === undefined ? undefined : parseHostPorts(env.REDIS_SENTINELS),
+    redisSentinelName: env.REDIS_SENTINEL_NAME,
+    redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    // A development secret dies with the process, which is what development wants.
+    sessionSecret: env.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    sessionCookieName: env.SESSION_COOKIE_NAME,
+    sessionTtlMs: ms(env.SESSION_TTL),
+    sessionAbsoluteTtlMs: ms(env.SESSION_ABSOLUTE_TTL),
+    accessTokenTtlMs: ms(env.ACCESS_TOKEN_TTL),
+    refreshTokenTtlMs: ms(env.REFRESH_TOKEN_TTL),
+    cookieSameSite: env.COOKIE_SAMESITE,
+    cookieDomain: env.COOKIE_DOMAIN,
+    /** Secure cookies in production, and always with SameSite=None (browsers demand it). */
+    secureCookies: production || env.COOKIE_SAMESITE === 'None',
+    appOrigin: env.APP_ORIGIN,
+    // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
+    corsOrigins: env.CORS_ORIGINS === '' ? [] : env.CORS_ORIGINS.split(',').map(o => new URL(o).origin),
+    /** HSTS only means something over HTTPS, which production is. */
+    hsts: production,
+    smtpUrl: env.SMTP_URL,
+    mailFrom: env.MAIL_FROM,
+    mailOutboxDir: env.MAIL_OUTBOX_DIR,
+    mailSendTimeoutMs: env.MAIL_SEND_TIMEOUT_MS,
+    mailSendAttempts: env.MAIL_SEND_ATTEMPTS,
+    mailRetryDelayMs: env.MAIL_RETRY_DELAY_MS,
+    loginRateLimit: env.LOGIN_RATE_LIMIT,
+    loginFreeFailures: env.LOGIN_FREE_FAILURES,
+    loginBackoffBaseMs: ms(env.LOGIN_BACKOFF_BASE),
+    loginBackoffMaxMs: ms(env.LOGIN_BACKOFF_MAX),
+    loginFailureWindowMs: ms(env.LOGIN_FAILURE_WINDOW),
+    emailTokenRateLimit: env.EMAIL_TOKEN_RATE_LIMIT,
+    emailAddressRateLimit: env.EMAIL_ADDRESS_RATE_LIMIT,
+    emailAddressRateWindowMs: ms(env.EMAIL_ADDRESS_RATE_WINDOW),
+    argon2MemoryKib: env.ARGON2_MEMORY_KIB,
+    argon2Iterations: env.ARGON2_ITERATIONS,
+    argon2Parallelism: env.ARGON2_PARALLELISM,
+    verifyTokenTtlMs: ms(env.VERIFY_TOKEN_TTL),
+    resetTokenTtlMs: ms(env.RESET_TOKEN_TTL),
+    mfaChallengeTtlMs: ms(env.MFA_CHALLENGE_TTL),
+    /** DATA_ENCRYPTION_KEY as a key ring (a random one-process key when unset) */
+    dataKeys,
+    /** true when dataKeys is that one-process key: secrets sealed now die with the process */
+    ephemeralKeys: env.DATA_ENCRYPTION_KEY === undefined,
+    metricsToken: env.METRICS_TOKEN,
+    /** An open GET /metrics is worth a warning where the server faces the public. */
+    warnOpenMetrics: production && env.METRICS_TOKEN === undefined,
+    /** OAUTH_PROVIDERS parsed, presets filled in (plain http only for a local provider outside production) */
+    oauthProviders,
+    oauthAutoCreate: env.OAUTH_AUTO_CREATE,
+    oauthFlowTtlMs: ms(env.OAUTH_FLOW_TTL),
+    oauthHttpTimeoutMs: ms(env.OAUTH_HTTP_TIMEOUT),
+    /** where providers send the browser back: this server's public origin */
+    oauthRedirectOrigin: new URL(env.OAUTH_REDIRECT_ORIGIN ?? env.APP_ORIGIN).origin
+  }
+}
+
+export type Config = ReturnType<typeof settings>
 
 export class ConfigError extends Error {}
 
@@ -91,34 +169,25 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     const name = error.path.replace(/^\//, '').split('/')[0] || 'environment'
     throw new ConfigError(`invalid configuration: ${name} ${error.message.toLowerCase()} (got ${JSON.stringify(raw[name] ?? null)})`)
   }
-  const cfg = converted as Static<typeof ConfigSchema>
-  if (cfg.NODE_ENV === 'production' && cfg.SESSION_SECRET === undefined) {
+  const parsed = converted as Env
+  if (parsed.NODE_ENV === 'production' && parsed.SESSION_SECRET === undefined) {
     throw new ConfigError('invalid configuration: SESSION_SECRET is required when NODE_ENV=production')
   }
-  if (cfg.NODE_ENV === 'production' && cfg.DATA_ENCRYPTION_KEY === undefined) {
+  if (parsed.NODE_ENV === 'production' && parsed.DATA_ENCRYPTION_KEY === undefined) {
     throw new ConfigError('invalid configuration: DATA_ENCRYPTION_KEY is required when NODE_ENV=production')
   }
   let dataKeys: KeyRing
   try {
     // A development key dies with the process: 2FA enrolments made under it stop opening.
-    dataKeys = cfg.DATA_ENCRYPTION_KEY === undefined ? ephemeralKeyRing() : parseKeyRing(cfg.DATA_ENCRYPTION_KEY)
+    dataKeys = parsed.DATA_ENCRYPTION_KEY === undefined ? ephemeralKeyRing() : parseKeyRing(parsed.DATA_ENCRYPTION_KEY)
   } catch (err) {
     throw new ConfigError(`invalid configuration: DATA_ENCRYPTION_KEY ${(err as Error).message}`)
   }
   let oauthProviders: ProviderSpec[]
   try {
-    oauthProviders = parseProviders(cfg.OAUTH_PROVIDERS, { production: cfg.NODE_ENV === 'production' })
+    oauthProviders = parseProviders(parsed.OAUTH_PROVIDERS, { production: parsed.NODE_ENV === 'production' })
   } catch (err) {
     throw new ConfigError(`invalid configuration: OAUTH_PROVIDERS ${(err as Error).message}`)
   }
-  return {
-    ...cfg,
-    dataKeys,
-    oauthProviders,
-    // A development secret dies with the process, which is what development wants.
-    SESSION_SECRET: cfg.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
-    // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
-    corsOrigins: cfg.CORS_ORIGINS === '' ? [] : cfg.CORS_ORIGINS.split(',').map(o => new URL(o).origin),
-    trustProxy: cfg.TRUST_PROXY === 'off' ? false : cfg.TRUST_PROXY === 'on' ? true : cfg.TRUST_PROXY
-  }
+  return settings(parsed, dataKeys, oauthProviders)
 }

@@ -4,6 +4,7 @@ import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import app, { serverOptions } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { redisConfigured } from './redis/client.js'
 import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
 
 export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
@@ -20,9 +21,9 @@ async function main (): Promise<void> {
     throw err
   }
 
-  // With neither REDIS_URL nor a cluster, run a Redis of our own on the project's config.
+  // With no Redis configured (single, Sentinel or Cluster), run one of our own on the project's config.
   let local: LocalRedis | undefined
-  if (config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined && config.REDIS_SENTINELS === undefined) {
+  if (!redisConfigured(config)) {
     try {
       local = await startRedis({ dir: LOCAL_REDIS_DIR })
     } catch (err) {
@@ -30,7 +31,7 @@ async function main (): Promise<void> {
       process.exit(1)
     }
     await writeFile(join(LOCAL_REDIS_DIR, 'url'), local.url)
-    config = { ...config, REDIS_URL: local.url }
+    config = { ...config, redisUrl: local.url }
   }
 
   const server = Fastify(serverOptions(config))
@@ -57,7 +58,7 @@ async function main (): Promise<void> {
   })
 
   if (local !== undefined) server.log.info({ redis: local.url, dir: local.dir }, 'started redis-server with redis.conf')
-  await server.listen({ port: config.PORT, host: config.HOST })
+  await server.listen({ port: config.port, host: config.host })
 }
 
 await main()

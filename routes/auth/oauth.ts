@@ -5,6 +5,7 @@ import { randomToken } from '../../src/crypto/secrets.js'
 import { AuthError, validationError } from '../../src/http/errors.js'
 import { EmailedTokenSchema, ProblemSchema, errors } from '../../src/http/schemas.js'
 import { loginStep } from '../../src/mfa/challenges.js'
+import { signIn } from '../../src/sessions/lifecycle.js'
 import { accountForIdentity, linkIdentity } from '../../src/oauth/accounts.js'
 import { OAuthError, classify, reasonOf } from '../../src/oauth/client.js'
 import { isRedisUnavailable } from '../../src/redis/client.js'
@@ -27,7 +28,7 @@ const RedirectSchema = Type.Null({ description: 'Redirect (Location header).' })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = app.oauth
-  const secure = app.config.NODE_ENV === 'production'
+  const secure = app.config.secureCookies
 
   /*
    * The browser's binding cookie: a flow finishes only where it began, so a callback URL
@@ -38,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   function browserKey (request: FastifyRequest, reply: FastifyReply): string {
     const existing = request.cookies[FLOW_COOKIE]
     const key = existing !== undefined && BROWSER_KEY_RE.test(existing) ? existing : randomToken(32)
-    reply.setCookie(FLOW_COOKIE, key, { httpOnly: true, secure, sameSite: 'lax', path: FLOW_COOKIE_PATH, maxAge: deps.flows.ttl })
+    reply.setCookie(FLOW_COOKIE, key, { httpOnly: true, secure, sameSite: 'lax', path: FLOW_COOKIE_PATH, maxAge: Math.round(deps.flows.ttlMs / 1000) })
     return key
   }
 
@@ -65,7 +66,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: Type.Object({ returnTo: Type.Optional(ReturnToSchema) }, { additionalProperties: false }),
       response: { 302: RedirectSchema, ...errors(404, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
     const p = providerOr404(request.params.provider)
     const returnTo = parseReturnTo(request.query.returnTo, deps.appOrigin, deps.allowedOrigins)
@@ -95,7 +96,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }, { additionalProperties: true }),
       response: { 302: RedirectSchema, ...errors(404, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
     const p = providerOr404(request.params.provider)
     const query = new URLSearchParams(request.url.split('?')[1] ?? '')
@@ -118,7 +119,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (needsHandoff(deps, returnTo)) {
         return await reply.redirect(withFragment(returnTo, 'signInToken', await deps.handoffs.issue(user.id)), 302)
       }
-      await app.sessions.signIn(request, user)
+      await signIn(app.sessions, request, user)
       request.log.info({ userId: user.id, provider: p.id }, 'login')
       return await reply.redirect(returnTo, 302)
     } catch (err) {
@@ -138,13 +139,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ signInToken: EmailedTokenSchema }, { additionalProperties: false }),
       response: { 200: LoginSuccessSchema, ...errors(403, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
     const userId = await deps.handoffs.take(request.body.signInToken)
     const user = userId === null ? null : await deps.users.findById(userId)
     if (user === null) throw new AuthError('INVALID_TOKEN', 'This sign-in token is expired, used or unknown; sign in again.')
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
-    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { changePassword, requestPasswordReset, resetPassword } from '../../src/accounts/recovery.js'
+import { currentKeep, rotate, signOut } from '../../src/sessions/lifecycle.js'
 import { AnyPasswordSchema, EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, errors } from '../../src/http/schemas.js'
 
 const ForgotBodySchema = Type.Object({ email: EmailSchema }, { additionalProperties: false })
@@ -18,7 +19,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ForgotBodySchema,
       response: { 202: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT, timeWindow: 60_000 } },
+    config: { rateLimit: { max: app.config.emailTokenRateLimit, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await requestPasswordReset(app.recovery, request.body.email)
@@ -33,11 +34,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ResetBodySchema,
       response: { 200: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
     const user = await resetPassword(app.recovery, request.body.token, request.body.password)
     // The reset ended this request's session too if it was the same user's: expire the cookie.
-    if ((request.session as typeof request.session | null)?.userId === user.id) await app.sessions.signOut(request, reply)
+    if ((request.session as typeof request.session | null)?.userId === user.id) await signOut(app.sessions, request, reply)
     return { message: 'Password reset; sign in with the new password.' }
   })
 
@@ -50,11 +51,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: ChangeBodySchema,
       response: { 200: MessageSchema, ...errors(401, 403, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
-    await changePassword(app.recovery, request.user!, request.body, app.sessions.currentKeep(request))
+    await changePassword(app.recovery, request.user!, request.body, currentKeep(request))
     // A cookie session gets a new id; a bearer client keeps its token family.
-    if (request.auth?.kind === 'session') await app.sessions.rotate(request)
+    if (request.auth?.kind === 'session') await rotate(app.sessions, request)
     return { message: 'Password changed; other sessions were signed out.' }
   })
 }

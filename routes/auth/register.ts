@@ -24,7 +24,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: RegisterBodySchema,
       response: { 202: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT * 2, timeWindow: 60_000 } },
+    config: { rateLimit: { max: app.config.emailTokenRateLimit * 2, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await register(app.accounts, request.body)
@@ -50,7 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ email: EmailSchema }, { additionalProperties: false }),
       response: { 202: MessageSchema, ...errors(413, 429) }
     },
-    config: { rateLimit: { max: app.config.EMAIL_TOKEN_RATE_LIMIT, timeWindow: 60_000 } },
+    config: { rateLimit: { max: app.config.emailTokenRateLimit, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
     await resendVerification(app.accounts, request.body.email)

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkCredentials } from '../../src/accounts/registration.js'
 import { loginStep } from '../../src/mfa/challenges.js'
 import { publicUser } from '../../src/accounts/users.js'
-import { bearerToken } from '../../plugins/authenticate.js'
+import { csrfToken, currentExpiry, logout, signIn } from '../../src/sessions/lifecycle.js'
 import { loginOutcome } from '../../plugins/metrics.js'
 import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/http/schemas.js'
 
@@ -40,7 +40,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: LoginBodySchema,
       response: { 200: Type.Union([LoginSuccessSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
     // Per-account back-off, keyed by the identifier as typed (normalised), known or not.
     const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body)).catch((err: unknown) => {
@@ -55,10 +55,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       app.metrics.countLogin('mfa_required')
       return challenge
     }
-    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    const signedIn = await signIn(app.sessions, request, user)
     app.metrics.countLogin('success')
     request.log.info({ userId: user.id }, 'login')
-    return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
+    return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: signedIn.expiresAt.toISOString() }, csrfToken: signedIn.csrfToken }
   })
 
   app.get('/me', {
@@ -69,14 +69,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: MeSchema, 401: ProblemSchema, 503: ProblemSchema }
     }
   }, async (request) => {
-    const user = request.user!
-    const s = request.session
-    // With a bearer token, the expiry reported is the access token's.
-    const expiresAt = request.auth?.kind === 'bearer' ? request.auth.expiresAt : app.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? Date.now() })
     return {
-      user: publicUser(user),
-      session: { expiresAt: expiresAt.toISOString() },
-      csrfToken: app.sessions.csrfToken(request)
+      user: publicUser(request.user!),
+      // With a bearer token, the expiry reported is the access token's.
+      session: { expiresAt: currentExpiry(app.sessions, request).toISOString() },
+      csrfToken: csrfToken(app.sessions, request)
     }
   })
 
@@ -87,10 +84,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: Type.Null(), 403: ProblemSchema, 503: ProblemSchema }
     }
   }, async (request, reply) => {
-    // A bearer client logs out by ending its token family.
-    const grant = await app.tokenStore.authenticate(bearerToken(request) ?? '')
-    if (grant !== null) await app.tokenStore.endFamily(grant.userId, grant.familyId)
-    await app.sessions.signOut(request, reply)
+    await logout(app.sessions, request, reply)
     return await reply.code(204).send(null)
   })
 }

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthError } from '../../src/http/errors.js'
-import { RedisSessionStore } from '../../src/sessions/store.js'
+import { currentKeep, endSession, listSessions, signOut } from '../../src/sessions/lifecycle.js'
+import { endAllSessions } from '../../src/sessions/end-all.js'
 import { ProblemSchema } from '../../src/http/schemas.js'
 
 const Time = Type.String({ format: 'date-time' })
@@ -23,8 +24,6 @@ const SessionIdParamsSchema = Type.Object({
   id: Type.String({ minLength: 16, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })
 }, { additionalProperties: false })
 
-const iso = (ms: number): string => new Date(ms).toISOString()
-
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/sessions', {
     onRequest: app.authenticate,
@@ -34,34 +33,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: SessionListSchema, 401: ProblemSchema, 503: ProblemSchema }
     }
   }, async (request) => {
-    const userId = request.user!.id
-    const auth = request.auth
-    const currentDigest = auth?.kind === 'session' ? app.sessions.currentDigest(request) : undefined
-    const currentFamily = auth?.kind === 'bearer' ? auth.familyId : undefined
-    const [sessions, families] = await Promise.all([app.sessionStore.listForUser(userId), app.tokenStore.listForUser(userId)])
-    const list = [
-      ...sessions.map(s => ({
-        id: s.handle,
-        kind: 'cookie' as const,
-        createdAt: iso(s.createdAt),
-        lastSeenAt: iso(s.lastSeenAt),
-        expiresAt: s.expiresAt.toISOString(),
-        ip: s.ip,
-        userAgent: s.userAgent,
-        current: s.digest === currentDigest
-      })),
-      ...families.map(f => ({
-        id: f.familyId,
-        kind: 'token' as const,
-        createdAt: iso(f.createdAt),
-        lastSeenAt: iso(f.lastSeenAt),
-        expiresAt: iso(f.expiresAt),
-        ip: f.ip,
-        userAgent: f.userAgent,
-        current: f.familyId === currentFamily
-      }))
-    ].sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt))
-    return { sessions: list }
+    return { sessions: await listSessions(app.sessions, request.user!.id, currentKeep(request)) }
   })
 
   app.delete('/sessions/:id', {
@@ -75,14 +47,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const userId = request.user!.id
-    const { id } = request.params
-    const currentDigest = request.auth?.kind === 'session' ? app.sessions.currentDigest(request) : undefined
-    if (currentDigest !== undefined && RedisSessionStore.handleOf(currentDigest) === id) {
-      await app.sessions.signOut(request, reply)
-      return await reply.code(204).send(null)
-    }
-    // Only the user's own index is searched, so another user's id is simply not found.
-    const ended = await app.sessionStore.destroyByHandle(userId, id) || await app.tokenStore.endFamily(userId, id)
+    const ended = await endSession(app.sessions, request, reply, userId, request.params.id)
     if (!ended) throw new AuthError('NOT_FOUND', 'No such session.')
     request.log.info({ userId }, 'session ended by its user')
     return await reply.code(204).send(null)
@@ -97,8 +62,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const userId = request.user!.id
-    const ended = await app.sessions.endAll(userId)
-    await app.sessions.signOut(request, reply)
+    const ended = await endAllSessions(app.sessions, userId)
+    await signOut(app.sessions, request, reply)
     request.log.info({ userId, ended }, 'logout-all')
     return await reply.code(204).send(null)
   })

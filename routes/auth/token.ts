@@ -4,6 +4,7 @@ import { checkCredentials } from '../../src/accounts/registration.js'
 import { errors } from '../../src/http/schemas.js'
 import { LoginBodySchema, MfaChallengeSchema } from './session.js'
 import { loginStep } from '../../src/mfa/challenges.js'
+import { issueTokens, refreshTokens } from '../../src/tokens/lifecycle.js'
 
 export const TokenGrantSchema = Type.Object({
   accessToken: Type.String({ description: 'send as `Authorization: Bearer <accessToken>`' }),
@@ -26,13 +27,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Type.Union([TokenGrantSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
     },
     // The same limit as /login (its own count per client IP).
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
     const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body))
     // With 2FA on: the inline totpCode, or a challenge whose /mfa/verify answers with tokens.
     const challenge = await loginStep(app.mfa, user, request.body.totpCode, 'token')
     if (challenge !== null) return challenge
-    return await app.tokens.signIn(request, user)
+    return await issueTokens(app.sessions, request, user)
   })
 
   app.post('/token/refresh', {
@@ -43,9 +44,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: RefreshBodySchema,
       response: { 200: TokenGrantSchema, ...errors(401, 413, 429) }
     },
-    config: { rateLimit: { max: app.config.LOGIN_RATE_LIMIT * 6, timeWindow: 60_000 } }
+    config: { rateLimit: { max: app.config.loginRateLimit * 6, timeWindow: 60_000 } }
   }, async (request) => {
-    return await app.tokens.refresh(request, request.body.refreshToken)
+    return await refreshTokens(app.sessions, request, request.body.refreshToken)
   })
 }
 

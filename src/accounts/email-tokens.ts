@@ -1,12 +1,22 @@
-import { defineScripts, type RedisClient } from '../redis/client.js'
+import type { RedisClient } from '../redis/client.js'
+import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
 
 export type TokenPurpose = 'verify' | 'reset'
 
-const DEL_IF_EQUAL = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+/* Deletes a user's "current token" pointer only if it still names the token being spent. */
+const DEL_IF_EQUAL: LuaScript = {
+  keys: ['key'],
+  argv: ['expected'],
+  lua: `
+-- the key to delete
+local key = KEYS[1]
+-- the value it must still hold
+local expected = ARGV[1]
+if redis.call('GET', key) == expected then return redis.call('DEL', key) end
 return 0
 `
+}
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
@@ -28,19 +38,19 @@ export class EmailTokens {
   constructor (redis: RedisClient, prefix: string) {
     this.#redis = redis
     this.#prefix = prefix
-    defineScripts(redis, { gatehouseDelIfEqual: { numberOfKeys: 1, lua: DEL_IF_EQUAL } })
+    defineScripts(redis, { gatehouseDelIfEqual: DEL_IF_EQUAL })
   }
 
   #tokenKey (purpose: TokenPurpose, d: string): string { return `${this.#prefix}${purpose}:${d}` }
   #currentKey (purpose: TokenPurpose, userId: string): string { return `${this.#prefix}user:{${userId}}:${purpose}` }
 
-  async issue (purpose: TokenPurpose, userId: string, ttlSeconds: number): Promise<string> {
+  async issue (purpose: TokenPurpose, userId: string, ttlMs: number): Promise<string> {
     const token = randomToken(32)
     const d = digest(token)
     // The token key first, then the pointer swap: each swap deletes the token it replaced,
     // so of concurrent issues exactly the one the pointer ends on stays usable.
-    await this.#redis.set(this.#tokenKey(purpose, d), userId, 'EX', ttlSeconds)
-    const previous = await this.#redis.set(this.#currentKey(purpose, userId), d, 'EX', ttlSeconds, 'GET')
+    await this.#redis.set(this.#tokenKey(purpose, d), userId, 'PX', ttlMs)
+    const previous = await this.#redis.set(this.#currentKey(purpose, userId), d, 'PX', ttlMs, 'GET')
     if (previous !== null && previous !== d) await this.#redis.del(this.#tokenKey(purpose, previous))
     return token
   }

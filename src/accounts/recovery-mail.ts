@@ -1,5 +1,4 @@
-import type { MailMessage } from '../mail/mailer.js'
-import { message } from '../mail/templates.js'
+import { message, type MailMessage } from '../mail/templates.js'
 
 export function passwordResetMessage (to: string, appOrigin: string, token: string, minutes: number): MailMessage {
   return message(to, 'Reset your Gatehouse password', [

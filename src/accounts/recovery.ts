@@ -4,12 +4,13 @@ import { passwordChangedMessage, passwordResetMessage } from './recovery-mail.js
 import { checkPasswordPolicy, normalizePassword } from './passwords.js'
 import { randomToken } from '../crypto/secrets.js'
 import { parseEmail, type User } from './users.js'
+import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 
 /** What the account functions take, with the reset link's lifetime instead of the verify link's. */
-export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtl'> {
-  resetTokenTtl: number
-  /** ends every session of a user but `keep` (app.sessions.endAll) */
-  endSessions: (userId: string, keep?: string) => Promise<number>
+export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtlMs'> {
+  resetTokenTtlMs: number
+  /** the stores whose sessions and token families a password reset or change ends */
+  sessions: EndAllDeps
 }
 
 /**
@@ -21,13 +22,13 @@ export interface RecoveryDeps extends Omit<AccountDeps, 'verifyTokenTtl'> {
 export async function requestPasswordReset (deps: RecoveryDeps, rawEmail: string): Promise<void> {
   const email = parseEmail(rawEmail)
   const user = await deps.users.findByEmail(email)
-  const minutes = Math.max(1, Math.round(deps.resetTokenTtl / 60))
+  const minutes = Math.max(1, Math.round(deps.resetTokenTtlMs / 60_000))
   if (user === null || user.disabled) {
-    await deps.tokens.touch('reset')
+    await deps.emailTokens.touch('reset')
     await deps.mailer.build(passwordResetMessage(email, deps.appOrigin, randomToken(32), minutes))
     return
   }
-  const token = await deps.tokens.issue('reset', user.id, deps.resetTokenTtl)
+  const token = await deps.emailTokens.issue('reset', user.id, deps.resetTokenTtlMs)
   const { messageId } = await deps.mailer.post(passwordResetMessage(user.email, deps.appOrigin, token, minutes))
   deps.log.info({ userId: user.id, messageId }, 'password reset requested')
 }
@@ -40,14 +41,14 @@ export async function requestPasswordReset (deps: RecoveryDeps, rawEmail: string
  */
 export async function resetPassword (deps: RecoveryDeps, token: string, password: string): Promise<User> {
   checkPasswordPolicy(password)
-  const userId = await deps.tokens.consume('reset', token)
+  const userId = await deps.emailTokens.consume('reset', token)
   const user = userId === null ? null : await deps.users.findById(userId)
   if (user === null || user.disabled) throw new AuthError('INVALID_TOKEN')
   const passwordHash = await deps.hasher.hash(password)
   // Following the link proved control of the mailbox, which is what verification proves.
   await deps.users.update(user.id, { passwordHash, emailVerified: true })
-  const sessionsEnded = await deps.endSessions(user.id)
-  await deps.tokens.revoke('reset', user.id)
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id)
+  await deps.emailTokens.revoke('reset', user.id)
   const sent = await deps.mailer.dispatch(passwordChangedMessage(user.email, deps.appOrigin, 'reset', new Date()))
   deps.log.info({ userId: user.id, sessionsEnded, noticeMessageId: sent?.messageId }, 'password reset')
   return user
@@ -60,7 +61,7 @@ export interface ChangeInput {
 
 /**
  * Changes the password of a signed-in user who knows the current one. Ends every other
- * session (the one whose digest is `keepSession` stays; the caller gives it a new id) and
+ * session and token family (`keepSession`, see `currentKeep`, stays; a cookie session gets a new id from the caller) and
  * every outstanding reset link, and tells the owner.
  */
 export async function changePassword (deps: RecoveryDeps, user: User, input: ChangeInput, keepSession: string | undefined): Promise<void> {
@@ -72,8 +73,8 @@ export async function changePassword (deps: RecoveryDeps, user: User, input: Cha
   }
   const passwordHash = await deps.hasher.hash(input.newPassword)
   await deps.users.update(user.id, { passwordHash })
-  const sessionsEnded = await deps.endSessions(user.id, keepSession)
-  await deps.tokens.revoke('reset', user.id)
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id, keepSession)
+  await deps.emailTokens.revoke('reset', user.id)
   const sent = await deps.mailer.dispatch(passwordChangedMessage(user.email, deps.appOrigin, 'change', new Date()))
   deps.log.info({ userId: user.id, sessionsEnded, noticeMessageId: sent?.messageId }, 'password changed')
 }

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { AuthError } from '../http/errors.js'
 import type { EmailTokens } from './email-tokens.js'
-import type { Mailer } from '../mail/mailer.js'
-import { alreadyRegisteredMessage, usernameTakenMessage, verifyEmailMessage } from '../mail/templates.js'
+import type { Mailer } from '../mail/delivery.js'
+import { alreadyRegisteredMessage, usernameTakenMessage, verifyEmailMessage } from './registration-mail.js'
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.js'
 import { parseEmail, parseUsername, type User, type UserRepository } from './users.js'
 import { randomToken } from '../crypto/secrets.js'
@@ -10,11 +10,11 @@ import { randomToken } from '../crypto/secrets.js'
 export interface AccountDeps {
   users: UserRepository
   hasher: PasswordHasher
-  tokens: EmailTokens
+  emailTokens: EmailTokens
   mailer: Mailer
   log: FastifyBaseLogger
   appOrigin: string
-  verifyTokenTtl: number
+  verifyTokenTtlMs: number
 }
 
 export interface RegisterInput {
@@ -59,12 +59,12 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
 }
 
 export async function sendVerification (deps: AccountDeps, user: User): Promise<void> {
-  const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
-  await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtl / 3600)))
+  const token = await deps.emailTokens.issue('verify', user.id, deps.verifyTokenTtlMs)
+  await deps.mailer.dispatch(verifyEmailMessage(user.email, deps.appOrigin, token, Math.round(deps.verifyTokenTtlMs / 3_600_000)))
 }
 
-export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 'log'>, token: string): Promise<User> {
-  const userId = await deps.tokens.consume('verify', token)
+export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'emailTokens' | 'log'>, token: string): Promise<User> {
+  const userId = await deps.emailTokens.consume('verify', token)
   const user = userId === null ? null : await deps.users.findById(userId)
   if (user === null) throw new AuthError('INVALID_TOKEN')
   if (!user.emailVerified) {
@@ -82,13 +82,13 @@ export async function verifyEmail (deps: Pick<AccountDeps, 'users' | 'tokens' | 
 export async function resendVerification (deps: AccountDeps, rawEmail: string): Promise<void> {
   const email = parseEmail(rawEmail)
   const user = await deps.users.findByEmail(email)
-  const hours = Math.round(deps.verifyTokenTtl / 3600)
+  const hours = Math.round(deps.verifyTokenTtlMs / 3_600_000)
   if (user !== null && !user.emailVerified && !user.disabled) {
-    const token = await deps.tokens.issue('verify', user.id, deps.verifyTokenTtl)
+    const token = await deps.emailTokens.issue('verify', user.id, deps.verifyTokenTtlMs)
     await deps.mailer.post(verifyEmailMessage(user.email, deps.appOrigin, token, hours))
     return
   }
-  await deps.tokens.touch('verify')
+  await deps.emailTokens.touch('verify')
   await deps.mailer.build(verifyEmailMessage(email, deps.appOrigin, randomToken(32), hours))
 }
 

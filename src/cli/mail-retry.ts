@@ -8,16 +8,16 @@
  */
 import Fastify from 'fastify'
 import { loadConfig, ConfigError } from '../config.js'
-import { Mailer } from '../mail/mailer.js'
+import { Mailer } from '../mail/delivery.js'
 
 async function main (): Promise<number> {
   const config = loadConfig()
-  const logger = Fastify({ logger: { level: config.LOG_LEVEL } })
-  if (config.SMTP_URL === undefined) {
+  const logger = Fastify({ logger: { level: config.logLevel } })
+  if (config.smtpUrl === undefined) {
     logger.log.error('SMTP_URL is not set: there is nothing to resend through')
     return 1
   }
-  const mailer = new Mailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, outboxDir: config.MAIL_OUTBOX_DIR, sendTimeout: config.MAIL_SEND_TIMEOUT_MS, log: logger.log })
+  const mailer = new Mailer({ from: config.mailFrom, smtpUrl: config.smtpUrl, outboxDir: config.mailOutboxDir, sendTimeoutMs: config.mailSendTimeoutMs, log: logger.log })
   try {
     const { sent, failed } = await mailer.retryFailed()
     logger.log.info({ sent, failed }, 'parked mail resent')

@@ -4,49 +4,63 @@
  *   npm run user -- disable <email>     (ends every session and token family of the account)
  *   npm run user -- enable <email>
  *   npm run user -- list
- * Uses REDIS_URL / REDIS_CLUSTER_NODES like the server; without them, the Redis that
- * `npm start` runs (var/redis/url), or, when that is not running, a redis-server started
- * on var/redis just for this command.
+ * Runs on the server's own wiring (the app plugin of src/app.ts, built but never listening),
+ * so it reaches Redis exactly as the server does: REDIS_URL, REDIS_SENTINELS or
+ * REDIS_CLUSTER_NODES. With none of them, the Redis that `npm start` runs (var/redis/url),
+ * or, when that is not running, a redis-server started on var/redis just for this command.
  */
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import app, { serverOptions } from '../app.js'
 import { loadConfig, ConfigError, type Config } from '../config.js'
-import { createRedis, type RedisClient } from '../redis/client.js'
+import { createRedis, redisConfigured } from '../redis/client.js'
 import { startRedis, PROJECT_ROOT, type LocalRedis } from '../redis/local-server.js'
-import { PasswordHasher, checkPasswordPolicy } from '../accounts/passwords.js'
-import { UserRepository, parseEmail, parseUsername, publicUser } from '../accounts/users.js'
-import { RedisSessionStore } from '../sessions/store.js'
-import { TokenStore } from '../tokens/store.js'
+import { checkPasswordPolicy } from '../accounts/passwords.js'
+import { parseEmail, parseUsername, publicUser } from '../accounts/users.js'
+import { endAllSessions } from '../sessions/end-all.js'
 import { randomToken } from '../crypto/secrets.js'
 import { AuthError } from '../http/errors.js'
 
 const USAGE = 'usage: npm run user -- add <email> [--password <pw>] [--username <name>] [--admin] [--unverified] | disable <email> | enable <email> | list'
 
-export async function connect (config: Config): Promise<{ redis: RedisClient, local?: LocalRedis }> {
-  if (config.REDIS_URL !== undefined || config.REDIS_CLUSTER_NODES !== undefined) {
-    const redis = createRedis(config)
-    await redis.connect()
-    return { redis }
-  }
+/** The config with a Redis to use: as configured, else the local one of `npm start`, else a new local one. */
+async function withRedis (config: Config): Promise<{ config: Config, local?: LocalRedis }> {
+  if (redisConfigured(config)) return { config }
   const dir = join(PROJECT_ROOT, 'var', 'redis')
-  const running = await readFile(join(dir, 'url'), 'utf8').catch(() => null)
-  if (running !== null) {
-    const redis = createRedis({ ...config, REDIS_URL: running.trim() })
-    try {
-      await redis.connect()
-      return { redis }
-    } catch {
-      redis.disconnect()
-    }
+  const running = (await readFile(join(dir, 'url'), 'utf8').catch(() => null))?.trim()
+  if (running !== undefined) {
+    const probe = createRedis({ ...config, redisUrl: running })
+    const alive = await probe.connect().then(() => true, () => false)
+    probe.disconnect()
+    if (alive) return { config: { ...config, redisUrl: running } }
   }
   const local = await startRedis({ dir })
-  const redis = createRedis({ ...config, REDIS_URL: local.url })
-  await redis.connect()
-  return { redis, local }
+  return { config: { ...config, redisUrl: local.url }, local }
 }
 
-export async function run (argv: string[], config: Config, redis: RedisClient, out: (line: string) => void): Promise<number> {
+/**
+ * The application as the server builds it, ready and connected, without listening. Logs go
+ * to stderr, errors only: stdout is the command's answer, and a failure is reported once.
+ */
+export async function openApp (config: Config): Promise<FastifyInstance> {
+  const server = Fastify({ ...serverOptions(config), logger: { level: config.logLevel === 'silent' ? 'silent' : 'error', stream: process.stderr } })
+  try {
+    // fp(): the app's decorators (users, hasher, sessions) on the instance the command uses.
+    await server.register(fp(app), { config })
+    await server.ready()
+    // The server waits for Redis to come back; a command cannot, so it fails instead.
+    if (server.redis.status !== 'ready') throw new Error('Redis cannot be reached')
+  } catch (err) {
+    await server.close()
+    throw err
+  }
+  return server
+}
+
+export async function run (argv: string[], server: FastifyInstance, out: (line: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -58,9 +72,7 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
     }
   })
   const [command, emailArg] = positionals
-  const users = new UserRepository(redis, config.REDIS_KEY_PREFIX)
-  const sessions = new RedisSessionStore(redis, { prefix: config.REDIS_KEY_PREFIX, ttl: config.SESSION_TTL * 1000, absoluteTtl: config.SESSION_ABSOLUTE_TTL * 1000 })
-  const tokens = new TokenStore(redis, { prefix: config.REDIS_KEY_PREFIX, accessTtl: config.ACCESS_TOKEN_TTL * 1000, refreshTtl: config.REFRESH_TOKEN_TTL * 1000 })
+  const users = server.users
   switch (command) {
     case 'add': {
       if (emailArg === undefined) { out(USAGE); return 2 }
@@ -68,11 +80,10 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
       const generated = values.password === undefined
       const password = values.password ?? randomToken(15)
       checkPasswordPolicy(password)
-      const hasher = new PasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_ITERATIONS, parallelism: config.ARGON2_PARALLELISM })
       const created = await users.create({
         email,
         username: values.username === undefined ? null : parseUsername(values.username),
-        passwordHash: await hasher.hash(password),
+        passwordHash: await server.hasher.hash(password),
         role: values.admin ? 'admin' : 'user',
         emailVerified: !values.unverified
       })
@@ -82,15 +93,21 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
       if (generated) out(`password: ${password}`)
       return 0
     }
-    case 'disable':
+    case 'disable': {
+      if (emailArg === undefined) { out(USAGE); return 2 }
+      const user = await users.findByEmail(emailArg)
+      if (user === null) { out('error: no such user'); return 1 }
+      await users.update(user.id, { disabled: true })
+      const ended = await endAllSessions(server.sessions, user.id)
+      out(`disabled ${user.email} (${ended} session(s) ended, token families included)`)
+      return 0
+    }
     case 'enable': {
       if (emailArg === undefined) { out(USAGE); return 2 }
       const user = await users.findByEmail(emailArg)
       if (user === null) { out('error: no such user'); return 1 }
-      await users.update(user.id, { disabled: command === 'disable' })
-      const ended = command === 'disable' ? await sessions.destroyAllForUser(user.id) : 0
-      const families = command === 'disable' ? await tokens.endAllForUser(user.id) : 0
-      out(`${command}d ${user.email}${command === 'disable' ? ` (${ended} session(s) ended, ${families} token famil${families === 1 ? 'y' : 'ies'} ended)` : ''}`)
+      await users.update(user.id, { disabled: false })
+      out(`enabled ${user.email}`)
       return 0
     }
     case 'list': {
@@ -106,21 +123,27 @@ export async function run (argv: string[], config: Config, redis: RedisClient, o
 }
 
 async function main (): Promise<void> {
-  let config: Config
+  let loaded: Config
   try {
-    config = loadConfig()
+    loaded = loadConfig()
   } catch (err) {
     if (err instanceof ConfigError) { process.stderr.write(`${err.message}\n`); process.exit(1) }
     throw err
   }
-  const { redis, local } = await connect(config)
   let code = 1
+  let local: LocalRedis | undefined
   try {
-    code = await run(process.argv.slice(2), config, redis, line => process.stdout.write(`${line}\n`))
+    const resolved = await withRedis(loaded)
+    local = resolved.local
+    const server = await openApp(resolved.config)
+    try {
+      code = await run(process.argv.slice(2), server, line => process.stdout.write(`${line}\n`))
+    } finally {
+      await server.close()
+    }
   } catch (err) {
     process.stderr.write(`error: ${err instanceof AuthError ? err.message : (err as Error).message}\n`)
   } finally {
-    await redis.quit()
     await local?.stop()
   }
   process.exit(code)

@@ -1,9 +1,16 @@
-import type { MailMessage } from './mailer.js'
+/** One message as the domains write it: the layout below gives it a text and an HTML part. */
+export interface MailMessage {
+  to: string
+  subject: string
+  text: string
+  html: string
+}
 
 function escapeHtml (s: string): string {
   return s.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
 }
 
+/** Gatehouse's one mail layout: paragraphs, then an optional link shown as a button and as text. */
 export function message (to: string, subject: string, lines: string[], link?: { url: string, label: string }): MailMessage {
   const text = [...lines, ...(link === undefined ? [] : ['', `${link.label}: ${link.url}`])].join('\n') + '\n'
   const html = '<!doctype html><html><body>' +
@@ -11,27 +18,4 @@ export function message (to: string, subject: string, lines: string[], link?: { 
     (link === undefined ? '' : `<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p><p>${escapeHtml(link.url)}</p>`) +
     '</body></html>'
   return { to, subject, text, html }
-}
-
-export function verifyEmailMessage (to: string, appOrigin: string, token: string, hours: number): MailMessage {
-  return message(to, 'Verify your email address', [
-    'Welcome to Gatehouse.',
-    `Confirm that this is your address to finish creating your account. The link works once, for ${hours} hours.`,
-    'If you did not sign up, ignore this message.'
-  ], { url: `${appOrigin}/verify-email?token=${token}`, label: 'Verify your email address' })
-}
-
-export function alreadyRegisteredMessage (to: string, appOrigin: string): MailMessage {
-  return message(to, 'Someone tried to register with your address', [
-    'Someone, perhaps you, tried to create a Gatehouse account with this email address, which already has an account.',
-    'If it was you, sign in instead. If you forgot your password, reset it from the sign-in page.',
-    'If it was not you, you can ignore this message: your account is unchanged.'
-  ], { url: `${appOrigin}/`, label: 'Sign in' })
-}
-
-export function usernameTakenMessage (to: string, appOrigin: string, username: string): MailMessage {
-  return message(to, 'Your registration did not complete', [
-    `The username "${username}" is already taken, so no account was created.`,
-    'Register again with another username, or without one.'
-  ], { url: `${appOrigin}/`, label: 'Register again' })
 }

@@ -3,9 +3,11 @@ import type { BackupCodes } from './backup-codes.js'
 import { AuthError } from '../http/errors.js'
 import type { PasswordHasher } from '../accounts/passwords.js'
 import type { RedisClient } from '../redis/client.js'
+import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
 import { newTotpSecret, otpauthUri, qrSvg, type TotpStore } from './totp.js'
 import type { User, UserRepository } from '../accounts/users.js'
+import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 
 export const MFA_METHODS = ['totp', 'backup_code'] as const
 export type MfaMethod = typeof MFA_METHODS[number]
@@ -20,16 +22,31 @@ export type LoginGrant = 'session' | 'token'
  * MAX codes are ever checked against a challenge, however many requests race for it.
  * Returns { userId, attempt } or nil when the challenge is unknown, expired or spent.
  */
-const RESERVE_ATTEMPT = `
-local userId = redis.call('HGET', KEYS[1], 'userId')
+const RESERVE_ATTEMPT: LuaScript = {
+  keys: ['challengeKey'],
+  argv: ['maxAttempts'],
+  lua: `
+-- the challenge hash { userId, attempts, grant }
+local challengeKey = KEYS[1]
+-- codes a challenge may have checked in all
+local maxAttempts = tonumber(ARGV[1])
+local userId = redis.call('HGET', challengeKey, 'userId')
 if not userId then return nil end
-local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if n > tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
+local n = redis.call('HINCRBY', challengeKey, 'attempts', 1)
+if n > maxAttempts then
+  redis.call('DEL', challengeKey)
   return nil
 end
-return { userId, n, redis.call('HGET', KEYS[1], 'grant') or 'session' }
+return { userId, n, redis.call('HGET', challengeKey, 'grant') or 'session' }
 `
+}
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseMfaReserveAttempt: (challengeKey: string, maxAttempts: number) => Promise<[string, number, string] | null>
+  }
+}
 
 /**
  * The challenge of the two-step login: a 256-bit token given to the client once the
@@ -40,12 +57,13 @@ return { userId, n, redis.call('HGET', KEYS[1], 'grant') or 'session' }
 export class MfaChallenges {
   readonly #redis: RedisClient
   readonly #prefix: string
-  readonly ttl: number
+  readonly ttlMs: number
 
-  constructor (redis: RedisClient, prefix: string, ttlSeconds: number) {
+  constructor (redis: RedisClient, prefix: string, ttlMs: number) {
     this.#redis = redis
     this.#prefix = prefix
-    this.ttl = ttlSeconds
+    this.ttlMs = ttlMs
+    defineScripts(redis, { gatehouseMfaReserveAttempt: RESERVE_ATTEMPT })
   }
 
   key (token: string): string { return `${this.#prefix}mfa:${digest(token)}` }
@@ -53,12 +71,12 @@ export class MfaChallenges {
   async issue (userId: string, grant: LoginGrant = 'session'): Promise<string> {
     const token = randomToken(32)
     const key = this.key(token)
-    await this.#redis.multi().hset(key, { userId, attempts: '0', grant }).expire(key, this.ttl).exec()
+    await this.#redis.multi().hset(key, { userId, attempts: '0', grant }).pexpire(key, this.ttlMs).exec()
     return token
   }
 
   async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant } | null> {
-    const r = await this.#redis.eval(RESERVE_ATTEMPT, 1, this.key(token), String(MFA_CHALLENGE_MAX_ATTEMPTS)) as [string, number, string] | null
+    const r = await this.#redis.gatehouseMfaReserveAttempt(this.key(token), MFA_CHALLENGE_MAX_ATTEMPTS)
     return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session' }
   }
 
@@ -85,6 +103,8 @@ export interface MfaDeps {
   beforeMfaAttempt?: (userId: string) => Promise<void>
   /** Called after a right code: clears the account's failure count. */
   onMfaSuccess?: (userId: string) => Promise<void>
+  /** A change of the second factor ends the user's other sessions and token families. */
+  sessions: EndAllDeps
 }
 
 export interface MfaChallengeAnswer {
@@ -132,7 +152,7 @@ export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, g
     throw invalidCode()
   }
   const mfaToken = await deps.challenges.issue(user.id, grant)
-  return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: deps.challenges.ttl }
+  return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: Math.round(deps.challenges.ttlMs / 1000) }
 }
 
 export interface VerifyChallengeInput {
@@ -181,8 +201,11 @@ export async function setupTotp (deps: MfaDeps, user: User, password: string, se
   return { secret, otpauthUrl, qrSvg: await qrSvg(otpauthUrl) }
 }
 
-/** Turns 2FA on with the first code of the pending secret; returns the backup codes. */
-export async function enableTotp (deps: MfaDeps, user: User, code: string, sessionDigest: string): Promise<string[]> {
+/**
+ * Turns 2FA on with the first code of the pending secret; returns the backup codes. Ends
+ * the user's sessions and token families but `keep` (see `currentKeep`).
+ */
+export async function enableTotp (deps: MfaDeps, user: User, code: string, sessionDigest: string, keep?: string): Promise<string[]> {
   if (user.mfaEnabled) throw new AuthError('MFA_ALREADY_ENABLED', 'Two-factor authentication is already on.')
   const secret = await deps.totp.pending(user.id, sessionDigest)
   if (secret === null) throw new AuthError('MFA_SETUP_REQUIRED', 'Start with /2fa/setup in this session; a setup lasts 10 minutes.')
@@ -193,11 +216,13 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
   await deps.totp.activate(user.id, secret)
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.update(user.id, { mfaEnabled: true })
-  deps.log.info({ userId: user.id }, '2fa enabled')
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  deps.log.info({ userId: user.id, sessionsEnded }, 'mfa enabled')
   return codes
 }
 
-export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string): Promise<void> {
+/** Turns 2FA off; ends the user's sessions and token families but `keep`. */
+export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string, keep?: string): Promise<void> {
   await requirePassword(deps, user, password)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
   if (!await checkSecondFactor(deps, user.id, code)) {
@@ -207,13 +232,16 @@ export async function disableTotp (deps: MfaDeps, user: User, password: string, 
   await deps.users.update(user.id, { mfaEnabled: false })
   await deps.totp.remove(user.id)
   await deps.backupCodes.remove(user.id)
-  deps.log.info({ userId: user.id }, '2fa disabled')
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  deps.log.info({ userId: user.id, sessionsEnded }, 'mfa disabled')
 }
 
-export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string): Promise<string[]> {
+/** New backup codes (the old ones stop working); ends the user's sessions and token families but `keep`. */
+export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string, keep?: string): Promise<string[]> {
   await requirePassword(deps, user, password)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
   const codes = await deps.backupCodes.regenerate(user.id)
-  deps.log.info({ userId: user.id }, 'backup codes regenerated')
+  const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)
+  deps.log.info({ userId: user.id, sessionsEnded }, 'backup codes regenerated')
   return codes
 }

@@ -2,6 +2,7 @@ import { generateSecret, verify } from 'otplib'
 import QRCode from 'qrcode'
 import type { CryptoBox } from '../crypto/box.js'
 import type { RedisClient } from '../redis/client.js'
+import { defineScripts, type LuaScript } from '../redis/scripts.js'
 
 /** RFC 6238 as every authenticator app does it. */
 export const TOTP_ALGORITHM = 'SHA1'
@@ -9,7 +10,7 @@ export const TOTP_DIGITS = 6
 export const TOTP_PERIOD = 30
 export const TOTP_ISSUER = 'Gatehouse'
 /** A setup not confirmed with a code within this time is forgotten. */
-export const PENDING_SETUP_TTL = 600
+export const PENDING_SETUP_TTL_MS = 600_000
 
 /** A fresh 160-bit secret (RFC 4226 recommends 160), Base32 as authenticator apps want it. */
 export function newTotpSecret (): string {
@@ -67,13 +68,29 @@ export async function matchTotp (secret: string, code: string, nowMs = Date.now(
  * check the same code at once cannot both accept it; and an older code cannot be used
  * after a newer one either.
  */
-const CLAIM_STEP = `
-local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
+const CLAIM_STEP: LuaScript = {
+  keys: ['lastStepKey'],
+  argv: ['step', 'keepMs'],
+  lua: `
+-- the user's last accepted time step (absent: none yet)
+local lastStepKey = KEYS[1]
+-- the time step the code matched
 local step = tonumber(ARGV[1])
+-- how long the claim is kept, ms
+local keepMs = ARGV[2]
+local last = tonumber(redis.call('GET', lastStepKey) or '-1')
 if step <= last then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', lastStepKey, step, 'PX', keepMs)
 return 1
 `
+}
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseTotpClaimStep: (lastStepKey: string, step: number, keepMs: number) => Promise<number>
+  }
+}
 
 export type TotpCheck = 'ok' | 'invalid' | 'replayed'
 
@@ -100,6 +117,7 @@ export class TotpStore {
     this.#redis = redis
     this.#prefix = prefix
     this.#box = box
+    defineScripts(redis, { gatehouseTotpClaimStep: CLAIM_STEP })
   }
 
   key (userId: string): string { return `${this.#prefix}user:{${userId}}:totp` }
@@ -111,7 +129,7 @@ export class TotpStore {
     await this.#redis.multi()
       .del(key)
       .hset(key, { secret: this.#box.seal(secret, `pending:${userId}`), session: sessionDigest })
-      .expire(key, PENDING_SETUP_TTL)
+      .pexpire(key, PENDING_SETUP_TTL_MS)
       .exec()
   }
 
@@ -155,7 +173,7 @@ export class TotpStore {
     const step = await matchTotp(secret, code, nowMs)
     if (step === null) return 'invalid'
     // Kept for as long as a code of that step could still be presented (step + drift).
-    const claimed = await this.#redis.eval(CLAIM_STEP, 1, this.lastStepKey(userId), String(step), String(TOTP_PERIOD * 4))
+    const claimed = await this.#redis.gatehouseTotpClaimStep(this.lastStepKey(userId), step, TOTP_PERIOD * 4 * 1000)
     return claimed === 1 ? 'ok' : 'replayed'
   }
 

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Mailer } from '../mail/mailer.js'
+import type { Mailer } from '../mail/delivery.js'
 import { message } from '../mail/templates.js'
 import { normalizeEmail, parseEmail, type User, type UserRepository } from '../accounts/users.js'
 import type { IdentityStore, Identity } from './identities.js'

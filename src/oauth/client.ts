@@ -45,8 +45,8 @@ export interface AuthorizationRequest {
 }
 
 export interface ClientOptions {
-  /** seconds for each request to a provider */
-  timeout: number
+  /** for each request to a provider */
+  timeoutMs: number
 }
 
 const NETWORK_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON'])
@@ -100,6 +100,9 @@ export class OAuthClients {
     this.#options = options
   }
 
+  // openid-client counts its timeout in whole seconds.
+  get #seconds (): number { return Math.max(1, Math.round(this.#options.timeoutMs / 1000)) }
+
   #execute (p: ProviderSpec): Array<(c: oidc.Configuration) => void> {
     // parseProviders admitted plain http only for a provider marked local, outside production.
     return p.local ? [oidc.allowInsecureRequests] : []
@@ -123,7 +126,7 @@ export class OAuthClients {
     const auth = p.clientSecret === undefined ? oidc.None() : oidc.ClientSecretPost(p.clientSecret)
     const metadata: Partial<oidc.ClientMetadata> = p.clientSecret === undefined ? {} : { client_secret: p.clientSecret }
     if (p.kind === 'oidc') {
-      return await oidc.discovery(new URL(p.issuer), p.clientId, metadata, auth, { execute: this.#execute(p), timeout: this.#options.timeout })
+      return await oidc.discovery(new URL(p.issuer), p.clientId, metadata, auth, { execute: this.#execute(p), timeout: this.#seconds })
     }
     const config = new oidc.Configuration({
       issuer: p.issuer,
@@ -131,7 +134,7 @@ export class OAuthClients {
       token_endpoint: p.tokenUrl
     }, p.clientId, metadata, auth)
     for (const fn of this.#execute(p)) fn(config)
-    config.timeout = this.#options.timeout
+    config.timeout = this.#seconds
     return config
   }
 

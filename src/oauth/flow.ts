@@ -23,18 +23,18 @@ export interface FlowState {
 export class FlowStore {
   readonly #redis: RedisClient
   readonly #prefix: string
-  readonly ttl: number
+  readonly ttlMs: number
 
-  constructor (redis: RedisClient, prefix: string, ttlSeconds: number) {
+  constructor (redis: RedisClient, prefix: string, ttlMs: number) {
     this.#redis = redis
     this.#prefix = prefix
-    this.ttl = ttlSeconds
+    this.ttlMs = ttlMs
   }
 
   key (state: string): string { return `${this.#prefix}oauth:flow:${digest(state)}` }
 
   async save (flow: FlowState): Promise<void> {
-    await this.#redis.set(this.key(flow.state), JSON.stringify(flow), 'EX', this.ttl)
+    await this.#redis.set(this.key(flow.state), JSON.stringify(flow), 'PX', this.ttlMs)
   }
 
   /** The flow of `state`, removed in the same command; null when unknown, used or expired. */
@@ -57,7 +57,7 @@ export class FlowStore {
 export class HandoffStore {
   readonly #redis: RedisClient
   readonly #prefix: string
-  readonly ttl = 60
+  readonly ttlMs = 60_000
 
   constructor (redis: RedisClient, prefix: string) {
     this.#redis = redis
@@ -68,7 +68,7 @@ export class HandoffStore {
 
   async issue (userId: string): Promise<string> {
     const token = randomToken(32)
-    await this.#redis.set(this.key(token), userId, 'EX', this.ttl)
+    await this.#redis.set(this.key(token), userId, 'PX', this.ttlMs)
     return token
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { RedisClient } from '../redis/client.js'
 import { digest } from '../crypto/secrets.js'
+import { defineScripts, type LuaScript } from '../redis/scripts.js'
 
 /** A provider account linked to a Gatehouse account. */
 export interface Identity {
@@ -18,16 +19,32 @@ export interface Identity {
  * Unlinks one identity unless it is the user's last way to sign in: no password (an empty
  * passwordHash) and no other identity. Both keys carry the user's hash tag, so one script
  * sees both in a Redis Cluster, and two concurrent unlinks cannot remove the last two.
- * KEYS[1] user hash, KEYS[2] the user's identities hash; ARGV[1] the identity id.
  * Returns 1 unlinked, 0 unknown id, -1 refused.
  */
-const UNLINK = `
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
-local hash = redis.call('HGET', KEYS[1], 'passwordHash')
-if (not hash or hash == '') and redis.call('HLEN', KEYS[2]) <= 1 then return -1 end
-redis.call('HDEL', KEYS[2], ARGV[1])
+const UNLINK: LuaScript = {
+  keys: ['userKey', 'identitiesKey'],
+  argv: ['identityId'],
+  lua: `
+-- the user's hash, for its passwordHash
+local userKey = KEYS[1]
+-- the user's identities: id -> record
+local identitiesKey = KEYS[2]
+-- the identity to remove
+local identityId = ARGV[1]
+if redis.call('HEXISTS', identitiesKey, identityId) == 0 then return 0 end
+local hash = redis.call('HGET', userKey, 'passwordHash')
+if (not hash or hash == '') and redis.call('HLEN', identitiesKey) <= 1 then return -1 end
+redis.call('HDEL', identitiesKey, identityId)
 return 1
 `
+}
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseOauthUnlink: (userKey: string, identitiesKey: string, identityId: string) => Promise<number>
+  }
+}
 
 export type LinkResult = { ok: true, identity: Identity } | { ok: false, reason: 'taken', userId: string }
 
@@ -43,6 +60,7 @@ export class IdentityStore {
   constructor (redis: RedisClient, prefix: string) {
     this.#redis = redis
     this.#prefix = prefix
+    defineScripts(redis, { gatehouseOauthUnlink: UNLINK })
   }
 
   indexKey (issuer: string, subject: string): string {
@@ -81,7 +99,7 @@ export class IdentityStore {
   async unlink (userId: string, id: string): Promise<'unlinked' | 'unknown' | 'last'> {
     const raw = await this.#redis.hget(this.userIdentitiesKey(userId), id)
     if (raw === null) return 'unknown'
-    const r = await this.#redis.eval(UNLINK, 2, this.userKey(userId), this.userIdentitiesKey(userId), id) as number
+    const r = await this.#redis.gatehouseOauthUnlink(this.userKey(userId), this.userIdentitiesKey(userId), id)
     if (r === 0) return 'unknown'
     if (r === -1) return 'last'
     const identity = JSON.parse(raw) as Identity

@@ -12,11 +12,11 @@ export type RedisClient = Redis | Cluster
  *   because a write such as INCR or a session rotation must never be applied twice;
  * - reconnection goes on forever with a capped back-off, so the process heals by itself.
  */
-export function redisOptions (config: Pick<Config, 'REDIS_COMMAND_TIMEOUT_MS'>): RedisOptions {
+export function redisOptions (config: Pick<Config, 'redisCommandTimeoutMs'>): RedisOptions {
   return {
     enableOfflineQueue: false,
-    commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-    connectTimeout: Math.max(config.REDIS_COMMAND_TIMEOUT_MS, 2000),
+    commandTimeout: config.redisCommandTimeoutMs,
+    connectTimeout: Math.max(config.redisCommandTimeoutMs, 2000),
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     enableAutoPipelining: true,
@@ -28,14 +28,7 @@ export function redisOptions (config: Pick<Config, 'REDIS_COMMAND_TIMEOUT_MS'>):
   }
 }
 
-export function parseHostPorts (list: string): Array<{ host: string, port: number }> {
-  return list.split(',').map(hostPort => {
-    const i = hostPort.lastIndexOf(':')
-    return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) }
-  })
-}
-
-type RedisConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_COMMAND_TIMEOUT_MS'> & Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>>
+type RedisConfig = Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'redisCommandTimeoutMs'> & Partial<Pick<Config, 'redisSentinels' | 'redisSentinelName'>>
 
 /**
  * ioredis options for Sentinel: the sentinels are asked for the current master of
@@ -43,16 +36,16 @@ type RedisConfig = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_COM
  * (its host and port are ignored then).
  */
 export function sentinelOptions (config: RedisConfig): RedisOptions {
-  if (config.REDIS_SENTINELS === undefined) throw new Error('REDIS_SENTINELS is not set')
+  if (config.redisSentinels === undefined) throw new Error('REDIS_SENTINELS is not set')
   const options: RedisOptions = {
     ...redisOptions(config),
-    sentinels: parseHostPorts(config.REDIS_SENTINELS),
-    name: config.REDIS_SENTINEL_NAME ?? 'mymaster',
+    sentinels: config.redisSentinels,
+    name: config.redisSentinelName ?? 'mymaster',
     role: 'master',
     sentinelRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000)
   }
-  if (config.REDIS_URL !== undefined) {
-    const url = new URL(config.REDIS_URL)
+  if (config.redisUrl !== undefined) {
+    const url = new URL(config.redisUrl)
     if (url.username !== '') options.username = decodeURIComponent(url.username)
     if (url.password !== '') options.password = decodeURIComponent(url.password)
     const db = url.pathname.replace(/^\//, '')
@@ -64,9 +57,8 @@ export function sentinelOptions (config: RedisConfig): RedisOptions {
 
 export function createRedis (config: RedisConfig): RedisClient {
   const options = redisOptions(config)
-  if (config.REDIS_CLUSTER_NODES !== undefined) {
-    const nodes = parseHostPorts(config.REDIS_CLUSTER_NODES)
-    return new Cluster(nodes, {
+  if (config.redisClusterNodes !== undefined) {
+    return new Cluster(config.redisClusterNodes, {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       lazyConnect: true,
@@ -74,9 +66,9 @@ export function createRedis (config: RedisConfig): RedisClient {
       redisOptions: options
     })
   }
-  if (config.REDIS_SENTINELS !== undefined) return new Redis(sentinelOptions(config))
-  if (config.REDIS_URL === undefined) throw new Error('REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS must be set')
-  return new Redis(config.REDIS_URL, options)
+  if (config.redisSentinels !== undefined) return new Redis(sentinelOptions(config))
+  if (config.redisUrl === undefined) throw new Error('REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS must be set')
+  return new Redis(config.redisUrl, options)
 }
 
 /** Errors that mean "the store cannot be reached", as opposed to a bug in a command. */
@@ -88,12 +80,7 @@ export function isRedisUnavailable (err: unknown): boolean {
   return /Command timed out|Stream isn't writeable|Connection is closed|enableOfflineQueue|LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|None of startup nodes is available|All sentinels are unreachable|Failed to refresh slots cache/.test(e.message)
 }
 
-/**
- * Registers Lua scripts as commands of `redis` (sent as EVALSHA, with EVAL as fallback),
- * once per client however many stores share it.
- */
-export function defineScripts (redis: RedisClient, scripts: Record<string, { numberOfKeys: number, lua: string }>): void {
-  for (const [name, definition] of Object.entries(scripts)) {
-    if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, definition)
-  }
+/** Whether the config names a Redis (single, Sentinel or Cluster); without one, a local redis-server is used. */
+export function redisConfigured (config: Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'redisSentinels'>): boolean {
+  return config.redisUrl !== undefined || config.redisClusterNodes !== undefined || config.redisSentinels !== undefined
 }

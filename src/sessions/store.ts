@@ -1,15 +1,11 @@
-import { defineScripts, type RedisClient } from '../redis/client.js'
+import type { RedisClient } from '../redis/client.js'
+import { defineScripts } from '../redis/scripts.js'
 import { digest } from '../crypto/secrets.js'
+import { decodeSession, encodeSession, type SessionData } from './record.js'
+import { SESSION_SCRIPTS } from './read-and-slide.js'
+import { SessionIndex } from './user-index.js'
 
-/** The facts a session keeps: ids and small values, never the user object or a hash. */
-export interface SessionData {
-  userId: string
-  createdAt: number
-  absoluteExpiresAt: number
-  lastSeenAt: number
-  ip: string
-  userAgent: string
-}
+export type { SessionData } from './record.js'
 
 export interface StoreOptions {
   prefix: string
@@ -32,99 +28,13 @@ export interface StoreOptions {
 
 type Callback<T = void> = (err?: Error | null, value?: T) => void
 
-export interface Stored { u: string, c: number, a: number, l: number, ip: string, ua: string }
-
-/*
- * A session is stored as one compact string, `userId|createdAt|absoluteExpiresAt|lastSeenAt|ip|userAgent`
- * with the three times in base 36 (ms since the epoch, 8 characters each). It costs about a
- * third less Redis memory than the JSON object it replaced; values written as JSON by an
- * earlier version (they start with `{`) are still read, and slid, as JSON.
- *
- * One round trip per read: GET, the absolute-lifetime check and the sliding refresh run in
- * one script. The refresh is a SET with a new PX, at most once per slide step, and it also
- * records lastSeenAt, so "last seen" costs nothing extra.
- */
-const READ_AND_SLIDE_BODY = `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-local now = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local step = tonumber(ARGV[3])
-local json = string.sub(v, 1, 1) == '{'
-local s, u, abs, last, head, tail
-if json then
-  s = cjson.decode(v)
-  u = s.u
-  abs = tonumber(s.a)
-  last = tonumber(s.l)
-else
-  local p1 = string.find(v, '|', 1, true)
-  local p2 = string.find(v, '|', p1 + 1, true)
-  local p3 = string.find(v, '|', p2 + 1, true)
-  local p4 = string.find(v, '|', p3 + 1, true)
-  u = string.sub(v, 1, p1 - 1)
-  abs = tonumber(string.sub(v, p2 + 1, p3 - 1), 36)
-  last = tonumber(string.sub(v, p3 + 1, p4 - 1), 36)
-  head = string.sub(v, 1, p3)
-  tail = string.sub(v, p4)
-end
-if abs <= now then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-local target = math.min(now + ttl, abs)
-local pttl = redis.call('PTTL', KEYS[1])
-local slide = pttl >= 0 and now + pttl < target - step
--- Once the absolute lifetime caps the target there is nothing left to slide, but "last
--- seen" must still move: it is rewritten on its own, keeping the TTL, at most once a step.
-if slide or now - last >= step then
-  if json then
-    s.l = now
-    v = cjson.encode(s)
-  else
-    local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
-    local n = math.floor(now)
-    local b = ''
-    repeat
-      local r = n % 36
-      b = string.sub(digits, r + 1, r + 1) .. b
-      n = math.floor(n / 36)
-    until n == 0
-    v = head .. b .. tail
-  end
-  if slide then
-    redis.call('SET', KEYS[1], v, 'PX', target - now)
-  else
-    redis.call('SET', KEYS[1], v, 'KEEPTTL')
-  end
-end
-`
-const READ_AND_SLIDE = `${READ_AND_SLIDE_BODY}
-return v
-`
-/*
- * The same, and the user's hash in the same round trip: GET /me then costs one Redis
- * command. The user key is built in the script (ARGV[4] .. userId .. ARGV[5]), which a
- * Redis Cluster does not allow (the key is not declared and may live on another node), so
- * this variant is used with a single Redis only.
- */
-const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
-return {v, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
-`
-
-declare module 'ioredis' {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
-  interface RedisCommander<Context> {
-    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<string | null>
-    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, string[]] | null>
-  }
-}
+export interface ListedSession extends SessionData { digest: string, handle: string, expiresAt: Date }
 
 /**
  * The session store of @fastify/session, on Redis. The key is prefix + SHA-256 of the
- * session id: Redis never holds an id that could be put in a cookie. Each user has a
- * sorted set of its session digests (scored by absolute expiry) sharing the user's hash
- * tag, so listing and ending a user's sessions costs O(sessions of that user).
+ * session id: Redis never holds an id that could be put in a cookie. Reads run the
+ * read-and-slide script (one round trip); the per-user index and the census
+ * (user-index.ts) are kept in step on every write and destroy.
  */
 export class RedisSessionStore {
   readonly #redis: RedisClient
@@ -134,6 +44,7 @@ export class RedisSessionStore {
   readonly #step: number
   readonly #now: () => number
   readonly #userKey: { before: string, after: string } | undefined
+  readonly #index: SessionIndex
   /** user hashes read along with a session, by session id; cleared on the next turn */
   readonly #prefetched = new Map<string, string[]>()
   #clearScheduled = false
@@ -146,10 +57,8 @@ export class RedisSessionStore {
     this.#step = options.slideStep ?? 60_000
     this.#now = options.now ?? Date.now
     this.#userKey = options.userKey
-    defineScripts(redis, {
-      gatehouseSessionRead: { numberOfKeys: 1, lua: READ_AND_SLIDE },
-      gatehouseSessionReadWithUser: { numberOfKeys: 1, lua: READ_AND_SLIDE_WITH_USER }
-    })
+    this.#index = new SessionIndex(redis, options.prefix, this.#now)
+    defineScripts(redis, SESSION_SCRIPTS)
   }
 
   /**
@@ -164,13 +73,8 @@ export class RedisSessionStore {
 
   keyOf (sessionId: string): string { return this.keyOfDigest(digest(sessionId)) }
   keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
-  indexKey (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
-  /**
-   * Census of live sessions: one sorted set of digests scored by each session's current
-   * expiry, kept in step on write, slide and destroy, so counting them (`countActive`) is
-   * O(log N) instead of a SCAN over the keyspace. Single-key commands only (Cluster safe).
-   */
-  get censusKey (): string { return `${this.#prefix}sessions:live` }
+  indexKey (userId: string): string { return this.#index.keyOf(userId) }
+  get censusKey (): string { return this.#index.censusKey }
 
   /** A public handle for a session: derived one way from the digest, unrelated to the cookie. */
   static handleOf (sessionDigest: string): string { return digest(`handle:${sessionDigest}`).slice(0, 22) }
@@ -197,29 +101,27 @@ export class RedisSessionStore {
     } else {
       const r = await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttl, this.#step, uk.before, uk.after)
       v = r === null ? null : r[0]
-      if (r !== null) {
-        this.#prefetched.set(sessionId, r[1])
-        if (!this.#clearScheduled) {
-          this.#clearScheduled = true
-          setImmediate(() => {
-            this.#clearScheduled = false
-            this.#prefetched.clear()
-          })
-        }
-      }
+      if (r !== null) this.#keepPrefetched(sessionId, r[1])
     }
     if (v === null) return null
-    const s = decode(v)
+    const s = decodeSession(v)
     // The script stamps lastSeenAt = now when it wrote: move the census entry too.
-    if (s.lastSeenAt === now) await this.#redis.zadd(this.censusKey, Math.min(now + this.ttl, s.absoluteExpiresAt), digest(sessionId))
+    if (s.lastSeenAt === now) await this.#index.slid(digest(sessionId), Math.min(now + this.ttl, s.absoluteExpiresAt))
     return s
   }
 
-  /** Number of sessions not yet expired; prunes the census on the way. */
-  async countActive (): Promise<number> {
-    await this.#redis.zremrangebyscore(this.censusKey, '-inf', this.#now())
-    return await this.#redis.zcard(this.censusKey)
+  #keepPrefetched (sessionId: string, flat: string[]): void {
+    this.#prefetched.set(sessionId, flat)
+    if (this.#clearScheduled) return
+    this.#clearScheduled = true
+    setImmediate(() => {
+      this.#clearScheduled = false
+      this.#prefetched.clear()
+    })
   }
+
+  /** Number of sessions not yet expired. */
+  async countActive (): Promise<number> { return await this.#index.countActive() }
 
   /** Expiry the client can be told about: the sliding target, bounded by the absolute lifetime. */
   expiresAt (s: Pick<SessionData, 'absoluteExpiresAt'>, now = this.#now()): Date {
@@ -231,15 +133,15 @@ export class RedisSessionStore {
     // sessions are worth keeping, so an anonymous visitor never costs a Redis key.
     if (typeof session.userId !== 'string') return
     const now = this.#now()
-    const s: Stored = {
-      u: session.userId,
-      c: num(session.createdAt, now),
-      a: num(session.absoluteExpiresAt, now + this.absoluteTtl),
-      l: num(session.lastSeenAt, now),
+    const s: SessionData = {
+      userId: session.userId,
+      createdAt: num(session.createdAt, now),
+      absoluteExpiresAt: num(session.absoluteExpiresAt, now + this.absoluteTtl),
+      lastSeenAt: num(session.lastSeenAt, now),
       ip: typeof session.ip === 'string' ? session.ip : '',
-      ua: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
+      userAgent: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : ''
     }
-    const px = Math.min(this.ttl, s.a - now)
+    const px = Math.min(this.ttl, s.absoluteExpiresAt - now)
     const d = digest(sessionId)
     if (px <= 0) {
       await this.destroyDigest(d)
@@ -249,112 +151,69 @@ export class RedisSessionStore {
     // fsync for the three writes instead of three. An index entry whose SET failed is
     // pruned like any dead one.
     const [, added] = await Promise.all([
-      this.#redis.set(this.keyOfDigest(d), encode(s), 'PX', px),
-      this.#redis.zadd(this.indexKey(s.u), s.a, d),
-      this.#redis.zadd(this.censusKey, now + px, d)
+      this.#redis.set(this.keyOfDigest(d), encodeSession(s), 'PX', px),
+      this.#index.add(s.userId, d, s.absoluteExpiresAt, now + px)
     ])
     // A new entry is the moment the index can grow: drop the entries of sessions that have
-    // ended since (idle expiry happens in Redis and leaves the entry behind), so the index
-    // never holds more than the user's live sessions plus this one.
-    if (added === 1) await this.pruneIndex(s.u)
+    // ended since, so the index never holds more than the user's live sessions plus this one.
+    if (added) await this.pruneIndex(s.userId)
   }
 
   /**
    * Removes index entries whose session is gone: by score (absolute expiry passed) and by
-   * asking for each remaining session key (idle expiry). One key per command, because the
-   * session keys live in other cluster slots than the index. Cost O(entries of that user).
-   * The index key itself expires with the last absolute expiry it holds.
+   * asking for each remaining session key (idle expiry). Cost O(entries of that user).
    */
   async pruneIndex (userId: string): Promise<number> {
-    const index = this.indexKey(userId)
-    await this.#redis.zremrangebyscore(index, '-inf', this.#now())
-    const digests = await this.#redis.zrange(index, 0, -1)
+    const digests = await this.#index.digests(userId)
+    // One key per command: session keys live in other cluster slots than the index.
     const alive = await Promise.all(digests.map(async d => await this.#redis.exists(this.keyOfDigest(d))))
     const dead = digests.filter((_, i) => alive[i] === 0)
-    if (dead.length > 0) await this.#redis.zrem(index, ...dead)
-    const last = await this.#redis.zrange(index, -1, -1, 'WITHSCORES')
-    if (last.length === 2) await this.#redis.pexpireat(index, Math.ceil(Number(last[1])))
+    await this.#index.dropDead(userId, dead)
+    await this.#index.expireWithLast(userId)
     return digests.length - dead.length
   }
 
   async destroyDigest (d: string): Promise<void> {
     const v = await this.#redis.getdel(this.keyOfDigest(d))
-    if (v !== null) await this.#redis.zrem(this.indexKey(decode(v).userId), d)
-    await this.#redis.zrem(this.censusKey, d)
+    await this.#index.remove(v === null ? undefined : decodeSession(v).userId, [d])
   }
 
   /** Live sessions of a user; prunes index entries whose session has expired. */
-  async listForUser (userId: string): Promise<Array<SessionData & { digest: string, handle: string, expiresAt: Date }>> {
-    const index = this.indexKey(userId)
+  async listForUser (userId: string): Promise<ListedSession[]> {
     const now = this.#now()
-    await this.#redis.zremrangebyscore(index, '-inf', now)
-    const digests = await this.#redis.zrange(index, 0, -1)
+    const digests = await this.#index.digests(userId)
     const rows = await Promise.all(digests.map(async d => {
       const key = this.keyOfDigest(d)
       const [v, pttl] = await Promise.all([this.#redis.get(key), this.#redis.pttl(key)])
       return { d, v, pttl }
     }))
-    const dead = rows.filter(r => r.v === null).map(r => r.d)
-    if (dead.length > 0) await this.#redis.zrem(index, ...dead)
+    await this.#index.dropDead(userId, rows.filter(r => r.v === null).map(r => r.d))
     return rows.filter(r => r.v !== null).map(r => {
-      const s = decode(r.v as string)
+      const s = decodeSession(r.v as string)
       return { ...s, digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }
     })
   }
 
   /** Ends every session of a user except, optionally, the one with digest `keep`. */
   async destroyAllForUser (userId: string, keep?: string): Promise<number> {
-    const index = this.indexKey(userId)
-    const digests = (await this.#redis.zrange(index, 0, -1)).filter(d => d !== keep)
+    const digests = (await this.#index.digests(userId)).filter(d => d !== keep)
     if (digests.length === 0) return 0
-    // One key per command: session keys live in other cluster slots than the index.
     const deleted = await Promise.all(digests.map(async d => await this.#redis.del(this.keyOfDigest(d))))
-    await this.#redis.zrem(index, ...digests)
-    await this.#redis.zrem(this.censusKey, ...digests)
+    await this.#index.remove(userId, digests)
     // Entries whose session had already expired are dropped but not counted as ended.
     return deleted.reduce((sum, n) => sum + n, 0)
   }
 
   /** Ends the session of `userId` whose public handle is `handle`; false if it has none. */
   async destroyByHandle (userId: string, handle: string): Promise<boolean> {
-    const digests = await this.#redis.zrange(this.indexKey(userId), 0, -1)
-    const d = digests.find(x => RedisSessionStore.handleOf(x) === handle)
+    const d = (await this.#index.digests(userId)).find(x => RedisSessionStore.handleOf(x) === handle)
     if (d === undefined) return false
     const existed = await this.#redis.del(this.keyOfDigest(d))
-    await this.#redis.zrem(this.indexKey(userId), d)
-    await this.#redis.zrem(this.censusKey, d)
+    await this.#index.remove(userId, [d])
     return existed === 1
   }
 }
 
 function num (v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback
-}
-
-/** The compact form; JSON (still readable) when an id or address would break the format. */
-export function encode (s: Stored): string {
-  if (s.u.includes('|') || s.ip.includes('|')) return JSON.stringify(s)
-  const t = (n: number): string => Math.floor(n).toString(36)
-  return `${s.u}|${t(s.c)}|${t(s.a)}|${t(s.l)}|${s.ip}|${s.ua}`
-}
-
-export function decode (v: string): SessionData {
-  if (v.startsWith('{')) {
-    const s = JSON.parse(v) as Stored
-    return { userId: s.u, createdAt: s.c, absoluteExpiresAt: s.a, lastSeenAt: s.l, ip: s.ip, userAgent: s.ua }
-  }
-  const p1 = v.indexOf('|')
-  const p2 = v.indexOf('|', p1 + 1)
-  const p3 = v.indexOf('|', p2 + 1)
-  const p4 = v.indexOf('|', p3 + 1)
-  const p5 = v.indexOf('|', p4 + 1)
-  if (p5 < 0) throw new Error('malformed session record')
-  return {
-    userId: v.slice(0, p1),
-    createdAt: parseInt(v.slice(p1 + 1, p2), 36),
-    absoluteExpiresAt: parseInt(v.slice(p2 + 1, p3), 36),
-    lastSeenAt: parseInt(v.slice(p3 + 1, p4), 36),
-    ip: v.slice(p4 + 1, p5),
-    userAgent: v.slice(p5 + 1)
-  }
 }

@@ -1,5 +1,7 @@
-import { defineScripts, type RedisClient } from '../redis/client.js'
+import type { RedisClient } from '../redis/client.js'
+import { defineScripts } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
+import { TOKEN_SCRIPTS } from './scripts.js'
 
 export interface TokenStoreOptions {
   prefix: string
@@ -48,106 +50,6 @@ const TOKEN_RE = /^gh[ar]_[A-Za-z0-9_-]{43}$/
 interface AccessValue { u: string, f: string, e: number, t: number }
 interface RefreshValue { u: string, f: string, x: number }
 
-/*
- * Reads an access token and, at most once a step, records that it was used. The key is the
- * token's own (one key, any cluster slot); the caller then bumps the family's lastSeen.
- */
-const ACCESS_READ = `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-local s = cjson.decode(v)
-local now = tonumber(ARGV[1])
-if now - tonumber(s.t) >= tonumber(ARGV[2]) then
-  s.t = now
-  redis.call('SET', KEYS[1], cjson.encode(s), 'KEEPTTL')
-  return {v, 1}
-end
-return {v, 0}
-`
-
-/*
- * Spends a refresh token: Redis runs the script alone, so of two concurrent refreshes with
- * one token exactly one sees it live. The spent token is kept (until it would have expired)
- * so that presenting it again is recognised as reuse.
- */
-const REFRESH_SPEND = `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-local s = cjson.decode(v)
-if tonumber(s.x) == 1 then return {'spent', v} end
-s.x = 1
-redis.call('SET', KEYS[1], cjson.encode(s), 'KEEPTTL')
-return {'live', v}
-`
-
-/*
- * Records newly minted tokens in their family (KEYS: family hash, user's family index; both
- * carry the user's hash tag, so one slot). ARGV: mode, familyId, now, access digest, access
- * expiry, refresh digest, refresh expiry, ip, user agent, spent refresh digest.
- * 'create' starts a family; 'rotate' only succeeds while the family exists and the spent
- * token is its current one, so a family ended meanwhile is not brought back.
- */
-const FAMILY_ATTACH = `
-local family, index = KEYS[1], KEYS[2]
-local mode, fid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local rtExp = tonumber(ARGV[7])
-if mode == 'create' then
-  redis.call('HSET', family, 'c', now, 'l', now, 'ip', ARGV[8], 'ua', ARGV[9])
-else
-  if redis.call('HGET', family, 'rt') ~= ARGV[10] then return 0 end
-  redis.call('HSET', family, 'l', now)
-  local h = redis.call('HGETALL', family)
-  for i = 1, #h, 2 do
-    if string.sub(h[i], 1, 2) == 'a:' and tonumber(h[i + 1]) <= now then redis.call('HDEL', family, h[i]) end
-  end
-end
-redis.call('HSET', family, 'rt', ARGV[6], 'e', rtExp, 'a:' .. ARGV[4], ARGV[5])
-redis.call('PEXPIREAT', family, rtExp)
-redis.call('ZADD', index, rtExp, fid)
-redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
-local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', index, last[2])
-return 1
-`
-
-/* Ends a family: returns the digests of its live tokens for the caller to delete. */
-const FAMILY_END = `
-local h = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-local out = {}
-for i = 1, #h, 2 do
-  if string.sub(h[i], 1, 2) == 'a:' then out[#out + 1] = 'a' .. string.sub(h[i], 3) end
-  if h[i] == 'rt' then out[#out + 1] = 'r' .. h[i + 1] end
-end
-return out
-`
-
-/* Bumps lastSeen, but never re-creates a family that was ended. */
-const FAMILY_TOUCH = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'l', ARGV[1]) end
-return 1
-`
-
-declare module 'ioredis' {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
-  interface RedisCommander<Context> {
-    gatehouseAccessRead: (key: string, now: number, step: number) => Promise<[string, number] | null>
-    gatehouseRefreshSpend: (key: string) => Promise<[string, string] | null>
-    gatehouseFamilyAttach: (family: string, index: string, ...args: Array<string | number>) => Promise<number>
-    gatehouseFamilyEnd: (family: string, index: string, familyId: string) => Promise<string[]>
-    gatehouseFamilyTouch: (family: string, now: number) => Promise<number>
-  }
-}
-
-const SCRIPTS = {
-  gatehouseAccessRead: { numberOfKeys: 1, lua: ACCESS_READ },
-  gatehouseRefreshSpend: { numberOfKeys: 1, lua: REFRESH_SPEND },
-  gatehouseFamilyAttach: { numberOfKeys: 2, lua: FAMILY_ATTACH },
-  gatehouseFamilyEnd: { numberOfKeys: 2, lua: FAMILY_END },
-  gatehouseFamilyTouch: { numberOfKeys: 1, lua: FAMILY_TOUCH }
-}
-
 /**
  * Opaque bearer tokens for clients without cookies. A login starts a *family*: one access
  * token (short-lived) and one refresh token; each refresh spends the refresh token and
@@ -174,7 +76,7 @@ export class TokenStore {
     this.refreshTtl = options.refreshTtl
     this.#step = options.touchStep ?? 60_000
     this.#now = options.now ?? Date.now
-    defineScripts(redis, SCRIPTS)
+    defineScripts(redis, TOKEN_SCRIPTS)
   }
 
   accessKey (d: string): string { return `${this.#prefix}at:${d}` }

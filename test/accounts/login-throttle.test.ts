@@ -9,15 +9,15 @@ t.test('login throttle', async t => {
   const a = new Redis(server.url)
   const b = new Redis(server.url)
   t.teardown(() => { a.disconnect(); b.disconnect() })
-  const opts = { prefix: 'gh:', freeFailures: 5, baseDelay: 10, maxDelay: 900, window: 3600 }
+  const opts = { prefix: 'gh:', freeFailures: 5, baseDelayMs: 10_000, maxDelayMs: 900_000, windowMs: 3_600_000 }
 
   t.test('five failures are free, then the wait doubles from the base up to the cap', async t => {
     const th = new LoginThrottle(a, opts)
     const waits: number[] = []
     for (let i = 0; i < 12; i++) waits.push(await th.recordFailure('victim@example.com'))
-    t.same(waits, [0, 0, 0, 0, 10, 20, 40, 80, 160, 320, 640, 900])
+    t.same(waits, [0, 0, 0, 0, 10, 20, 40, 80, 160, 320, 640, 900].map(s => s * 1000))
     const left = await th.check('victim@example.com')
-    t.ok(left > 890 && left <= 900, `waits at most the cap (${left}s)`)
+    t.ok(left > 890_000 && left <= 900_000, `waits at most the cap (${left} ms)`)
   })
 
   t.test('a waiting subject is refused with RATE_LIMITED and a retryAfter', async t => {
@@ -34,7 +34,7 @@ t.test('login throttle', async t => {
     const two = new LoginThrottle(b, opts)
     for (let i = 0; i < 4; i++) await (i % 2 === 0 ? one : two).recordFailure(i % 2 === 0 ? 'Shared@Example.com ' : 'shared@example.com')
     t.equal(await two.check('shared@example.com'), 0)
-    t.equal(await one.recordFailure('SHARED@example.com'), 10)
+    t.equal(await one.recordFailure('SHARED@example.com'), 10_000)
     t.ok(await two.check('shared@example.com') > 0)
     const key = one.key('shared@example.com')
     t.match(key, /^gh:login-throttle:\{[A-Za-z0-9_-]{43}\}$/, 'one slot, no address in the key name')
@@ -67,8 +67,8 @@ t.test('login throttle', async t => {
   })
 
   t.test('the wait runs out: the lock is never permanent', async t => {
-    const th = new LoginThrottle(a, { ...opts, freeFailures: 1, baseDelay: 2, maxDelay: 2 })
-    t.equal(await th.recordFailure('short@example.com'), 2)
+    const th = new LoginThrottle(a, { ...opts, freeFailures: 1, baseDelayMs: 2000, maxDelayMs: 2000 })
+    t.equal(await th.recordFailure('short@example.com'), 2000)
     t.ok(await th.check('short@example.com') > 0)
     await new Promise(resolve => setTimeout(resolve, 2100))
     t.equal(await th.check('short@example.com'), 0)

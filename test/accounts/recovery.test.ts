@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { EmailTokens } from '../../src/accounts/email-tokens.js'
-import { Mailer } from '../../src/mail/mailer.js'
+import { Mailer } from '../../src/mail/delivery.js'
 import { PasswordHasher } from '../../src/accounts/passwords.js'
 import { changePassword, requestPasswordReset, resetPassword, type RecoveryDeps } from '../../src/accounts/recovery.js'
 import { RedisSessionStore } from '../../src/sessions/store.js'
+import { TokenStore } from '../../src/tokens/store.js'
 import { UserRepository } from '../../src/accounts/users.js'
 import { digest } from '../../src/crypto/secrets.js'
 import { AuthError } from '../../src/http/errors.js'
@@ -23,7 +24,7 @@ async function deps (t: Parameters<typeof startTestRedis>[0]): Promise<{ d: Reco
   const redis = new Redis(server.url)
   const outbox = await mkdtemp(join(tmpdir(), 'gatehouse-recovery-'))
   const logger = Fastify({ logger: false })
-  const mailer = new Mailer({ from: 'Gatehouse <no-reply@gatehouse.test>', outboxDir: outbox, sendTimeout: 1000, log: logger.log })
+  const mailer = new Mailer({ from: 'Gatehouse <no-reply@gatehouse.test>', outboxDir: outbox, sendTimeoutMs: 1000, log: logger.log })
   const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 60_000, absoluteTtl: 120_000 })
   t.teardown(async () => {
     await mailer.close()
@@ -33,12 +34,12 @@ async function deps (t: Parameters<typeof startTestRedis>[0]): Promise<{ d: Reco
   const d: RecoveryDeps = {
     users: new UserRepository(redis, 'gh:'),
     hasher: new PasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
-    tokens: new EmailTokens(redis, 'gh:'),
+    emailTokens: new EmailTokens(redis, 'gh:'),
     mailer,
     log: logger.log,
     appOrigin: 'https://gatehouse.test',
-    resetTokenTtl: 1800,
-    endSessions: async (userId, keep) => await store.destroyAllForUser(userId, keep)
+    resetTokenTtlMs: 1_800_000,
+    sessions: { sessionStore: store, tokenStore: new TokenStore(redis, { prefix: 'gh:', accessTtl: 60_000, refreshTtl: 120_000 }) }
   }
   return { d, redis, store, outbox }
 }

@@ -80,5 +80,5 @@ t.test('configuration: DATA_ENCRYPTION_KEY is required in production and checked
   const dev = loadConfig({ ...base })
   t.match(dev.dataKeys.currentKid, /^dev-/, 'development generates a key')
   t.equal(dev.dataKeys.keys.get(dev.dataKeys.currentKid)?.length, 32)
-  t.equal(dev.MFA_CHALLENGE_TTL, 300)
+  t.equal(dev.mfaChallengeTtlMs, 300_000)
 })

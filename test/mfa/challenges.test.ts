@@ -11,6 +11,8 @@ import { TotpStore } from '../../src/mfa/totp.js'
 import { UserRepository, type User } from '../../src/accounts/users.js'
 import { startTestRedis } from '../helper.js'
 import { Authenticator } from '../totp-codes.js'
+import { RedisSessionStore } from '../../src/sessions/store.js'
+import { TokenStore } from '../../src/tokens/store.js'
 
 const PASSWORD = 'correct horse battery staple'
 
@@ -24,9 +26,13 @@ async function setup (t: Test): Promise<{ deps: MfaDeps, failures: string[], red
     hasher: new PasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
     totp: new TotpStore(redis, 'gh:', new CryptoBox(parseKeyRing(randomBytes(32).toString('hex')))),
     backupCodes: new BackupCodes(redis, 'gh:'),
-    challenges: new MfaChallenges(redis, 'gh:', 300),
+    challenges: new MfaChallenges(redis, 'gh:', 300_000),
     log: Fastify({ logger: false }).log,
-    onMfaFailure: async (userId) => { failures.push(userId) }
+    onMfaFailure: async (userId) => { failures.push(userId) },
+    sessions: {
+      sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttl: 60_000, absoluteTtl: 120_000 }),
+      tokenStore: new TokenStore(redis, { prefix: 'gh:', accessTtl: 60_000, refreshTtl: 120_000 })
+    }
   }
   return { deps, failures, redis }
 }

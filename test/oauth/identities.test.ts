@@ -45,7 +45,7 @@ test('unlink refuses the last identity of an account without a password, and fre
 
 test('a flow is single use and lives its TTL', async (t) => {
   const redis = await redisFor(t)
-  const flows = new FlowStore(redis, 't:', 600)
+  const flows = new FlowStore(redis, 't:', 600_000)
   const flow: FlowState = { provider: 'p', state: 'st', nonce: 'n', codeVerifier: 'v', returnTo: 'https://app.example/', binding: 'b' }
   await flows.save(flow)
   t.ok(await redis.ttl(flows.key('st')) > 590)

@@ -40,15 +40,35 @@ t.test('a session whose user was deleted answers 401 and is ended', async t => {
   t.equal((await ctx.redis.keys('gh:sess:*')).length, 0, 'the session is gone from Redis')
 })
 
-t.test('a session whose user was disabled answers 401', async t => {
+t.test('a session whose user was disabled answers 401 and ends every session and token family of the user', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
   const id = u.login.json().user.id as string
+  const other = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: u.email, password: u.password } })
+  const token = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email: u.email, password: u.password } })
+  t.equal(token.statusCode, 200)
   await ctx.redis.hset(`gh:user:{${id}}`, 'disabled', '1')
   const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })
   t.equal(me.statusCode, 401)
+  t.match(String(me.headers['set-cookie']), /sessionId=;/, 'the cookie is expired')
   const again = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })
   t.equal(again.statusCode, 401)
+  t.equal(other.statusCode, 200)
+  t.equal(await ctx.redis.zcard(`gh:user:{${id}}:sessions`), 0, 'the other cookie session is ended too')
+  t.equal(await ctx.redis.zcard(`gh:user:{${id}}:tokens`), 0, 'and the token family')
+  t.equal((await ctx.redis.keys('gh:sess:*')).length, 0)
+})
+
+t.test('a bearer token of a disabled user answers 401 and ends the cookie sessions too', async t => {
+  const ctx = await build(t)
+  const u = await signedInUser(ctx)
+  const id = u.login.json().user.id as string
+  const token = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email: u.email, password: u.password } })
+  await ctx.redis.hset(`gh:user:{${id}}`, 'disabled', '1')
+  const me = await ctx.app.inject({ url: '/api/auth/me', headers: { authorization: `Bearer ${token.json().accessToken as string}` } })
+  t.equal(me.statusCode, 401)
+  t.equal(await ctx.redis.zcard(`gh:user:{${id}}:tokens`), 0)
+  t.equal((await ctx.redis.keys('gh:sess:*')).length, 0, 'the cookie session is ended')
 })
 
 t.test('a change to the user is seen by the next request', async t => {

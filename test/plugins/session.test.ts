@@ -10,7 +10,7 @@ t.test('every authenticated response carries the one session cookie with Max-Age
   const cookies = (Array.isArray(header) ? header : [header]).filter((h): h is string => typeof h === 'string')
   t.equal(cookies.length, 1, 'one Set-Cookie')
   t.ok(cookies[0].startsWith(`${u.cookie};`), 'the same session id')
-  t.match(cookies[0], new RegExp(`Max-Age=${ctx.config.SESSION_TTL}(;|$)`))
+  t.match(cookies[0], new RegExp(`Max-Age=${ctx.config.sessionTtlMs / 1000}(;|$)`))
   t.match(cookies[0], /HttpOnly/)
   t.match(cookies[0], /Path=\//)
   t.match(cookies[0], /SameSite=Strict/)

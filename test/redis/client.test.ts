@@ -1,10 +1,10 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { loadConfig } from '../../src/config.js'
-import { createRedis, isRedisUnavailable, parseHostPorts, redisOptions, sentinelOptions } from '../../src/redis/client.js'
+import { loadConfig, parseHostPorts } from '../../src/config.js'
+import { createRedis, isRedisUnavailable, redisOptions, sentinelOptions } from '../../src/redis/client.js'
 
 t.test('the client fails fast and never replays a command', async t => {
-  const o = redisOptions({ REDIS_COMMAND_TIMEOUT_MS: 750 })
+  const o = redisOptions({ redisCommandTimeoutMs: 750 })
   t.equal(o.enableOfflineQueue, false, 'no offline queue: a command fails at once while disconnected')
   t.equal(o.commandTimeout, 750, 'REDIS_COMMAND_TIMEOUT_MS bounds a stalled Redis')
   t.equal(o.maxRetriesPerRequest, 0)

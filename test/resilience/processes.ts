@@ -201,3 +201,27 @@ export async function startCluster (t: Tap): Promise<TestCluster> {
   await until('cluster_state:ok on every node', async () => nodes.every(n => redisCli(['-p', String(n.port), 'CLUSTER', 'INFO']).includes('cluster_state:ok')), 60_000)
   return { nodes, spec, args }
 }
+
+/**
+ * One Redis Sentinel (quorum 1) watching the master on `masterPort` under `name`:
+ * `redis-server <conf> --sentinel`, which is what redis-sentinel is. Fails over after 2 s
+ * of silence. Killed at teardown. Answers its port and a redis-cli bound to it.
+ */
+export async function startSentinel (t: Tap, masterPort: number, name: string): Promise<{ port: number, ask: (...args: string[]) => string }> {
+  const dir = await tempDir(t, 'sentinel')
+  const port = await freePort()
+  const conf = join(dir, 'sentinel.conf')
+  await writeFile(conf, [
+    `port ${port}`,
+    'bind 127.0.0.1',
+    `dir ${dir}`,
+    `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+    `sentinel down-after-milliseconds ${name} 2000`,
+    `sentinel failover-timeout ${name} 10000`,
+    ''
+  ].join('\n'))
+  killOnTeardown(t, spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' }))
+  const ask = (...args: string[]): string => redisCli(['-p', String(port), ...args])
+  await until('the sentinel answers for its master', async () => ask('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).includes(String(masterPort)))
+  return { port, ask }
+}

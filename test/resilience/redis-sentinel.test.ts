@@ -1,11 +1,10 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { loadConfig } from '../../src/config.js'
-import { freePort, REDIS_CONF } from '../../src/redis/local-server.js'
-import { redisAt, redisCli, tempDir, until, writeFile } from './processes.js'
+import { REDIS_CONF } from '../../src/redis/local-server.js'
+import { redisAt, redisCli, startSentinel, tempDir, until } from './processes.js'
 import { buildApp, cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
 
 t.test('with Sentinel the server follows a failover to the promoted replica, sessions included', async t => {
@@ -13,27 +12,7 @@ t.test('with Sentinel the server follows a failover to the promoted replica, ses
   const replica = await redisAt(t, await tempDir(t, 'replica'), undefined, ['--replicaof', '127.0.0.1', String(master.port)], true)
   await until('replica in sync', async () => redisCli(['-p', String(master.port), 'INFO', 'replication']).includes('connected_slaves:1'))
 
-  // One sentinel (quorum 1): `redis-server <conf> --sentinel`, which is what redis-sentinel is.
-  const sentinelDir = await tempDir(t, 'sentinel')
-  const sentinelPort = await freePort()
-  const conf = join(sentinelDir, 'sentinel.conf')
-  await writeFile(conf, [
-    `port ${sentinelPort}`,
-    'bind 127.0.0.1',
-    `dir ${sentinelDir}`,
-    `sentinel monitor gh 127.0.0.1 ${master.port} 1`,
-    'sentinel down-after-milliseconds gh 2000',
-    'sentinel failover-timeout gh 10000',
-    ''
-  ].join('\n'))
-  const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' })
-  t.teardown(async () => {
-    if (sentinel.exitCode !== null || sentinel.signalCode !== null) return
-    const exited = new Promise(resolve => sentinel.once('exit', resolve))
-    sentinel.kill('SIGKILL')
-    await exited
-  })
-  const ask = (...args: string[]): string => redisCli(['-p', String(sentinelPort), ...args])
+  const { port: sentinelPort, ask } = await startSentinel(t, master.port, 'gh')
   await until('the sentinel knows the replica', async () => ask('SENTINEL', 'REPLICAS', 'gh').includes(String(replica.port)))
 
   const outbox = await tempDir(t, 'outbox')

@@ -2,7 +2,8 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { startTestRedis } from '../helper.js'
-import { RedisSessionStore, decode } from '../../src/sessions/store.js'
+import { RedisSessionStore } from '../../src/sessions/store.js'
+import { decodeSession as decode } from '../../src/sessions/record.js'
 
 t.test('RedisSessionStore', async t => {
   const server = await startTestRedis(t)

@@ -83,7 +83,7 @@ t.test('failures on one account from many IPs end in a growing, capped back-off;
 
   // The wait ends: an attacker cannot lock the owner out for good. Let the wait run out
   // by moving the deadline (what time would do) and log in with the right password.
-  const key = new LoginThrottle(ctx.redis, { prefix: ctx.config.REDIS_KEY_PREFIX }).key(user.email)
+  const key = new LoginThrottle(ctx.redis, { prefix: ctx.config.redisKeyPrefix }).key(user.email)
   t.ok((await ctx.redis.pttl(key)) > 0, 'the count expires')
   await ctx.redis.hset(key, 'until', '0')
   const ok = await attempt(12, PASSWORD)

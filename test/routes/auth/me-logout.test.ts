@@ -1,7 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { build, cookieOf, PASSWORD, signedInUser } from '../../helper.js'
-import { decode } from '../../../src/sessions/store.js'
+import { decodeSession as decode } from '../../../src/sessions/record.js'
 
 t.test('me and logout', async t => {
   const ctx = await build(t)

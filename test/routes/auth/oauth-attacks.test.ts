@@ -5,11 +5,11 @@ import { APP, CALLBACK, buildWithProvider, callback, start } from '../../oauth/f
 import { authorizeAtProvider, idTokenFor } from '../../oauth/provider.js'
 
 async function flowKeys (ctx: TestContext): Promise<string[]> {
-  return await ctx.redis.keys(`${ctx.config.REDIS_KEY_PREFIX}oauth:flow:*`)
+  return await ctx.redis.keys(`${ctx.config.redisKeyPrefix}oauth:flow:*`)
 }
 
 async function userCount (ctx: TestContext): Promise<number> {
-  return await ctx.redis.scard(`${ctx.config.REDIS_KEY_PREFIX}users`)
+  return await ctx.redis.scard(`${ctx.config.redisKeyPrefix}users`)
 }
 
 /** A callback answer that signs no one in and redirects to returnTo with `code`. */
@@ -137,7 +137,7 @@ test('an unverified email matching an account neither links nor signs in as it; 
     refused(t, await callback(ctx, back, s.flowCookie), 'OAUTH_EMAIL_UNVERIFIED')
   }
   t.equal(await userCount(ctx), before, 'no account created')
-  t.same(await ctx.redis.keys(`${ctx.config.REDIS_KEY_PREFIX}oauth:identity:*`), [], 'nothing linked')
+  t.same(await ctx.redis.keys(`${ctx.config.redisKeyPrefix}oauth:identity:*`), [], 'nothing linked')
 })
 
 test('returnTo must be a path or an allowed origin: never an open redirect', async (t) => {

@@ -121,7 +121,7 @@ test('an unverified primary email at a GitHub-shaped provider creates no account
   gh.current.user = { id: 7, login: 'x', name: 'X', emails: [{ email: 'x@example.com', primary: true, verified: false }, { email: 'y@example.com', primary: false, verified: true }] }
   const res = await flow(ctx)
   t.equal(errorOf(res), 'OAUTH_EMAIL_UNVERIFIED')
-  t.equal(await ctx.redis.scard(`${ctx.config.REDIS_KEY_PREFIX}users`), 0)
+  t.equal(await ctx.redis.scard(`${ctx.config.redisKeyPrefix}users`), 0)
 })
 
 test('a token endpoint error answered with 200 (GitHub\'s way) is a refusal, not a sign-in', async (t) => {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { build, cookieOf, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
 import { run } from '../../../src/cli/user.js'
 import { digest } from '../../../src/crypto/secrets.js'
+import { endAllSessions } from '../../../src/sessions/end-all.js'
 
 interface Grant { accessToken: string, tokenType: string, expiresIn: number, expiresAt: string, refreshToken: string }
 
@@ -197,8 +198,8 @@ t.test('bearer tokens', async t => {
 
     const d = await tokenLogin(ctx, u.email)
     const lines: string[] = []
-    t.equal(await run(['disable', u.email], ctx.config, ctx.redis, l => lines.push(l)), 0)
-    t.match(lines.join('\n'), /1 token family ended/)
+    t.equal(await run(['disable', u.email], ctx.app, l => lines.push(l)), 0)
+    t.match(lines.join('\n'), /1 session\(s\) ended, token families included/)
     t.equal(await meWith(ctx, d.accessToken), 401)
     t.equal((await refresh(ctx, d.refreshToken)).status, 401)
     const denied = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email: u.email, password: PASSWORD } })
@@ -206,20 +207,20 @@ t.test('bearer tokens', async t => {
     t.equal(denied.json().code, 'ACCOUNT_DISABLED')
   })
 
-  await t.test('sessions.endAll ends token families, except the one it is told to keep', async t => {
+  await t.test('endAllSessions ends token families, except the one it is told to keep', async t => {
     const u = await signedInUser(ctx)
     const a = await tokenLogin(ctx, u.email)
     const b = await tokenLogin(ctx, u.email)
     const c = await tokenLogin(ctx, u.email)
     const userId = String(await ctx.redis.get(`gh:email:${u.email}`))
     const kept = await ctx.app.tokenStore.authenticate(a.accessToken)
-    const ended = await ctx.app.sessions.endAll(userId, kept!.familyId)
+    const ended = await endAllSessions(ctx.app.sessions, userId, kept!.familyId)
     t.equal(ended, 3, 'the cookie session and the two other families')
     t.equal(await meWith(ctx, a.accessToken), 200)
     t.equal(await meWith(ctx, b.accessToken), 401)
     t.equal((await refresh(ctx, c.refreshToken)).status, 401)
     t.equal((await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })).statusCode, 401)
-    t.equal(await ctx.app.sessions.endAll(userId), 1, 'without keep, the last family goes too')
+    t.equal(await endAllSessions(ctx.app.sessions, userId), 1, 'without keep, the last family goes too')
     t.equal(await meWith(ctx, a.accessToken), 401)
   })
 

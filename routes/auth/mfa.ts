@@ -6,6 +6,8 @@ import { publicUser } from '../../src/accounts/users.js'
 import { AnyPasswordSchema, MessageSchema, errors } from '../../src/http/schemas.js'
 import { LoginSuccessSchema } from './session.js'
 import { TokenGrantSchema } from './token.js'
+import { currentDigest, currentKeep, signIn } from '../../src/sessions/lifecycle.js'
+import { issueTokens } from '../../src/tokens/lifecycle.js'
 
 const TotpCodeSchema = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6-digit code of the authenticator app' })
 const SecondFactorCodeSchema = Type.String({
@@ -35,7 +37,7 @@ const VerifyBodySchema = Type.Object({
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // Each of these checks a password (Argon2): limit them like login.
-  const rateLimit = { max: app.config.LOGIN_RATE_LIMIT, timeWindow: 60_000 }
+  const rateLimit = { max: app.config.loginRateLimit, timeWindow: 60_000 }
 
   app.post('/2fa/setup', {
     onRequest: app.authenticate,
@@ -47,7 +49,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    return await setupTotp(app.mfa, request.user!, request.body.password, app.sessions.currentDigest(request) ?? '')
+    return await setupTotp(app.mfa, request.user!, request.body.password, currentDigest(request) ?? '')
   })
 
   app.post('/2fa/enable', {
@@ -61,11 +63,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    const user = request.user!
-    const current = app.sessions.currentDigest(request)
-    const backupCodes = await enableTotp(app.mfa, user, request.body.code, current ?? '')
-    await app.sessions.endAll(user.id, current)
-    return { backupCodes }
+    return { backupCodes: await enableTotp(app.mfa, request.user!, request.body.code, currentDigest(request) ?? '', currentKeep(request)) }
   })
 
   app.post('/2fa/disable', {
@@ -78,9 +76,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    const user = request.user!
-    await disableTotp(app.mfa, user, request.body.password, request.body.code)
-    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
+    await disableTotp(app.mfa, request.user!, request.body.password, request.body.code, currentKeep(request))
     return { message: 'Two-factor authentication is off.' }
   })
 
@@ -94,10 +90,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit }
   }, async (request) => {
-    const user = request.user!
-    const backupCodes = await regenerateBackupCodes(app.mfa, user, request.body.password)
-    await app.sessions.endAll(user.id, app.sessions.currentKeep(request))
-    return { backupCodes }
+    return { backupCodes: await regenerateBackupCodes(app.mfa, request.user!, request.body.password, currentKeep(request)) }
   })
 
   app.post('/mfa/verify', {
@@ -112,8 +105,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const { user, grant } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.
-    if (grant === 'token') return await app.tokens.signIn(request, user)
-    const { expiresAt, csrfToken } = await app.sessions.signIn(request, user)
+    if (grant === 'token') return await issueTokens(app.sessions, request, user)
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
     request.log.info({ userId: user.id }, 'login (second factor)')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

@@ -1,25 +1,20 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import nodemailer, { type Transporter } from 'nodemailer'
 import type { FastifyBaseLogger } from 'fastify'
-
-export interface MailMessage {
-  to: string
-  subject: string
-  text: string
-  html: string
-}
+import { addressOf, emlFiles, recipientOf, writeEml } from './outbox.js'
+import type { MailMessage } from './templates.js'
 
 export interface MailerOptions {
   from: string
   smtpUrl?: string
   outboxDir: string
-  /** how long a request may wait for the send before it answers anyway, ms */
-  sendTimeout: number
+  /** how long a request may wait for the send before it answers anyway */
+  sendTimeoutMs: number
   /** SMTP attempts per message before it is parked under `failed/` (default 1) */
   attempts?: number
-  /** delay before the second attempt, doubled for each further one, ms */
-  retryDelay?: number
+  /** delay before the second attempt, doubled for each further one */
+  retryDelayMs?: number
   log: FastifyBaseLogger
 }
 
@@ -55,8 +50,6 @@ const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, sock
  *   `failed/` under the outbox and logged at error level with its Message-ID, so an
  *   operator can resend it (`npm run mail:retry`). No send failure is ever reported to
  *   the HTTP caller: see the README, "Mail delivery", for why.
- *
- * Files are created 0600 in 0700 directories: they carry live single-use links.
  */
 export class Mailer {
   readonly #opts: MailerOptions
@@ -100,7 +93,7 @@ export class Mailer {
     const log = this.#opts.log.child({ messageId: built.messageId, subject: message.subject })
     if (this.#smtp === undefined) {
       try {
-        const file = await this.#writeEml(this.#opts.outboxDir, built)
+        const file = await writeEml(this.#opts.outboxDir, built.messageId, built.raw)
         log.info({ file }, 'mail written to outbox')
         return { messageId: built.messageId, delivery: Promise.resolve({ messageId: built.messageId, status: 'outbox', attempts: 0, file }) }
       } catch (err) {
@@ -120,7 +113,7 @@ export class Mailer {
   }
 
   /**
-   * Sends and waits at most `sendTimeout` for the result, so a slow SMTP server never holds
+   * Sends and waits at most `sendTimeoutMs` for the result, so a slow SMTP server never holds
    * an HTTP answer longer than that bound; the send goes on in the background after it.
    * Resolves to the delivery when it finished in time, else undefined. Never rejects for a
    * failed send (it is parked and logged) or an outbox that cannot be written (logged).
@@ -128,7 +121,7 @@ export class Mailer {
   async dispatch (message: MailMessage): Promise<Delivery | undefined> {
     const { delivery } = await this.post(message)
     let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), this.#opts.sendTimeout) })
+    const timeout = new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), this.#opts.sendTimeoutMs) })
     try {
       return await Promise.race([delivery, timeout])
     } finally {
@@ -148,20 +141,20 @@ export class Mailer {
 
   /**
    * Stops retrying (what is still unsent is parked under failed/ at once) and closes SMTP.
-   * A send still hanging on a slow server after `grace` ms is parked as well, since the
+   * A send still hanging on a slow server after `graceMs` is parked as well, since the
    * process may be gone before it ends: such a message may then arrive twice, never zero
    * times.
    */
-  async close (grace = 3000): Promise<void> {
+  async close (graceMs = 3000): Promise<void> {
     this.#closing = true
     for (const wake of this.#sleepers) wake()
     let timer: ReturnType<typeof setTimeout> | undefined
-    await Promise.race([this.drain(), new Promise<void>(resolve => { timer = setTimeout(resolve, grace) })])
+    await Promise.race([this.drain(), new Promise<void>(resolve => { timer = setTimeout(resolve, graceMs) })])
     clearTimeout(timer)
     for (const [messageId, { built, log }] of this.#inflight) {
       if (this.#parked.has(messageId)) continue
       this.#parked.add(messageId)
-      const file = await this.#writeEml(this.failedDir, built).catch(() => undefined)
+      const file = await writeEml(this.failedDir, built.messageId, built.raw).catch(() => undefined)
       log.error({ file }, 'mail still sending at shutdown; message parked for resending (it may also arrive)')
     }
     this.#smtp?.close()
@@ -174,7 +167,7 @@ export class Mailer {
   async retryFailed (): Promise<{ sent: number, failed: number }> {
     if (this.#smtp === undefined) throw new Error('SMTP_URL is not set: nothing to resend through')
     const dir = this.failedDir
-    const files = (await readdir(dir).catch(() => [] as string[])).filter(f => f.endsWith('.eml')).sort()
+    const files = await emlFiles(dir)
     let sent = 0
     let failed = 0
     for (const f of files) {
@@ -202,7 +195,7 @@ export class Mailer {
 
   async #deliver (smtp: Transporter, to: string, built: BuiltMail, log: FastifyBaseLogger): Promise<Delivery> {
     const attempts = Math.max(1, this.#opts.attempts ?? 1)
-    const retryDelay = this.#opts.retryDelay ?? 0
+    const retryDelayMs = this.#opts.retryDelayMs ?? 0
     let attempt = 0
     let lastError: unknown
     this.#inflight.set(built.messageId, { built, log })
@@ -219,7 +212,7 @@ export class Mailer {
           const last = permanent || this.#closing || attempt >= attempts
           log.warn({ smtpError: errorFacts(err), attempt, willRetry: !last }, 'mail send attempt failed')
           if (last) break
-          await this.#sleep(retryDelay * 2 ** (attempt - 1))
+          await this.#sleep(retryDelayMs * 2 ** (attempt - 1))
           // Woken by close(): park now rather than start a send the process may not finish.
           if (this.#closing) break
         }
@@ -228,7 +221,7 @@ export class Mailer {
       if (this.#parked.has(built.messageId)) return { messageId: built.messageId, status: 'failed', attempts: attempt }
       this.#parked.add(built.messageId)
       try {
-        const file = await this.#writeEml(this.failedDir, built)
+        const file = await writeEml(this.failedDir, built.messageId, built.raw)
         log.error({ smtpError: errorFacts(lastError), attempts: attempt, file }, 'mail send failed; message parked for resending')
         return { messageId: built.messageId, status: 'failed', attempts: attempt, file }
       } catch (err) {
@@ -250,14 +243,6 @@ export class Mailer {
       this.#sleepers.add(wake)
     })
   }
-
-  async #writeEml (dir: string, built: BuiltMail): Promise<string> {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    const safe = built.messageId.replace(/[^A-Za-z0-9.@-]/g, '')
-    const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${safe}.eml`)
-    await writeFile(file, built.raw, { mode: 0o600 })
-    return file
-  }
 }
 
 function createSmtpTransport (url: string): Transporter {
@@ -276,15 +261,4 @@ function isPermanent (err: unknown): boolean {
 function errorFacts (err: unknown): Record<string, unknown> {
   const e = err as { message?: string, code?: string, responseCode?: number, command?: string }
   return { message: e?.message, code: e?.code, responseCode: e?.responseCode, command: e?.command }
-}
-
-/** `Name <a@b>` -> `a@b` */
-function addressOf (from: string): string {
-  return from.match(/<([^>]+)>\s*$/)?.[1] ?? from.trim()
-}
-
-function recipientOf (raw: Buffer): string | null {
-  const head = raw.toString('utf8').split(/\r?\n\r?\n/, 1)[0].replace(/\r?\n[ \t]+/g, ' ')
-  const to = head.match(/^To:\s*(.+)$/mi)?.[1]
-  return to === undefined ? null : addressOf(to)
 }

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Mailer, type MailerOptions } from '../../src/mail/mailer.js'
+import { Mailer, type MailerOptions } from '../../src/mail/delivery.js'
 import { passwordResetMessage } from '../../src/accounts/recovery-mail.js'
 import { closedPort, linkToken, startSmtpSink } from '../smtp-sink.js'
 
@@ -15,7 +15,7 @@ async function mailer (t: Tap, opts: Partial<MailerOptions> = {}): Promise<{ mai
   const logs: LogLine[] = []
   const logger = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { logs.push(JSON.parse(line)) } } } })
   const outbox = opts.outboxDir ?? await mkdtemp(join(tmpdir(), 'gatehouse-mailer-'))
-  const m = new Mailer({ from: 'Gatehouse <no-reply@gatehouse.test>', outboxDir: outbox, sendTimeout: 2000, log: logger.log, ...opts })
+  const m = new Mailer({ from: 'Gatehouse <no-reply@gatehouse.test>', outboxDir: outbox, sendTimeoutMs: 2000, log: logger.log, ...opts })
   t.teardown(async () => {
     await m.close()
     await logger.close()
@@ -79,7 +79,7 @@ t.test('a temporary refusal is retried and the message then goes out', async t =
       callback()
     }
   })
-  const { mailer: m, logs } = await mailer(t, { smtpUrl: sink.url, attempts: 3, retryDelay: 1 })
+  const { mailer: m, logs } = await mailer(t, { smtpUrl: sink.url, attempts: 3, retryDelayMs: 1 })
   const delivery = await m.send(message())
   t.same({ status: delivery.status, attempts: delivery.attempts }, { status: 'sent', attempts: 2 })
   t.equal(sink.mails.length, 1)
@@ -90,7 +90,7 @@ t.test('a permanent refusal is not retried: the message is parked and logged wit
   const sink = await startSmtpSink(t, {
     onRcptTo (_address, _session, callback) { callback(Object.assign(new Error('no such user'), { responseCode: 550 })) }
   })
-  const { mailer: m, logs, outbox } = await mailer(t, { smtpUrl: sink.url, attempts: 3, retryDelay: 1 })
+  const { mailer: m, logs, outbox } = await mailer(t, { smtpUrl: sink.url, attempts: 3, retryDelayMs: 1 })
   const delivery = await m.send(message())
   t.same({ status: delivery.status, attempts: delivery.attempts }, { status: 'failed', attempts: 1 })
   const parked = await readdir(join(outbox, 'failed'))
@@ -103,7 +103,7 @@ t.test('a permanent refusal is not retried: the message is parked and logged wit
 
 t.test('SMTP down: every attempt fails, the message is parked with its link, and the log names its Message-ID', async t => {
   const port = await closedPort()
-  const { mailer: m, logs, outbox } = await mailer(t, { smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 3, retryDelay: 1 })
+  const { mailer: m, logs, outbox } = await mailer(t, { smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 3, retryDelayMs: 1 })
   const delivery = await m.send(message())
   t.same({ status: delivery.status, attempts: delivery.attempts }, { status: 'failed', attempts: 3 })
   const raw = await readFile(delivery.file!, 'utf8')
@@ -118,7 +118,7 @@ t.test('a slow SMTP server does not hold dispatch() beyond its bound; the send c
   let release!: () => void
   const released = new Promise<void>(resolve => { release = resolve })
   const sink = await startSmtpSink(t, { gate: async () => await released })
-  const { mailer: m } = await mailer(t, { smtpUrl: sink.url, sendTimeout: 50 })
+  const { mailer: m } = await mailer(t, { smtpUrl: sink.url, sendTimeoutMs: 50 })
   const result = await m.dispatch(message())
   t.equal(result, undefined, 'dispatch() answered before the server accepted the message')
   t.equal(sink.mails.length, 0)
@@ -129,7 +129,7 @@ t.test('a slow SMTP server does not hold dispatch() beyond its bound; the send c
 
 t.test('closing stops waiting for retries and parks what is unsent at once', async t => {
   const port = await closedPort()
-  const { mailer: m, outbox, logs } = await mailer(t, { smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 5, retryDelay: 600_000 })
+  const { mailer: m, outbox, logs } = await mailer(t, { smtpUrl: `smtp://127.0.0.1:${port}`, attempts: 5, retryDelayMs: 600_000 })
   const posted = await m.post(message())
   // Close while the mailer sleeps before its second attempt.
   while (!logs.some(l => l.msg === 'mail send attempt failed')) await new Promise(resolve => setTimeout(resolve, 5))

@@ -1,0 +1,193 @@
+/*
+ * The cookie session lifecycle as plain functions over the stores, the way Lucia's session
+ * guide has it: sign in (create), validate, sign out (invalidate), rotate, end all.
+ * @fastify/session moves the cookie and holds the request's session object, so functions
+ * that act on the current session take the request. plugins/session.ts only builds the
+ * deps and registers the hooks.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { SerializeOptions } from '@fastify/cookie'
+import { digest, hmac } from '../crypto/secrets.js'
+import { userFromHash, type User, type UserRepository } from '../accounts/users.js'
+import { endAllSessions, type EndAllDeps } from './end-all.js'
+import { RedisSessionStore } from './store.js'
+import { endFamilyOf } from '../tokens/lifecycle.js'
+
+/**
+ * How a request was authenticated. A CSRF check applies to `session` only: a bearer token
+ * is never sent by a browser on its own, so a bearer request cannot be forged cross-site.
+ */
+export type RequestAuth =
+  | { kind: 'session' }
+  | { kind: 'bearer', familyId: string, expiresAt: Date }
+
+export interface SessionDeps extends EndAllDeps {
+  users: UserRepository
+  /** keys the CSRF tokens (and, through @fastify/session, signs the cookie) */
+  secret: string
+  cookie: { name: string, options: SerializeOptions }
+  /** user hashes read with the session, moved onto their request by `takePrefetchedUser` */
+  prefetched: WeakMap<FastifyRequest, User | null>
+}
+
+export interface SignedIn { expiresAt: Date, csrfToken: string }
+
+/** The request's session object, or null once it was destroyed. */
+function sessionOf (request: FastifyRequest): FastifyRequest['session'] | null {
+  return request.session as FastifyRequest['session'] | null
+}
+
+/** The CSRF token of the request's session: bound to it, useless with any other. */
+export function csrfToken (deps: Pick<SessionDeps, 'secret'>, request: FastifyRequest): string {
+  return hmac(deps.secret, `csrf:${digest(request.session.sessionId)}`)
+}
+
+/** Digest of the request's signed-in session id: what the store and the index know it by. */
+export function currentDigest (request: FastifyRequest): string | undefined {
+  const session = sessionOf(request)
+  return session?.userId === undefined ? undefined : digest(session.sessionId)
+}
+
+/**
+ * What `endAllSessions(deps, userId, keep)` must spare to end the user's *other* sessions:
+ * this cookie session's digest, or this bearer token's family id.
+ */
+export function currentKeep (request: FastifyRequest): string | undefined {
+  return request.auth?.kind === 'bearer' ? request.auth.familyId : currentDigest(request)
+}
+
+/** Replaces whatever session the request had with a new one for `user` (no fixation). */
+export async function signIn (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>, request: FastifyRequest, user: User): Promise<SignedIn> {
+  // regenerate() deletes the old id from Redis and issues a new one.
+  await request.session.regenerate()
+  const now = Date.now()
+  const s = request.session
+  s.userId = user.id
+  s.createdAt = now
+  s.lastSeenAt = now
+  s.absoluteExpiresAt = now + deps.sessionStore.absoluteTtl
+  s.ip = request.ip
+  s.userAgent = (request.headers['user-agent'] ?? '').slice(0, 256)
+  await s.save()
+  return { expiresAt: deps.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt }, now), csrfToken: csrfToken(deps, request) }
+}
+
+/**
+ * Gives the request's signed-in session a new id, keeping its fields (user, creation time,
+ * absolute expiry); the old id is deleted from Redis. After a password change.
+ */
+export async function rotate (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>, request: FastifyRequest): Promise<SignedIn> {
+  const old = request.session
+  if (old.userId === undefined) throw new Error('rotate() needs a signed-in session')
+  const now = Date.now()
+  old.lastSeenAt = now
+  // regenerate(keys) copies these fields into the new session, deletes the old id from
+  // the store and saves the new one.
+  await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent'])
+  const s = request.session
+  return { expiresAt: deps.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(deps, request) }
+}
+
+/** Deletes the request's session in Redis and expires the cookie. */
+export async function signOut (deps: Pick<SessionDeps, 'cookie'>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = sessionOf(request)
+  if (session?.userId !== undefined) await session.destroy()
+  reply.clearCookie(deps.cookie.name, deps.cookie.options)
+}
+
+/** POST /logout: a bearer client ends its token family, a browser its session (idempotent). */
+export async function logout (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await endFamilyOf(deps, request)
+  await signOut(deps, request, reply)
+}
+
+/** Expiry of the request's session as the client is told it (the access token's for a bearer). */
+export function currentExpiry (deps: Pick<SessionDeps, 'sessionStore'>, request: FastifyRequest): Date {
+  if (request.auth?.kind === 'bearer') return request.auth.expiresAt
+  return deps.sessionStore.expiresAt({ absoluteExpiresAt: request.session.absoluteExpiresAt ?? Date.now() })
+}
+
+/**
+ * Must run in the same turn as the store's read (right after @fastify/session's onRequest):
+ * moves the user hash read with the session onto this request.
+ */
+export function takePrefetchedUser (deps: Pick<SessionDeps, 'sessionStore' | 'prefetched'>, request: FastifyRequest): void {
+  const session = sessionOf(request)
+  const userId = session?.userId
+  if (userId === undefined) return
+  const flat = deps.sessionStore.prefetched(session!.sessionId)
+  if (flat === undefined) return
+  const user = userFromHash(flat)
+  // Only a hash that belongs to this session's user is of use.
+  if (user === null || user.id === userId) deps.prefetched.set(request, user)
+}
+
+/**
+ * The active user of the request's cookie session, or null: no session, or (then the
+ * user's sessions are ended) an account that is gone or was disabled since it began.
+ */
+export async function validateSession (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply): Promise<User | null> {
+  const userId = sessionOf(request)?.userId
+  if (userId === undefined) return null
+  // Usually read with the session in one Redis round trip; otherwise one more command.
+  const user = deps.prefetched.has(request) ? (deps.prefetched.get(request) ?? null) : await deps.users.findById(userId)
+  if (user !== null && !user.disabled) return user
+  await signOut(deps, request, reply)
+  await endAllSessions(deps, userId)
+  return null
+}
+
+export interface SessionInfo {
+  /** public handle: never the cookie value or a token */
+  id: string
+  kind: 'cookie' | 'token'
+  createdAt: string
+  lastSeenAt: string
+  expiresAt: string
+  ip: string
+  userAgent: string
+  current: boolean
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** Where the user is signed in: cookie sessions and token families, most recently seen first. */
+export async function listSessions (deps: EndAllDeps, userId: string, current: string | undefined): Promise<SessionInfo[]> {
+  const [sessions, families] = await Promise.all([deps.sessionStore.listForUser(userId), deps.tokenStore.listForUser(userId)])
+  return [
+    ...sessions.map(s => ({
+      id: s.handle,
+      kind: 'cookie' as const,
+      createdAt: iso(s.createdAt),
+      lastSeenAt: iso(s.lastSeenAt),
+      expiresAt: s.expiresAt.toISOString(),
+      ip: s.ip,
+      userAgent: s.userAgent,
+      current: s.digest === current
+    })),
+    ...families.map(f => ({
+      id: f.familyId,
+      kind: 'token' as const,
+      createdAt: iso(f.createdAt),
+      lastSeenAt: iso(f.lastSeenAt),
+      expiresAt: iso(f.expiresAt),
+      ip: f.ip,
+      userAgent: f.userAgent,
+      current: f.familyId === current
+    }))
+  ].sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt))
+}
+
+/**
+ * Ends one of the user's own sessions or token families by its public id; false when the
+ * user has none by that id (only the user's own index is searched). Ending the current
+ * cookie session also expires the cookie.
+ */
+export async function endSession (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply, userId: string, id: string): Promise<boolean> {
+  const current = request.auth?.kind === 'session' ? currentDigest(request) : undefined
+  if (current !== undefined && RedisSessionStore.handleOf(current) === id) {
+    await signOut(deps, request, reply)
+    return true
+  }
+  return await deps.sessionStore.destroyByHandle(userId, id) || await deps.tokenStore.endFamily(userId, id)
+}

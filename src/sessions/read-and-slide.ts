@@ -1,0 +1,84 @@
+import type { LuaScript } from '../redis/scripts.js'
+
+/*
+ * The session read, as one Redis round trip: GET, the absolute-lifetime check and the
+ * sliding refresh run in one script. The refresh is a SET with a new PX, at most once per
+ * slide step, and it also records lastSeenAt, so "last seen" costs nothing extra.
+ * The record layout is the one of record.ts.
+ */
+const READ_AND_SLIDE_BODY = `
+-- KEYS[1]  session key: prefix .. 'sess:' .. SHA-256 of the session id
+-- ARGV[1]  now, ms since the epoch
+-- ARGV[2]  sliding idle lifetime, ms
+-- ARGV[3]  slide step, ms: the expiry moves only when it lags its target by more than this
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local step = tonumber(ARGV[3])
+
+local v = redis.call('GET', key)
+if not v then return false end
+local p1 = string.find(v, '|', 1, true)
+local p2 = string.find(v, '|', p1 + 1, true)
+local p3 = string.find(v, '|', p2 + 1, true)
+local p4 = string.find(v, '|', p3 + 1, true)
+local u = string.sub(v, 1, p1 - 1)
+local abs = tonumber(string.sub(v, p2 + 1, p3 - 1), 36)
+local last = tonumber(string.sub(v, p3 + 1, p4 - 1), 36)
+if abs <= now then
+  redis.call('DEL', key)
+  return false
+end
+local target = math.min(now + ttl, abs)
+local pttl = redis.call('PTTL', key)
+local slide = pttl >= 0 and now + pttl < target - step
+-- Once the absolute lifetime caps the target there is nothing left to slide, but "last
+-- seen" must still move: it is rewritten on its own, keeping the TTL, at most once a step.
+if slide or now - last >= step then
+  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
+  local n = math.floor(now)
+  local b = ''
+  repeat
+    local r = n % 36
+    b = string.sub(digits, r + 1, r + 1) .. b
+    n = math.floor(n / 36)
+  until n == 0
+  v = string.sub(v, 1, p3) .. b .. string.sub(v, p4)
+  if slide then
+    redis.call('SET', key, v, 'PX', target - now)
+  else
+    redis.call('SET', key, v, 'KEEPTTL')
+  end
+end
+`
+
+/** Answers the (possibly slid) record, or nil when there is no live session. */
+const READ_AND_SLIDE = `${READ_AND_SLIDE_BODY}
+return v
+`
+
+/*
+ * The same, and the user's hash in the same round trip: GET /me then costs one Redis
+ * command. The user key is built in the script, which a Redis Cluster does not allow (the
+ * key is not declared and may live on another node), so this variant is for a single
+ * Redis only. Answers {record, flat user hash} or nil.
+ */
+const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
+-- ARGV[4]  user key before the user id (prefix .. 'user:{')
+-- ARGV[5]  user key after the user id ('}')
+return {v, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
+`
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<string | null>
+    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, string[]] | null>
+  }
+}
+
+/** For defineScripts (src/redis/scripts.ts). */
+export const SESSION_SCRIPTS: Record<string, LuaScript> = {
+  gatehouseSessionRead: { keys: ['session'], argv: ['now', 'ttl', 'step'], lua: READ_AND_SLIDE },
+  gatehouseSessionReadWithUser: { keys: ['session'], argv: ['now', 'ttl', 'step', 'userKeyBefore', 'userKeyAfter'], lua: READ_AND_SLIDE_WITH_USER }
+}
