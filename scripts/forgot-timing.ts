@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { once as onceEvent } from 'node:events'
-import { buildWithInstance } from '../test/app-instance.js'
+import { build } from '../test/helper.js'
 
 const rounds = Number(process.argv.find(a => /^\d+$/.test(a)) ?? 300)
 const outbox = process.argv.includes('--outbox')
@@ -25,9 +25,9 @@ const sinkProcess = spawn(process.execPath, ['-e', `
 const [portLine] = await onceEvent(sinkProcess.stdout, 'data') as [Buffer]
 cleanups.push(() => sinkProcess.kill('SIGTERM'))
 const sink = { url: `smtp://127.0.0.1:${portLine.toString().trim()}/?tls.rejectUnauthorized=false`, mails: { length: NaN } }
-const ctx = await buildWithInstance(t, outbox ? {} : { SMTP_URL: sink.url })
+const ctx = await build(t, outbox ? {} : { SMTP_URL: sink.url })
 const email = 'known@example.com'
-await ctx.instance.users.create({ email, passwordHash: await ctx.instance.hasher.hash('x'.repeat(12)), emailVerified: true })
+await ctx.app.users.create({ email, passwordHash: await ctx.app.hasher.hash('x'.repeat(12)), emailVerified: true })
 
 async function once (address: string): Promise<number> {
   const start = process.hrtime.bigint()
@@ -43,7 +43,7 @@ for (let i = 0; i < 20; i++) { await once(email); await once(`warm${i}@example.c
 for (let i = 0; i < rounds; i++) {
   if (i % 2 === 0) { known.push(await once(email)); unknown.push(await once(`nobody${i}@example.com`)) } else { unknown.push(await once(`nobody${i}@example.com`)); known.push(await once(email)) }
 }
-await ctx.instance.mailer.drain()
+await ctx.app.mailer.drain()
 const q = (xs: number[], p: number): string => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))].toFixed(2)
 console.log(`mode=${outbox ? 'outbox' : 'smtp'} rounds=${rounds}`)
 console.log(`known   p50=${q(known, 0.5)} p90=${q(known, 0.9)}`)

@@ -1,48 +1,68 @@
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+/*
+ * The single entry of the test support: `build()` here, and everything in test/support/
+ * re-exported, so a test imports from '../helper.js' and nowhere else for the basics.
+ * test/support/two-factor.ts, smtp-sink.ts and test/browser/harness.ts serve their own tests.
+ */
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
+import type { Test } from 'tap'
 import { Redis } from 'ioredis'
 import fp from 'fastify-plugin'
 import app, { serverOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
-import { startRedis, type LocalRedis } from '../src/redis/local-server.js'
-import { newestToken, readOutbox } from '../src/mail/outbox.js'
+import type { LocalRedis } from '../src/redis/local-server.js'
+import { startTestRedis, tempDir } from './support/processes.js'
 
-type Tap = { teardown: (fn: () => unknown) => void }
+export * from './support/http.js'
+export * from './support/processes.js'
+export * from './support/tools.js'
+export * from './support/totp.js'
+export * from './support/users.js'
 
-export const PASSWORD = 'correct horse battery staple'
-
-/**
- * One redis-server per test file (tap runs files as separate processes), from the
- * project's redis.conf, on a free port in a temporary directory; stopped at teardown.
- */
-export async function startTestRedis (t: Tap): Promise<LocalRedis> {
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-redis-'))
-  const redis = await startRedis({ dir })
-  t.teardown(async () => {
-    await redis.stop()
-    await rm(dir, { recursive: true, force: true })
-  })
-  return redis
-}
-
-export interface TestContext {
+/** The app, its config and its outbox: what every build gives. */
+export interface AppContext {
   app: FastifyInstance
-  redis: Redis
   config: Config
   outbox: string
+}
+
+/** A build on the suite's own single redis-server, with a client of its own to inspect it. */
+export interface TestContext extends AppContext {
+  redis: Redis
   server: LocalRedis
 }
 
-/** Builds the app plugin against the suite's own Redis; env overrides config. */
-export async function build (t: Tap, env: Record<string, string> = {}, shared?: LocalRedis): Promise<TestContext> {
-  const server = shared ?? await startTestRedis(t)
-  const outbox = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'))
+type Env = Record<string, string>
+/** What build() needs of a test: scripts/ (timing runs) build the app outside tap too. */
+type Owner = Pick<Test, 'teardown'>
+/** Env naming a Cluster or Sentinel the test started itself (test/support/processes.ts). */
+type TopologyEnv = Env & ({ REDIS_CLUSTER_NODES: string } | { REDIS_SENTINELS: string })
+
+/**
+ * Builds the app plugin as src/server.ts does, ready, closed at teardown. With no Redis in
+ * `env` it starts the file's own redis-server (or uses `shared`); with REDIS_CLUSTER_NODES
+ * or REDIS_SENTINELS it talks to that topology. `env` overrides the test defaults.
+ */
+export async function build (t: Owner, env: TopologyEnv): Promise<AppContext>
+export async function build (t: Owner, env?: Env, shared?: LocalRedis): Promise<TestContext>
+export async function build (t: Owner, env: Env = {}, shared?: LocalRedis): Promise<AppContext | TestContext> {
+  return await buildWith(t, env, shared)
+}
+
+/** Every route the app registers, as Fastify hands it to onRoute (schemas included). */
+export async function appRoutes (t: Owner): Promise<RouteOptions[]> {
+  const routes: RouteOptions[] = []
+  await buildWith(t, {}, undefined, route => { routes.push(route) })
+  return routes
+}
+
+async function buildWith (t: Owner, env: Env, shared?: LocalRedis, onRoute?: (route: RouteOptions) => void): Promise<AppContext | TestContext> {
+  const topology = env.REDIS_CLUSTER_NODES !== undefined || env.REDIS_SENTINELS !== undefined
+  const server = topology ? undefined : shared ?? await startTestRedis(t)
+  const outbox = await tempDir(t, 'outbox')
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    REDIS_URL: server.url,
+    ...(server === undefined ? {} : { REDIS_URL: server.url }),
     MAIL_OUTBOX_DIR: outbox,
     LOGIN_RATE_LIMIT: '1000',
     // The per-account back-off is tested where it is the subject (brute-force tests).
@@ -51,78 +71,14 @@ export async function build (t: Tap, env: Record<string, string> = {}, shared?: 
     EMAIL_ADDRESS_RATE_LIMIT: '1000',
     ...env
   })
-  const fastify = await buildApp(t, config)
-  const redis = new Redis(server.url)
-  t.teardown(async () => {
-    redis.disconnect()
-    await rm(outbox, { recursive: true, force: true })
-  })
-  return { app: fastify, redis, config, outbox, server }
-}
-
-/** The app on `config`, ready, closed at teardown, with its decorators on the root instance. */
-export async function buildApp (t: Tap, config: Config): Promise<FastifyInstance> {
   const fastify = Fastify(serverOptions(config))
+  if (onRoute !== undefined) fastify.addHook('onRoute', onRoute)
   // fp() lifts the app's decorators to the root, so tests can reach app.users and friends.
   await fastify.register(fp(app), { config })
   await fastify.ready()
   t.teardown(async () => await fastify.close())
-  return fastify
-}
-
-export interface ParsedMail { file: string, to: string, subject: string, text: string, raw: string }
-
-/** Messages in the outbox, oldest first, optionally only those to `to`. */
-export async function outboxMessages (outbox: string, to?: string): Promise<ParsedMail[]> {
-  const out: ParsedMail[] = []
-  for (const m of await readOutbox(outbox)) {
-    if (to === undefined || m.to.includes(to)) out.push({ file: m.file, to: m.to, subject: m.subject, text: m.raw, raw: m.raw })
-  }
-  return out
-}
-
-/**
- * The token of the last link of `kind` mailed to `to`. Some mail goes out after the HTTP
- * answer (so its timing cannot reveal an account), hence a short wait for it.
- */
-export async function tokenFromOutbox (outbox: string, to: string, kind: 'verify-email' | 'reset-password', waitMs = 5000): Promise<string> {
-  const until = Date.now() + waitMs
-  for (;;) {
-    const token = newestToken(await readOutbox(outbox), kind, to)
-    if (token !== undefined) return token
-    if (Date.now() > until) throw new Error(`no ${kind} link mailed to ${to}`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
-
-export function cookieOf (res: LightMyRequestResponse, name = 'sessionId'): string | undefined {
-  const c = res.cookies.find(x => x.name === name)
-  return c === undefined ? undefined : `${name}=${c.value}`
-}
-
-let counter = 0
-export function uniqueEmail (label = 'user'): string {
-  counter += 1
-  return `${label}.${process.pid}.${counter}@example.com`
-}
-
-export async function registerUser (ctx: TestContext, email = uniqueEmail(), password = PASSWORD, extra: Record<string, string> = {}): Promise<{ email: string, password: string }> {
-  const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password, ...extra } })
-  if (res.statusCode !== 202) throw new Error(`register answered ${res.statusCode}: ${res.body}`)
-  return { email, password }
-}
-
-export async function verifyUser (ctx: TestContext, email: string): Promise<void> {
-  const token = await tokenFromOutbox(ctx.outbox, email, 'verify-email')
-  const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/verify-email', payload: { token } })
-  if (res.statusCode !== 200) throw new Error(`verify answered ${res.statusCode}: ${res.body}`)
-}
-
-/** Registers, verifies and logs in; returns the session cookie. */
-export async function signedInUser (ctx: TestContext, email = uniqueEmail()): Promise<{ email: string, password: string, cookie: string, login: LightMyRequestResponse }> {
-  await registerUser(ctx, email)
-  await verifyUser(ctx, email)
-  const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: PASSWORD } })
-  if (login.statusCode !== 200) throw new Error(`login answered ${login.statusCode}: ${login.body}`)
-  return { email, password: PASSWORD, cookie: cookieOf(login) as string, login }
+  if (server === undefined) return { app: fastify, config, outbox }
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  return { app: fastify, redis, config, outbox, server }
 }

@@ -1,11 +1,9 @@
 import t from 'tap'
 import { freePort } from '../../src/redis/local-server.js'
 import { startSpaServer } from '../../scripts/spa-server.js'
-import { chromiumMissing, launchChromium, startApiServer } from './harness.js'
+import { startApiServer } from '../helper.js'
+import { launchChromium } from './harness.js'
 import { demoFlow } from './flow.js'
-
-const missing = chromiumMissing()
-if (missing !== false) t.fail(missing)
 
 /*
  * An SPA on a site of its own: the page is served from http://127.0.0.1:<port> and calls
@@ -14,7 +12,7 @@ if (missing !== false) t.fail(missing)
  * only from `localhost` (a potentially trustworthy origin), so the API is the one on
  * localhost.
  */
-t.test('the demo page on a second origin drives the whole flow with CORS and SameSite=None', { skip: missing }, async t => {
+t.test('the demo page on a second origin drives the whole flow with CORS and SameSite=None', async t => {
   t.setTimeout(300_000)
   const browser = await launchChromium(t)
   const apiPort = await freePort()

@@ -7,7 +7,7 @@ import { openApp, run } from '../../src/cli/user.js'
 import { UserRepository } from '../../src/accounts/users.js'
 import { PasswordHasher } from '../../src/accounts/passwords.js'
 import { PROJECT_ROOT } from '../../src/redis/local-server.js'
-import { redisAt, startCluster, startSentinel, tempDir } from '../resilience/processes.js'
+import { redisAt, startCluster, startSentinel, tempDir } from '../helper.js'
 
 t.test('npm run user adds, lists, disables and enables accounts', async t => {
   const ctx = await build(t)

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../src/redis/local-server.js'
-import { startApiServer } from '../real-server.js'
+import { requireTool, startApiServer } from '../helper.js'
 
 /*
  * The README's curl walk-through, run as written with real curl against a real server.
@@ -52,6 +52,7 @@ async function bash (script: string, cwd: string): Promise<{ code: number | null
 }
 
 t.test('the README curl walk-through answers as documented', async t => {
+  for (const tool of ['bash', 'curl'] as const) requireTool(tool)
   const blocks = await runnableBlocks()
   const all = blocks.map(b => b.code).join('\n')
   for (const step of ['/register', '/verify-email', '/login', '/me', '/logout', 'cookies.txt', 'var/outbox']) {

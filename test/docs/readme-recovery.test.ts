@@ -1,25 +1,22 @@
 import t from 'tap'
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
 import { PROJECT_ROOT } from '../../src/redis/local-server.js'
-import { build } from '../helper.js'
+import { build, listen, requireTool } from '../helper.js'
 
-const missing = ['bash', 'curl', 'perl'].filter(cmd => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0)
-
-t.test('the password-reset walk-through of the README runs as written: forgot through the outbox, reset, change', { skip: missing.length > 0 ? `needs ${missing.join(', ')}` : false }, async t => {
+t.test('the password-reset walk-through of the README runs as written: forgot through the outbox, reset, change', async t => {
+  for (const tool of ['bash', 'curl', 'perl'] as const) requireTool(tool)
   const ctx = await build(t)
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
-  const port = (ctx.app.server.address() as AddressInfo).port
+  const base = await listen(ctx.app)
   const doc = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8')
   const block = doc.match(/### Walk-through with curl[\s\S]*?```sh\n([\s\S]*?)```/)![1]
   // The same commands against this test's server, Redis and outbox, run from a scratch
   // directory (the cookie file lands there).
   const script = block
-    .replaceAll('http://localhost:3000', `http://127.0.0.1:${port}`)
+    .replaceAll('http://localhost:3000', base)
     .replaceAll('var/outbox', ctx.outbox)
     .replaceAll('npm run user --', `npm --prefix '${PROJECT_ROOT}' run -s user --`)
   const cwd = await mkdtemp(join(tmpdir(), 'gatehouse-walk-'))

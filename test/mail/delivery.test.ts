@@ -1,17 +1,15 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Mailer, type MailerOptions } from '../../src/mail/delivery.js'
 import { passwordResetMessage } from '../../src/accounts/recovery-mail.js'
-import { closedPort, linkToken, startSmtpSink } from '../smtp-sink.js'
-
-type Tap = Parameters<typeof startSmtpSink>[0]
+import { closedPort, linkToken, startSmtpSink } from '../support/smtp-sink.js'
 
 interface LogLine { level: number, msg: string, messageId?: string, smtpError?: { code?: string, responseCode?: number }, attempts?: number, attempt?: number, file?: string }
 
-async function mailer (t: Tap, opts: Partial<MailerOptions> = {}): Promise<{ mailer: Mailer, logs: LogLine[], outbox: string }> {
+async function mailer (t: Test, opts: Partial<MailerOptions> = {}): Promise<{ mailer: Mailer, logs: LogLine[], outbox: string }> {
   const logs: LogLine[] = []
   const logger = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { logs.push(JSON.parse(line)) } } } })
   const outbox = opts.outboxDir ?? await mkdtemp(join(tmpdir(), 'gatehouse-mailer-'))

@@ -9,8 +9,7 @@ import { disableTotp, enableTotp, loginStep, MfaChallenges, setupTotp, verifyCha
 import { PasswordHasher } from '../../src/accounts/passwords.js'
 import { TotpStore } from '../../src/mfa/totp.js'
 import { UserRepository, type User } from '../../src/accounts/users.js'
-import { startTestRedis } from '../helper.js'
-import { Authenticator } from '../totp-codes.js'
+import { startTestRedis, Authenticator } from '../helper.js'
 import { RedisSessionStore } from '../../src/sessions/store.js'
 import { TokenStore } from '../../src/tokens/store.js'
 

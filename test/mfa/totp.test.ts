@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { CryptoBox, parseKeyRing } from '../../src/crypto/box.js'
 import { matchTotp, newTotpSecret, otpauthUri, qrSvg, TotpStore } from '../../src/mfa/totp.js'
-import { startTestRedis } from '../helper.js'
-import { base32Decode, hotp, totpAtStep } from '../totp-codes.js'
+import { startTestRedis, base32Decode, hotp, totpAtStep } from '../helper.js'
 
 // RFC 6238 appendix B, SHA-1: the 20-byte ASCII secret "12345678901234567890".
 const RFC_SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'

@@ -1,14 +1,13 @@
 import type { LightMyRequestResponse } from 'fastify'
+import type { Test } from 'tap'
 import { build, cookieOf, type TestContext } from '../helper.js'
 import { authorizeAtProvider, startProvider, type TestProvider } from './provider.js'
-
-type Tap = Parameters<typeof build>[0]
 
 export const APP = 'http://localhost:3000'
 export const CALLBACK = `${APP}/api/auth/oauth/test/callback`
 
 /** The app with the test provider configured as `test`, and the provider. */
-export async function buildWithProvider (t: Tap, env: Record<string, string> = {}, entries?: (tp: TestProvider) => Array<Record<string, unknown>>): Promise<{ ctx: TestContext, tp: TestProvider }> {
+export async function buildWithProvider (t: Test, env: Record<string, string> = {}, entries?: (tp: TestProvider) => Array<Record<string, unknown>>): Promise<{ ctx: TestContext, tp: TestProvider }> {
   const tp = await startProvider(t, () => [CALLBACK, `${APP}/api/auth/oauth/other/callback`])
   const ctx = await build(t, { OAUTH_PROVIDERS: JSON.stringify(entries?.(tp) ?? [tp.entry()]), ...env })
   return { ctx, tp }

@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Provider from 'oidc-provider'
-
-type Tap = { teardown: (fn: () => unknown) => void }
+import type { Test } from 'tap'
 
 export interface TestAccount {
   email?: string
@@ -33,7 +32,7 @@ export interface TestProvider {
  * on a free port over plain http. `redirectUris` is called once the first request arrives,
  * so an app that listens after the provider started can still be its client.
  */
-export async function startProvider (t: Tap, redirectUris: () => string[]): Promise<TestProvider> {
+export async function startProvider (t: Pick<Test, 'teardown'>, redirectUris: () => string[]): Promise<TestProvider> {
   const server = createServer((req, res) => { handle(req, res) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

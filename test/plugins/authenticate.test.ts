@@ -32,7 +32,7 @@ t.test('GET /me reads the session and the user in one Redis command and writes n
 t.test('a session whose user was deleted answers 401 and is ended', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
-  const id = u.login.json().user.id as string
+  const id = u.userId
   await ctx.redis.del(`gh:user:{${id}}`)
   const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })
   t.equal(me.statusCode, 401)
@@ -43,7 +43,7 @@ t.test('a session whose user was deleted answers 401 and is ended', async t => {
 t.test('a session whose user was disabled answers 401 and ends every session and token family of the user', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
-  const id = u.login.json().user.id as string
+  const id = u.userId
   const other = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: u.email, password: u.password } })
   const token = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email: u.email, password: u.password } })
   t.equal(token.statusCode, 200)
@@ -62,7 +62,7 @@ t.test('a session whose user was disabled answers 401 and ends every session and
 t.test('a bearer token of a disabled user answers 401 and ends the cookie sessions too', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
-  const id = u.login.json().user.id as string
+  const id = u.userId
   const token = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email: u.email, password: u.password } })
   await ctx.redis.hset(`gh:user:{${id}}`, 'disabled', '1')
   const me = await ctx.app.inject({ url: '/api/auth/me', headers: { authorization: `Bearer ${token.json().accessToken as string}` } })
@@ -74,7 +74,7 @@ t.test('a bearer token of a disabled user answers 401 and ends the cookie sessio
 t.test('a change to the user is seen by the next request', async t => {
   const ctx = await build(t)
   const u = await signedInUser(ctx)
-  const id = u.login.json().user.id as string
+  const id = u.userId
   await ctx.redis.hset(`gh:user:{${id}}`, 'firstName', 'Ada')
   const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: u.cookie } })
   t.equal(me.json().user.firstName, 'Ada')

@@ -38,7 +38,7 @@ t.test('GET /metrics reports requests by route template, logins by outcome, sess
   t.ok((sample(body, 'nodejs_eventloop_lag_seconds') ?? -1) >= 0, 'event-loop lag')
   t.match(body, /^nodejs_eventloop_lag_p99_seconds \S+$/m)
 
-  const out = await ctx.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: u.cookie, 'x-csrf-token': u.login.json().csrfToken } })
+  const out = await ctx.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: u.cookie, 'x-csrf-token': u.csrfToken } })
   t.equal(out.statusCode, 204)
   const after = (await ctx.app.inject({ url: '/metrics' })).body
   t.equal(sample(after, 'gatehouse_active_sessions'), 0, 'the logout left the census')

@@ -1,27 +1,24 @@
 import t from 'tap'
-import { call, redisAt, signUp, startServer, tempDir } from './processes.js'
-import { PASSWORD, uniqueEmail } from '../helper.js'
+import { request, signedInUser, startApiServer, startServer, PASSWORD, uniqueEmail } from '../helper.js'
 
 // Bound on the whole shutdown; close-with-grace itself gives up (exit 1) after 10 s.
 const EXIT_BOUND_MS = 30_000
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal} during a login: the login completes with 200, Redis is closed, the process exits 0`, async t => {
-    const dir = await tempDir(t, 'redis')
-    const outbox = await tempDir(t, 'outbox')
-    const redis = await redisAt(t, dir)
     // A deliberately slow Argon2 (64 MiB, 20 passes) so the signal lands mid-hash.
-    const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, ARGON2_MEMORY_KIB: '65536', ARGON2_ITERATIONS: '20' })
+    const server = await startApiServer(t, { env: { ARGON2_MEMORY_KIB: '65536', ARGON2_ITERATIONS: '20' } })
+    const { outbox, redis } = server
     const email = uniqueEmail('shutdown')
-    await signUp(server, outbox, email, PASSWORD)
+    await signedInUser(server, email)
 
-    const login = call(server.url, 'POST', '/api/auth/login', { body: { email, password: PASSWORD }, timeoutMs: EXIT_BOUND_MS })
+    const login = request(server.url, 'POST', '/api/auth/login', { body: { email, password: PASSWORD }, timeoutMs: EXIT_BOUND_MS })
     const seen = server.lines.length
     // The request has reached the handler once Fastify logs it; the hash takes about a second.
     const incoming = await server.waitForLog(e => e.msg === 'incoming request' && e.req?.url === '/api/auth/login', { from: seen })
     server.child.kill(signal)
     await server.waitForLog(e => e.msg === 'closing', { from: seen })
-    const late = await call(server.url, 'GET', '/health/live', { timeoutMs: 5000 }).then(r => r.status, (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message)
+    const late = await request(server.url, 'GET', '/health/live', { timeoutMs: 5000 }).then(r => r.status, (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message)
     // Refused, reset (a pooled keep-alive socket the server closed) or 503: never served.
     t.ok(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 503].includes(late), `a new request after the signal is not served (${String(late)})`)
 
@@ -45,6 +42,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
     // The session written during shutdown is in Redis: it was not cut off half way.
     const again = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox })
-    t.equal((await call(again.url, 'GET', '/api/auth/me', { cookie: answer.cookie })).status, 200, 'the new session is usable on the next server')
+    t.equal((await request(again.url, 'GET', '/api/auth/me', { cookie: answer.cookie })).status, 200, 'the new session is usable on the next server')
   })
 }

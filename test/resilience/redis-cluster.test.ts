@@ -1,16 +1,11 @@
 import t from 'tap'
 import { Cluster } from 'ioredis'
-import { loadConfig } from '../../src/config.js'
-import { kill9, redisAt, redisCli, startCluster, tempDir, until } from './processes.js'
-import { buildApp, cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
+import { kill9, redisAt, redisCli, startCluster, until, build, cookieOf, PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail } from '../helper.js'
 import { endAllSessions } from '../../src/sessions/end-all.js'
 
 t.test('the whole flow runs on a three-master Redis Cluster, with one slot per user', async t => {
   const cluster = await startCluster(t)
-  const outbox = await tempDir(t, 'outbox')
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_CLUSTER_NODES: cluster.spec, MAIL_OUTBOX_DIR: outbox })
-  const server = await buildApp(t, config)
-  const ctx = { app: server, config, outbox }
+  const ctx = await build(t, { REDIS_CLUSTER_NODES: cluster.spec })
   t.ok(ctx.app.redis instanceof Cluster, 'the app talks to the cluster through ioredis Cluster')
   const probe = new Cluster(cluster.spec.split(',').map(hp => ({ host: '127.0.0.1', port: Number(hp.split(':')[1]) })))
   t.teardown(() => probe.disconnect())
@@ -86,20 +81,12 @@ t.test('the whole flow runs on a three-master Redis Cluster, with one slot per u
 
 t.test('a cluster master killed and restarted: 503 while it is gone, the same session works once it is back', async t => {
   const cluster = await startCluster(t)
-  const outbox = await tempDir(t, 'outbox')
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_CLUSTER_NODES: cluster.spec, MAIL_OUTBOX_DIR: outbox })
-  const server = await buildApp(t, config)
-
-  const email = uniqueEmail('cluster-down')
-  t.equal((await server.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password: PASSWORD } })).statusCode, 202)
-  const token = await tokenFromOutbox(outbox, email, 'verify-email')
-  t.equal((await server.inject({ method: 'POST', url: '/api/auth/verify-email', payload: { token } })).statusCode, 200)
-  const login = await server.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: PASSWORD } })
-  t.equal(login.statusCode, 200)
-  const cookie = cookieOf(login) as string
+  const ctx = await build(t, { REDIS_CLUSTER_NODES: cluster.spec })
+  const server = ctx.app
+  const { cookie, userId } = await signedInUser(ctx, uniqueEmail('cluster-down'))
 
   // Kill the master that holds this session's key.
-  const [session] = await server.sessionStore.listForUser(login.json().user.id)
+  const [session] = await server.sessionStore.listForUser(userId)
   const slot = Number(redisCli(['-p', String(cluster.nodes[0].port), 'CLUSTER', 'KEYSLOT', server.sessionStore.keyOfDigest(session.digest)]).trim())
   const owner = cluster.nodes.find(n => redisCli(['-p', String(n.port), 'CLUSTER', 'NODES']).split('\n').some(line => {
     if (!line.includes('myself')) return false

@@ -2,10 +2,8 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { loadConfig } from '../../src/config.js'
 import { REDIS_CONF } from '../../src/redis/local-server.js'
-import { redisAt, redisCli, startSentinel, tempDir, until } from './processes.js'
-import { buildApp, cookieOf, PASSWORD, tokenFromOutbox, uniqueEmail } from '../helper.js'
+import { redisAt, redisCli, startSentinel, tempDir, until, build, cookieOf, PASSWORD, signedInUser, uniqueEmail } from '../helper.js'
 
 t.test('with Sentinel the server follows a failover to the promoted replica, sessions included', async t => {
   const master = await redisAt(t, await tempDir(t, 'master'), undefined, [], true)
@@ -15,17 +13,9 @@ t.test('with Sentinel the server follows a failover to the promoted replica, ses
   const { port: sentinelPort, ask } = await startSentinel(t, master.port, 'gh')
   await until('the sentinel knows the replica', async () => ask('SENTINEL', 'REPLICAS', 'gh').includes(String(replica.port)))
 
-  const outbox = await tempDir(t, 'outbox')
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'gh', MAIL_OUTBOX_DIR: outbox })
-  const server = await buildApp(t, config)
-
-  const email = uniqueEmail('sentinel')
-  t.equal((await server.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password: PASSWORD } })).statusCode, 202)
-  const token = await tokenFromOutbox(outbox, email, 'verify-email')
-  t.equal((await server.inject({ method: 'POST', url: '/api/auth/verify-email', payload: { token } })).statusCode, 200)
-  const login = await server.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password: PASSWORD } })
-  t.equal(login.statusCode, 200)
-  const cookie = cookieOf(login) as string
+  const ctx = await build(t, { REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'gh' })
+  const server = ctx.app
+  const { email, cookie } = await signedInUser(ctx, uniqueEmail('sentinel'))
   t.equal((await server.inject({ url: '/api/auth/me', headers: { cookie } })).statusCode, 200)
   t.equal((server.redis as Redis).stream.remotePort, master.port, 'connected to the master the sentinel named')
 

@@ -1,10 +1,8 @@
 import t from 'tap'
 import fc from 'fast-check'
-import Fastify, { type RouteOptions } from 'fastify'
+import type { Test } from 'tap'
 import { Redis } from 'ioredis'
-import app, { serverOptions } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
-import { build, registerUser, signedInUser, startTestRedis, tokenFromOutbox, PASSWORD } from '../helper.js'
+import { appRoutes, build, registerUser, signedInUser, tokenFromOutbox, PASSWORD } from '../helper.js'
 
 const NUM_RUNS = 120
 
@@ -28,21 +26,15 @@ function diff (before: Map<string, string>, after: Map<string, string>): string[
 }
 
 /** The state-changing routes the app really has, with the field names of their bodies. */
-async function discoverRoutes (t: Parameters<typeof startTestRedis>[0]): Promise<Array<{ method: string, url: string, fields: Record<string, FieldSchema>, required: string[] }>> {
-  const server = await startTestRedis(t)
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: server.url })
-  const fastify = Fastify(serverOptions(config))
+async function discoverRoutes (t: Test): Promise<Array<{ method: string, url: string, fields: Record<string, FieldSchema>, required: string[] }>> {
   const found: Array<{ method: string, url: string, fields: Record<string, FieldSchema>, required: string[] }> = []
-  fastify.addHook('onRoute', (r: RouteOptions) => {
+  for (const r of await appRoutes(t)) {
     for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
       if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) continue
       const body = (r.schema as { body?: { properties?: Record<string, unknown>, required?: string[] } } | undefined)?.body
       found.push({ method, url: r.url, fields: (body?.properties ?? {}) as Record<string, FieldSchema>, required: body?.required ?? [] })
     }
-  })
-  await fastify.register(app, { config })
-  await fastify.ready()
-  await fastify.close()
+  }
   return found
 }
 

@@ -1,11 +1,7 @@
 import t from 'tap'
-import Fastify, { type RouteOptions } from 'fastify'
 import { request as httpRequest } from 'node:http'
-import app, { serverOptions } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
 import { COMMON_PASSWORD_COUNT } from '../../src/accounts/passwords.js'
-import { build, signedInUser, startTestRedis, tokenFromOutbox, uniqueEmail, PASSWORD } from '../helper.js'
-import { http, listen } from '../socket.js'
+import { appRoutes, build, signedInUser, tokenFromOutbox, uniqueEmail, PASSWORD, request, listen } from '../helper.js'
 
 const ARGON = { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' }
 
@@ -38,7 +34,7 @@ t.test('hostile bodies', async t => {
   const ctx = await build(t, ARGON)
   const base = await listen(ctx.app)
   const user = await signedInUser(ctx)
-  const json = async (path: string, raw: string | Uint8Array<ArrayBuffer>, contentType = 'application/json') => await http(base, 'POST', path, { raw, headers: { 'content-type': contentType } })
+  const json = async (path: string, raw: string | Uint8Array<ArrayBuffer>, contentType = 'application/json') => await request(base, 'POST', path, { raw, headers: { 'content-type': contentType } })
 
   t.test('__proto__ and constructor.prototype keys are refused with 400 and pollute nothing', async t => {
     for (const raw of [
@@ -65,7 +61,7 @@ t.test('hostile bodies', async t => {
     t.equal(await chunked(base, '/api/auth/register', 1024 * 1024), 413, 'chunked, no Content-Length')
     const just = JSON.stringify({ email: 'a@b.cd', password: 'x'.repeat(16 * 1024) })
     t.equal((await json('/api/auth/login', just)).status, 413, 'just over 16 KiB')
-    const me = await http(base, 'GET', '/api/auth/me', { headers: { cookie: user.cookie } })
+    const me = await request(base, 'GET', '/api/auth/me', { headers: { cookie: user.cookie } })
     t.equal(me.status, 200, 'the server is fine afterwards')
   })
 
@@ -107,12 +103,12 @@ t.test('hostile bodies', async t => {
   })
 
   t.test('unknown fields and wrong types are refused with 400, never coerced', async t => {
-    const extra = await http(base, 'POST', '/api/auth/register', { body: { email: uniqueEmail(), password: PASSWORD, role: 'admin' } })
+    const extra = await request(base, 'POST', '/api/auth/register', { body: { email: uniqueEmail(), password: PASSWORD, role: 'admin' } })
     t.equal(extra.status, 400)
     t.same(extra.body.fieldErrors, { role: ['is not allowed'] })
-    const number = await http(base, 'POST', '/api/auth/login', { body: { email: user.email, password: 12345678 } })
+    const number = await request(base, 'POST', '/api/auth/login', { body: { email: user.email, password: 12345678 } })
     t.equal(number.status, 400)
-    const array = await http(base, 'POST', '/api/auth/login', { body: { email: [user.email], password: PASSWORD } })
+    const array = await request(base, 'POST', '/api/auth/login', { body: { email: [user.email], password: PASSWORD } })
     t.equal(array.status, 400)
   })
 })
@@ -150,14 +146,7 @@ t.test('password policy', async t => {
 })
 
 t.test('every route\'s schemas are closed objects with bounded strings', async t => {
-  const server = await startTestRedis(t)
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: server.url })
-  const fastify = Fastify(serverOptions(config))
-  const routes: RouteOptions[] = []
-  fastify.addHook('onRoute', route => { routes.push(route) })
-  await fastify.register(app, { config })
-  await fastify.ready()
-  t.teardown(async () => await fastify.close())
+  const routes = await appRoutes(t)
 
   const problems: string[] = []
   const walk = (schema: any, where: string): void => {

@@ -1,8 +1,6 @@
 import t from 'tap'
-import { loadConfig } from '../../../src/config.js'
 import { LoginThrottle } from '../../../src/accounts/login-throttle.js'
-import { build, buildApp, signedInUser, uniqueEmail, PASSWORD } from '../../helper.js'
-import { http, listen } from '../../socket.js'
+import { build, signedInUser, uniqueEmail, PASSWORD, request, listen } from '../../helper.js'
 
 const ARGON = { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1', LOGIN_FREE_FAILURES: '5' }
 
@@ -13,7 +11,7 @@ t.test('the 11th login in a minute from one IP is refused with 429 and Retry-Aft
   let last
   for (let i = 0; i < 11; i++) {
     // different accounts, so only the per-IP limit can be what stops the 11th
-    last = await http(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('ip'), password: 'wrong password' } })
+    last = await request(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('ip'), password: 'wrong password' } })
     statuses.push(last.status)
   }
   t.same(statuses, [...Array(10).fill(401), 429])
@@ -25,29 +23,29 @@ t.test('the 11th login in a minute from one IP is refused with 429 and Retry-Aft
   t.ok(keys.length > 0, 'the count lives in Redis, shared by every process')
 })
 
+const FOUR_ADDRESSES = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']
+
+/** One failed login for each X-Forwarded-For address, in order, over a real socket: their statuses. */
+async function failedLoginsFrom (base: string, addresses: string[]): Promise<number[]> {
+  const statuses: number[] = []
+  for (const address of addresses) {
+    const r = await request(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('xff'), password: 'wrong password' }, headers: { 'x-forwarded-for': address } })
+    statuses.push(r.status)
+  }
+  return statuses
+}
+
 t.test('with TRUST_PROXY off a spoofed X-Forwarded-For does not choose the rate-limit key', async t => {
   const ctx = await build(t, { ...ARGON, LOGIN_RATE_LIMIT: '3' })
   const base = await listen(ctx.app)
-  const statuses: number[] = []
-  for (let i = 0; i < 4; i++) {
-    const r = await http(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('xff'), password: 'wrong password' }, headers: { 'x-forwarded-for': `203.0.113.${i + 1}` } })
-    statuses.push(r.status)
-  }
-  t.same(statuses, [401, 401, 401, 429], 'every spoofed address shares the socket address\'s count')
+  t.same(await failedLoginsFrom(base, FOUR_ADDRESSES), [401, 401, 401, 429], 'every spoofed address shares the socket address\'s count')
 })
 
 t.test('with TRUST_PROXY on the client address comes from X-Forwarded-For', async t => {
   const ctx = await build(t, { ...ARGON, LOGIN_RATE_LIMIT: '3', TRUST_PROXY: 'on' })
   const base = await listen(ctx.app)
-  const statuses: number[] = []
-  for (let i = 0; i < 4; i++) {
-    const r = await http(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('xff'), password: 'wrong password' }, headers: { 'x-forwarded-for': `203.0.113.${i + 1}` } })
-    statuses.push(r.status)
-  }
-  t.same(statuses, [401, 401, 401, 401], 'each forwarded address has its own count')
-  for (let i = 0; i < 3; i++) await http(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('xff'), password: 'wrong password' }, headers: { 'x-forwarded-for': '198.51.100.7' } })
-  const fourth = await http(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('xff'), password: 'wrong password' }, headers: { 'x-forwarded-for': '198.51.100.7' } })
-  t.equal(fourth.status, 429, 'one forwarded address is still limited')
+  t.same(await failedLoginsFrom(base, FOUR_ADDRESSES), [401, 401, 401, 401], 'each forwarded address has its own count')
+  t.same(await failedLoginsFrom(base, Array(4).fill('198.51.100.7')), [401, 401, 401, 429], 'one forwarded address is still limited')
 })
 
 t.test('with TRUST_PROXY=1 only the hop our proxy appended counts, not what the client wrote before it', async t => {
@@ -56,11 +54,11 @@ t.test('with TRUST_PROXY=1 only the hop our proxy appended counts, not what the 
   const statuses: number[] = []
   for (let i = 0; i < 4; i++) {
     // the client forges the first entry; the (one, trusted) proxy appends the real address
-    const r = await http(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('hop'), password: 'wrong password' }, headers: { 'x-forwarded-for': `10.9.9.${i + 1}, 192.0.2.50` } })
+    const r = await request(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('hop'), password: 'wrong password' }, headers: { 'x-forwarded-for': `10.9.9.${i + 1}, 192.0.2.50` } })
     statuses.push(r.status)
   }
   t.same(statuses, [401, 401, 401, 429])
-  const other = await http(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('hop'), password: 'wrong password' }, headers: { 'x-forwarded-for': '10.9.9.1, 192.0.2.51' } })
+  const other = await request(base, 'POST', '/api/auth/login', { body: { email: uniqueEmail('hop'), password: 'wrong password' }, headers: { 'x-forwarded-for': '10.9.9.1, 192.0.2.51' } })
   t.equal(other.status, 401, 'another real client address has its own count')
 })
 
@@ -68,7 +66,7 @@ t.test('failures on one account from many IPs end in a growing, capped back-off;
   const ctx = await build(t, { ...ARGON, TRUST_PROXY: 'on', LOGIN_BACKOFF_BASE: '60' })
   const base = await listen(ctx.app)
   const user = await signedInUser(ctx)
-  const attempt = async (i: number, password: string, email = user.email) => await http(base, 'POST', '/api/auth/login', { body: { email, password }, headers: { 'x-forwarded-for': `198.18.${i >> 8}.${i & 255}` } })
+  const attempt = async (i: number, password: string, email = user.email) => await request(base, 'POST', '/api/auth/login', { body: { email, password }, headers: { 'x-forwarded-for': `198.18.${i >> 8}.${i & 255}` } })
 
   const statuses: number[] = []
   for (let i = 0; i < 5; i++) statuses.push((await attempt(i, 'not the password')).status)
@@ -112,8 +110,7 @@ t.test('an unknown account backs off exactly like a known one', async t => {
 
 t.test('two server processes share one account\'s failure count', async t => {
   const first = await build(t, { ...ARGON, LOGIN_BACKOFF_BASE: '60' })
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: first.server.url, MAIL_OUTBOX_DIR: first.outbox, LOGIN_BACKOFF_BASE: '60', ...ARGON })
-  const second = await buildApp(t, config)
+  const { app: second } = await build(t, { ...ARGON, LOGIN_BACKOFF_BASE: '60' }, first.server)
   const email = uniqueEmail('shared')
   const statuses: number[] = []
   for (let i = 0; i < 6; i++) {

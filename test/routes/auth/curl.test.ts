@@ -4,11 +4,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { build, PASSWORD, registerUser, verifyUser, uniqueEmail } from '../../helper.js'
+import { build, listen, PASSWORD, registerUser, request, requireTool, signedInUser, verifyUser, uniqueEmail } from '../../helper.js'
 
 const run = promisify(execFile)
 
 t.test('a person with curl and a cookie jar signs in, reads /me and signs out over a real socket', async t => {
+  requireTool('curl')
   const ctx = await build(t)
   const base = await ctx.app.listen({ port: 0, host: '127.0.0.1' })
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-curl-'))
@@ -43,13 +44,8 @@ t.test('a person with curl and a cookie jar signs in, reads /me and signs out ov
 
 t.test('concurrent requests over one cookie jar all see the session', async t => {
   const ctx = await build(t)
-  const base = await ctx.app.listen({ port: 0, host: '127.0.0.1' })
-  const email = uniqueEmail('parallel')
-  await registerUser(ctx, email)
-  await verifyUser(ctx, email)
-  const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) })
-  t.equal(login.status, 200)
-  const cookie = login.headers.getSetCookie()[0].split(';')[0]
-  const answers = await Promise.all(Array.from({ length: 50 }, async () => (await fetch(`${base}/api/auth/me`, { headers: { cookie } })).status))
+  const base = await listen(ctx.app)
+  const { cookie } = await signedInUser({ url: base, outbox: ctx.outbox })
+  const answers = await Promise.all(Array.from({ length: 50 }, async () => (await request(base, 'GET', '/api/auth/me', { cookie })).status))
   t.same(answers, Array(50).fill(200))
 })

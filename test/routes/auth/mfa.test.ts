@@ -1,12 +1,11 @@
 import t from 'tap'
-import { build, cookieOf, PASSWORD, signedInUser } from '../../helper.js'
-import { Authenticator, base32Decode } from '../../totp-codes.js'
-import { assertLoginSuccess, assertProblem, dumpRedis, enrolledUser, KEY, login, me, mfaState, post } from '../../two-factor-helper.js'
+import { build, cookieOf, PASSWORD, signedInUser, Authenticator, base32Decode } from '../../helper.js'
+import { assertLoginSuccess, assertProblem, dumpRedis, enrolledUser, KEY, login, me, mfaState, post } from '../../support/two-factor.js'
 
 t.test('enrolment: setup gives a scannable URI and QR code, enable turns 2FA on and shows ten backup codes once', async t => {
   const ctx = await build(t, { DATA_ENCRYPTION_KEY: KEY })
   const u = await signedInUser(ctx)
-  const userId = u.login.json().user.id
+  const userId = u.userId
   const other = await login(ctx, u.email)
   const otherCookie = cookieOf(other) as string
 
@@ -141,7 +140,7 @@ t.test('bad input on every new route is refused with a 4xx and changes nothing',
   const e = await enrolledUser(ctx)
   const token = (await login(ctx, e.email)).json().mfaToken as string
   const fresh = await signedInUser(ctx)
-  const freshId = fresh.login.json().user.id as string
+  const freshId = fresh.userId
   const huge = 'x'.repeat(20 * 1024)
   const odd = ['\u0661\u0662\u0663\u0664\u0665\u0666', '\uff11\uff12\uff13\uff14\uff15\uff16', '123\u200b456', '\u202e654321', '12345\u0301', '\ud800\udc00\ud800', '😀😀😀😀😀😀']
   const cases: Array<[string, unknown]> = [

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { build, cookieOf, type TestContext } from '../../helper.js'
 import { APP, errorOf, start } from '../../oauth/flow-helper.js'
-
-type Tap = Parameters<typeof build>[0]
 
 interface FakeUser { id: number, login: string, name: string, emails: Array<{ email: string, primary: boolean, verified: boolean }> }
 
@@ -14,7 +12,7 @@ interface FakeUser { id: number, login: string, name: string, emails: Array<{ em
  * `current`), a token endpoint that answers errors with 200 as GitHub does, /user (numeric
  * id, no `sub`) and /user/emails.
  */
-async function startFakeGitHub (t: Tap): Promise<{ base: string, current: { user: FakeUser }, seen: Array<Record<string, string>> }> {
+async function startFakeGitHub (t: Test): Promise<{ base: string, current: { user: FakeUser }, seen: Array<Record<string, string>> }> {
   const codes = new Map<string, { challenge: string, method: string, redirectUri: string, user: FakeUser }>()
   const tokens = new Map<string, FakeUser>()
   const current = { user: { id: 4242, login: 'octo', name: 'Octo Cat', emails: [{ email: 'octo@example.com', primary: true, verified: true }] } as FakeUser }
@@ -66,7 +64,7 @@ async function startFakeGitHub (t: Tap): Promise<{ base: string, current: { user
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, current, seen }
 }
 
-async function setup (t: Tap): Promise<{ ctx: TestContext, gh: Awaited<ReturnType<typeof startFakeGitHub>> }> {
+async function setup (t: Test): Promise<{ ctx: TestContext, gh: Awaited<ReturnType<typeof startFakeGitHub>> }> {
   const gh = await startFakeGitHub(t)
   const entry = {
     id: 'gh',

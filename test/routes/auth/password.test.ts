@@ -1,32 +1,34 @@
 import t from 'tap'
-import type { AddressInfo } from 'node:net'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cookieOf, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
+import type { Test } from 'tap'
+import { build, CookieJar, cookieOf, listen, request, registerUser, uniqueEmail, verifyUser, PASSWORD, type LinkKind, type TestContext } from '../../helper.js'
 import { decodeSession } from '../../../src/sessions/record.js'
-import { buildWithInstance } from '../../app-instance.js'
-import type { FastifyInstance } from 'fastify'
-import { closedPort, linkToken, startSmtpSink, type SmtpSink } from '../../smtp-sink.js'
+import { closedPort, linkToken, startSmtpSink, type SmtpSink } from '../../support/smtp-sink.js'
 
 const NEW_PASSWORD = 'violet mountain ferry lantern'
 const ORIGIN = 'https://gatehouse.test'
 
-interface Ctx extends TestContext { sink: SmtpSink, instance: FastifyInstance }
+interface Ctx extends TestContext {
+  sink: SmtpSink
+  /** the token of the last `kind` link that arrived over SMTP for `to` */
+  tokenFor: (to: string, kind: LinkKind) => Promise<string>
+}
 
-async function setup (tt: Parameters<typeof startSmtpSink>[0], env: Record<string, string> = {}): Promise<Ctx> {
+async function setup (tt: Test, env: Record<string, string> = {}): Promise<Ctx> {
   const sink = await startSmtpSink(tt)
-  const ctx = await buildWithInstance(tt, { SMTP_URL: sink.url, APP_ORIGIN: ORIGIN, ...env })
-  return { ...ctx, sink }
+  const ctx = await build(tt, { SMTP_URL: sink.url, APP_ORIGIN: ORIGIN, ...env })
+  const tokenFor = async (to: string, kind: LinkKind): Promise<string> => {
+    await ctx.app.mailer.drain()
+    return linkToken(sink.to(to).at(-1)!, ORIGIN, kind)
+  }
+  return { ...ctx, sink, tokenFor }
 }
 
 /** Registers and verifies through the SMTP sink; returns the address. */
 async function signUp (ctx: Ctx, email = uniqueEmail('pw')): Promise<string> {
-  const reg = await ctx.app.inject({ method: 'POST', url: '/api/auth/register', payload: { email, password: PASSWORD } })
-  if (reg.statusCode !== 202) throw new Error(`register answered ${reg.statusCode}`)
-  await ctx.instance.mailer.drain()
-  const token = linkToken(ctx.sink.to(email).at(-1)!, ORIGIN, 'verify-email')
-  const ver = await ctx.app.inject({ method: 'POST', url: '/api/auth/verify-email', payload: { token } })
-  if (ver.statusCode !== 200) throw new Error(`verify answered ${ver.statusCode}`)
+  await registerUser(ctx, email)
+  await verifyUser(ctx, email)
   return email
 }
 
@@ -47,7 +49,7 @@ async function forgot (ctx: Ctx, email: string, remoteAddress = '127.0.0.1') {
 async function resetToken (ctx: Ctx, email: string): Promise<string> {
   const res = await forgot(ctx, email)
   if (res.statusCode !== 202) throw new Error(`forgot answered ${res.statusCode}`)
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   const mail = ctx.sink.to(email).filter(m => m.subject === 'Reset your Gatehouse password').at(-1)
   if (mail === undefined) throw new Error('no reset mail arrived')
   return linkToken(mail, ORIGIN, 'reset-password')
@@ -57,38 +59,13 @@ async function reset (ctx: Pick<Ctx, 'app'>, token: string, password = NEW_PASSW
   return await ctx.app.inject({ method: 'POST', url: '/api/auth/password/reset', payload: { token, password } })
 }
 
-/** Cookie jar over a real socket: what a browser or curl -c/-b would hold. */
-class Jar {
-  cookie = ''
-  constructor (readonly base: string) {}
-  async fetch (path: string, init: { method?: string, body?: unknown } = {}): Promise<{ status: number, body: any }> {
-    const res = await fetch(this.base + path, {
-      method: init.method ?? 'GET',
-      headers: { ...(this.cookie === '' ? {} : { cookie: this.cookie }), ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body)
-    })
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';')
-      if (!pair.startsWith('sessionId=')) continue
-      this.cookie = /max-age=0|expires=thu, 01 jan 1970/i.test(c) ? '' : pair
-    }
-    const text = await res.text()
-    return { status: res.status, body: text === '' ? null : JSON.parse(text) }
-  }
-}
-
-async function listen (ctx: Ctx): Promise<string> {
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
-  return `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`
-}
-
 t.test('forgot, the link from the mail, reset: the new password signs in and the old one does not', async t => {
   const ctx = await setup(t)
   const email = await signUp(ctx)
   const res = await forgot(ctx, email)
   t.equal(res.statusCode, 202)
   t.same(res.json(), { message: 'If the address belongs to an account, a password reset email is on its way.' })
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   const mail = ctx.sink.to(email).at(-1)!
   t.equal(mail.subject, 'Reset your Gatehouse password')
   t.ok(mail.secure, 'smtp:// was upgraded with STARTTLS')
@@ -105,7 +82,7 @@ t.test('forgot, the link from the mail, reset: the new password signs in and the
   t.equal((await login(ctx, email, NEW_PASSWORD)).status, 200)
   t.equal((await login(ctx, email, PASSWORD)).status, 401)
 
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   const notice = ctx.sink.to(email).at(-1)!
   t.equal(notice.subject, 'Your Gatehouse password was changed')
   t.match(notice.text, /reset with an emailed link/)
@@ -116,8 +93,8 @@ t.test('an unknown, a disabled and a known address get the same 202; only the kn
   const ctx = await setup(t)
   const known = await signUp(ctx)
   const disabled = await signUp(ctx)
-  const u = await ctx.instance.users.findByEmail(disabled)
-  await ctx.instance.users.update(u!.id, { disabled: true })
+  const u = await ctx.app.users.findByEmail(disabled)
+  await ctx.app.users.update(u!.id, { disabled: true })
   const unknown = uniqueEmail('nobody')
   const before = ctx.sink.mails.length
   const answers = []
@@ -125,7 +102,7 @@ t.test('an unknown, a disabled and a known address get the same 202; only the kn
     const res = await forgot(ctx, email)
     answers.push({ status: res.statusCode, body: res.body, type: res.headers['content-type'] })
   }
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   t.same(answers[1], answers[0])
   t.same(answers[2], answers[0])
   const sent = ctx.sink.mails.slice(before)
@@ -134,28 +111,31 @@ t.test('an unknown, a disabled and a known address get the same 202; only the kn
   t.equal((await ctx.redis.keys('gh:reset:*')).length, 1, 'a token only for the known account')
 })
 
+/** Two cookie jars over a real socket, each signed in as `email`: a laptop and a phone. */
+async function twoDevices (t: Test, ctx: Ctx, email: string): Promise<[CookieJar, CookieJar]> {
+  const base = await listen(ctx.app)
+  const jars: [CookieJar, CookieJar] = [new CookieJar(base), new CookieJar(base)]
+  for (const jar of jars) t.equal((await jar.send('POST', '/api/auth/login', { body: { email, password: PASSWORD } })).status, 200, 'signed in')
+  return jars
+}
+
 t.test('a reset ends the sessions held in two other cookie jars', async t => {
   const ctx = await setup(t)
   const email = await signUp(ctx)
-  const base = await listen(ctx)
-  const laptop = new Jar(base)
-  const phone = new Jar(base)
-  for (const jar of [laptop, phone]) {
-    t.equal((await jar.fetch('/api/auth/login', { method: 'POST', body: { email, password: PASSWORD } })).status, 200)
-    t.equal((await jar.fetch('/api/auth/me')).status, 200)
-  }
+  const [laptop, phone] = await twoDevices(t, ctx, email)
+  for (const jar of [laptop, phone]) t.equal((await jar.send('GET', '/api/auth/me')).status, 200)
   const held = { laptop: laptop.cookie, phone: phone.cookie }
   const token = await resetToken(ctx, email)
-  const stranger = new Jar(base)
-  t.equal((await stranger.fetch('/api/auth/password/reset', { method: 'POST', body: { token, password: NEW_PASSWORD } })).status, 200)
+  const stranger = new CookieJar(laptop.base)
+  t.equal((await stranger.send('POST', '/api/auth/password/reset', { body: { token, password: NEW_PASSWORD } })).status, 200)
   for (const jar of [laptop, phone]) {
-    const res = await jar.fetch('/api/auth/me')
+    const res = await jar.send('GET', '/api/auth/me')
     t.equal(res.status, 401)
     t.equal(res.body.code, 'UNAUTHENTICATED')
   }
   t.equal(await me(ctx, held.laptop), 401)
   t.equal(await me(ctx, held.phone), 401)
-  const user = await ctx.instance.users.findByEmail(email)
+  const user = await ctx.app.users.findByEmail(email)
   t.equal(await ctx.redis.zcard(`gh:user:{${user!.id}}:sessions`), 0, 'the session index is empty')
   t.same(await ctx.redis.keys('gh:sess:*'), [], 'no session is left in Redis')
 })
@@ -175,30 +155,26 @@ t.test('a reset sent with a session of the same user expires that cookie', async
 t.test('a change keeps the current session under a new id and ends the others', async t => {
   const ctx = await setup(t)
   const email = await signUp(ctx)
-  const base = await listen(ctx)
-  const current = new Jar(base)
-  const other = new Jar(base)
-  await current.fetch('/api/auth/login', { method: 'POST', body: { email, password: PASSWORD } })
-  await other.fetch('/api/auth/login', { method: 'POST', body: { email, password: PASSWORD } })
+  const [current, other] = await twoDevices(t, ctx, email)
   const oldCookie = current.cookie
-  const before = await current.fetch('/api/auth/me')
-  const user = await ctx.instance.users.findByEmail(email)
+  const before = await current.send('GET', '/api/auth/me')
+  const user = await ctx.app.users.findByEmail(email)
   const sessionKeysBefore = await ctx.redis.keys('gh:sess:*')
   t.equal(sessionKeysBefore.length, 2)
 
-  const res = await current.fetch('/api/auth/password/change', { method: 'POST', body: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD } })
+  const res = await current.send('POST', '/api/auth/password/change', { body: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD } })
   t.equal(res.status, 200)
   t.same(res.body, { message: 'Password changed; other sessions were signed out.' })
   t.not(current.cookie, oldCookie, 'a new session id came back')
   t.not(current.cookie, '')
 
-  const after = await current.fetch('/api/auth/me')
+  const after = await current.send('GET', '/api/auth/me')
   t.equal(after.status, 200, 'the current session goes on')
   t.equal(after.body.user.id, user!.id)
   t.not(after.body.csrfToken, before.body.csrfToken, 'the CSRF token follows the new id')
   t.equal(after.body.session.expiresAt.slice(0, 10), before.body.session.expiresAt.slice(0, 10))
   t.equal(await me(ctx, oldCookie), 401, 'the old id is dead')
-  t.equal((await other.fetch('/api/auth/me')).status, 401, 'the other session ended')
+  t.equal((await other.send('GET', '/api/auth/me')).status, 401, 'the other session ended')
   const sessionKeysAfter = await ctx.redis.keys('gh:sess:*')
   t.equal(sessionKeysAfter.length, 1)
   t.notOk(sessionKeysBefore.includes(sessionKeysAfter[0]), 'the remaining session is stored under a new digest')
@@ -208,7 +184,7 @@ t.test('a change keeps the current session under a new id and ends the others', 
 
   t.equal((await login(ctx, email, NEW_PASSWORD)).status, 200)
   t.equal((await login(ctx, email, PASSWORD)).status, 401)
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   const notice = ctx.sink.to(email).at(-1)!
   t.equal(notice.subject, 'Your Gatehouse password was changed')
   t.match(notice.text, /changed from a signed-in session/)
@@ -228,7 +204,7 @@ t.test('a change with a wrong current password is 401 INVALID_CREDENTIALS and ch
   t.equal(await me(ctx, a.cookie!), 200)
   t.equal(await me(ctx, b.cookie!), 200)
   t.equal((await login(ctx, email, PASSWORD)).status, 200)
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   t.equal(ctx.sink.mails.length, mails, 'no notice')
 })
 
@@ -302,13 +278,13 @@ t.test('an expired token gets 400 INVALID_TOKEN', async t => {
 t.test('two concurrent resets with one token succeed at most once', async t => {
   const ctx = await setup(t)
   const email = await signUp(ctx)
-  const base = await listen(ctx)
+  const base = await listen(ctx.app)
   for (let round = 0; round < 5; round++) {
     const token = await resetToken(ctx, email)
     const passwords = [`first concurrent passphrase ${round}`, `second concurrent passphrase ${round}`]
     const results = await Promise.all(passwords.map(async password => {
-      const res = await fetch(`${base}/api/auth/password/reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, password }) })
-      return { status: res.status, body: await res.json() as { code?: string }, password }
+      const res = await request(base, 'POST', '/api/auth/password/reset', { body: { token, password } })
+      return { status: res.status, body: res.body as { code?: string }, password }
     }))
     const ok = results.filter(r => r.status === 200)
     t.equal(ok.length, 1, `round ${round}: exactly one succeeds`)
@@ -326,7 +302,7 @@ t.test('bad input gets a 4xx problem and changes nothing', async t => {
   const token = await resetToken(ctx, email)
   const mailsBefore = ctx.sink.mails.length
   const keysBefore = (await ctx.redis.keys('*')).sort()
-  const hashBefore = (await ctx.instance.users.findByEmail(email))!.passwordHash
+  const hashBefore = (await ctx.app.users.findByEmail(email))!.passwordHash
 
   const huge = 'x'.repeat(17 * 1024)
   const cases: Array<[string, unknown, number, string?]> = [
@@ -372,10 +348,10 @@ t.test('bad input gets a 4xx problem and changes nothing', async t => {
     const res = await ctx.app.inject({ method: 'POST', url: `/api/auth${path}`, headers: { 'content-type': type }, payload: body })
     t.equal(res.statusCode, status, `${path} ${type} ${body}`)
   }
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   t.equal(ctx.sink.mails.length, mailsBefore, 'no mail was sent')
   t.same((await ctx.redis.keys('*')).filter(k => !k.startsWith('gh:rl:')).sort(), keysBefore.filter(k => !k.startsWith('gh:rl:')), 'Redis holds the same keys')
-  t.equal((await ctx.instance.users.findByEmail(email))!.passwordHash, hashBefore, 'the password is unchanged')
+  t.equal((await ctx.app.users.findByEmail(email))!.passwordHash, hashBefore, 'the password is unchanged')
   t.equal(await me(ctx, cookie!), 200, 'the session lives')
   t.equal((await reset(ctx, token)).statusCode, 200, 'the link still works')
 })
@@ -404,7 +380,7 @@ t.test('forgot and resend are limited per client IP and per target address, the 
   t.equal(resend.statusCode, 429, 'resend shares the per-address budget')
   const spelled = await forgot(ctx, `  ${known.toUpperCase()} `, '10.0.1.2')
   t.equal(spelled.statusCode, 429, 'another spelling of the address is the same address')
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   t.equal(ctx.sink.to(known).filter(m => m.subject === 'Reset your Gatehouse password').length, 2, 'no more than the budget reached the mailbox')
 
   // One IP, many addresses: the per-IP limit.
@@ -415,16 +391,16 @@ t.test('forgot and resend are limited per client IP and per target address, the 
 
 t.test('with SMTP down, forgot answers the same 202, and the message is parked with its link and logged', async t => {
   const port = await closedPort()
-  const ctx = await buildWithInstance(t, { SMTP_URL: `smtp://127.0.0.1:${port}`, APP_ORIGIN: ORIGIN, MAIL_SEND_ATTEMPTS: '2', MAIL_RETRY_DELAY_MS: '10' })
+  const ctx = await build(t, { SMTP_URL: `smtp://127.0.0.1:${port}`, APP_ORIGIN: ORIGIN, MAIL_SEND_ATTEMPTS: '2', MAIL_RETRY_DELAY_MS: '10' })
   // Register and verify without mail: the server cannot send any.
   const email = uniqueEmail('down')
-  const hash = await ctx.instance.hasher.hash(PASSWORD)
-  const created = await ctx.instance.users.create({ email, passwordHash: hash, emailVerified: true })
+  const hash = await ctx.app.hasher.hash(PASSWORD)
+  const created = await ctx.app.users.create({ email, passwordHash: hash, emailVerified: true })
   t.ok(created.ok)
   const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/password/forgot', payload: { email } })
   t.equal(res.statusCode, 202)
   t.same(res.json(), { message: 'If the address belongs to an account, a password reset email is on its way.' })
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   const failedDir = join(ctx.outbox, 'failed')
   const files = await readdir(failedDir)
   t.equal(files.length, 1, 'the message is parked')
@@ -434,6 +410,6 @@ t.test('with SMTP down, forgot answers the same 202, and the message is parked w
   t.ok(files[0].includes(raw.match(/^Message-ID: <([^>]+)>$/m)![1].replace(/[^A-Za-z0-9.@-]/g, '')), 'the file is named by its Message-ID')
   const token = raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=').match(/reset-password\?token=([A-Za-z0-9_-]+)/)![1]
   t.equal((await reset(ctx, token)).statusCode, 200, 'the parked link works when resent in time')
-  await ctx.instance.mailer.drain()
+  await ctx.app.mailer.drain()
   t.equal((await readdir(failedDir)).length, 2, 'the notice of the reset is parked too')
 })

@@ -1,7 +1,6 @@
 import t from 'tap'
-import { build } from '../../helper.js'
-import { enrolledUser, KEY, post } from '../../two-factor-helper.js'
-import { PASSWORD } from '../../helper.js'
+import { build, PASSWORD } from '../../helper.js'
+import { enrolledUser, KEY, post } from '../../support/two-factor.js'
 
 t.test('a client without cookies with 2FA on gets a challenge from /token and tokens from /mfa/verify', async t => {
   const ctx = await build(t, { DATA_ENCRYPTION_KEY: KEY })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, cookieOf, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
+import { build, cookieOf, listen, request, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
 import { run } from '../../../src/cli/user.js'
 import { digest } from '../../../src/crypto/secrets.js'
 import { endAllSessions } from '../../../src/sessions/end-all.js'
@@ -125,15 +125,13 @@ t.test('bearer tokens', async t => {
 
   await t.test('two concurrent refreshes with one token succeed at most once (over a real socket)', async t => {
     const server = await build(t, {}, ctx.server)
-    await server.app.listen({ port: 0, host: '127.0.0.1' })
-    const address = server.app.server.address()
-    const base = typeof address === 'object' && address !== null ? `http://127.0.0.1:${address.port}` : ''
+    const base = await listen(server.app)
     const email = await newUser(server)
     for (let round = 0; round < 5; round++) {
       const g = await tokenLogin(server, email)
       const answers = await Promise.all([0, 1, 2].map(async () => {
-        const res = await fetch(`${base}/api/auth/token/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: g.refreshToken }) })
-        return { status: res.status, body: await res.json() as Grant }
+        const res = await request(base, 'POST', '/api/auth/token/refresh', { body: { refreshToken: g.refreshToken } })
+        return { status: res.status, body: res.body as Grant }
       }))
       const ok = answers.filter(a => a.status === 200)
       t.ok(ok.length <= 1, `round ${round}: at most one refresh succeeded (${ok.length})`)

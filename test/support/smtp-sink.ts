@@ -1,8 +1,7 @@
+import type { Test } from 'tap'
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server'
 import { simpleParser } from 'mailparser'
 import { createServer, type AddressInfo } from 'node:net'
-
-type Tap = { teardown: (fn: () => unknown) => void }
 
 export interface SinkMail {
   to: string[]
@@ -29,7 +28,7 @@ export interface SmtpSink {
  * parsed with mailparser. It offers STARTTLS unless told otherwise; `secure: true` is TLS
  * from the first byte (smtps). `options` may add hooks (onRcptTo to refuse, onData to delay).
  */
-export async function startSmtpSink (t: Tap, options: Partial<SMTPServerOptions> & { gate?: () => Promise<void> } = {}): Promise<SmtpSink> {
+export async function startSmtpSink (t: Test, options: Partial<SMTPServerOptions> & { gate?: () => Promise<void> } = {}): Promise<SmtpSink> {
   const mails: SinkMail[] = []
   const { gate, ...rest } = options
   const server = new SMTPServer({

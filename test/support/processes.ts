@@ -3,25 +3,39 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Test } from 'tap'
 import { freePort, PROJECT_ROOT, REDIS_CONF, startRedis, type LocalRedis } from '../../src/redis/local-server.js'
-import { tokenFromOutbox } from '../helper.js'
-
-type Tap = { teardown: (fn: () => unknown) => void }
+import { requireTool } from './tools.js'
 
 /*
- * Real processes for the resilience tests: redis-server instances that can be killed,
- * paused and restarted on the same port and data directory, and Gatehouse servers run as
- * `node --import tsx src/server.ts`. Every process started here is killed at teardown,
- * whatever happened in the test.
+ * Every process the tests start: redis-server instances (single, Cluster, Sentinel) that
+ * can be killed, paused and restarted on the same port and data directory, and Gatehouse
+ * servers run as `npm start` runs them (`node --import tsx src/server.ts`). Every process
+ * started here is killed at teardown, whatever happened in the test.
  */
 
-export async function tempDir (t: Tap, label: string): Promise<string> {
+export async function tempDir (t: Pick<Test, 'teardown'>, label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `gatehouse-${label}-`))
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
   return dir
 }
 
-function killOnTeardown (t: Tap, child: ChildProcess): void {
+/**
+ * One redis-server per test file (tap runs files as separate processes), from the
+ * project's redis.conf, on a free port in a temporary directory; stopped at teardown.
+ */
+export async function startTestRedis (t: Pick<Test, 'teardown'>): Promise<LocalRedis> {
+  requireTool('redis-server')
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-redis-'))
+  const redis = await startRedis({ dir })
+  t.teardown(async () => {
+    await redis.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return redis
+}
+
+function killOnTeardown (t: Test, child: ChildProcess): void {
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
@@ -36,7 +50,7 @@ function killOnTeardown (t: Tap, child: ChildProcess): void {
  * With `ownConfig`, it runs on a copy of redis.conf in `dir`: Sentinel sends CONFIG REWRITE
  * to the instances it reconfigures, which would otherwise rewrite the project's file.
  */
-export async function redisAt (t: Tap, dir: string, port?: number, extraArgs: string[] = [], ownConfig = false): Promise<LocalRedis> {
+export async function redisAt (t: Test, dir: string, port?: number, extraArgs: string[] = [], ownConfig = false): Promise<LocalRedis> {
   let conf: string | undefined
   if (ownConfig) {
     conf = join(dir, 'redis.conf')
@@ -60,6 +74,7 @@ export interface ServerProcess {
   lines: string[]
   /** resolves with the first line (parsed) for which `match` is true, old lines included */
   waitForLog: (match: (entry: Record<string, any>) => boolean, options?: { timeoutMs?: number, from?: number }) => Promise<Record<string, any>>
+  /** resolves when the process has exited and its output is read */
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   /** the last 2000 characters of stderr */
   stderr: () => string
@@ -68,8 +83,8 @@ export interface ServerProcess {
 export const TEST_SECRET = 'resilience-test-secret-0123456789abcdef'
 
 /** Starts `node --import tsx src/server.ts` and resolves once it listens. */
-export async function startServer (t: Tap, env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort()
+export async function startServer (t: Test, env: Record<string, string>, port?: number): Promise<ServerProcess> {
+  port ??= await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: PROJECT_ROOT,
     env: {
@@ -87,8 +102,9 @@ export async function startServer (t: Tap, env: Record<string, string>): Promise
     stdio: ['ignore', 'pipe', 'pipe']
   })
   killOnTeardown(t, child)
+  // Resolves once stdout is drained too, so `lines` then holds everything the process logged.
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
+    child.once('close', (code, signal) => resolve({ code, signal }))
   })
   const lines: string[] = []
   const waiters = new Set<() => void>()
@@ -103,57 +119,29 @@ export async function startServer (t: Tap, env: Record<string, string>): Promise
   })
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000) })
 
+  // 'close', not 'exit': the last log lines may still be in the pipe when the process exits.
+  let closed = false
+  child.once('close', () => {
+    if (buffer !== '') lines.push(buffer)
+    closed = true
+    for (const w of waiters) w()
+  })
+
   const parse = (line: string): Record<string, any> => { try { return JSON.parse(line) } catch { return {} } }
   const waitForLog = async (match: (entry: Record<string, any>) => boolean, { timeoutMs = 30_000, from = 0 } = {}): Promise<Record<string, any>> => {
     return await new Promise((resolve, reject) => {
       const check = (): void => {
         const hit = lines.slice(from).map(parse).find(match)
-        if (hit !== undefined) { done(); resolve(hit) }
+        if (hit !== undefined) { done(); resolve(hit) } else if (closed) { done(); reject(new Error(`server exited before the expected log line; stderr: ${stderr}`)) }
       }
-      const onExit = (): void => { done(); reject(new Error(`server exited before the expected log line; stderr: ${stderr}`)) }
       const timer = setTimeout(() => { done(); reject(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr}`)) }, timeoutMs)
-      const done = (): void => { clearTimeout(timer); waiters.delete(check); child.off('exit', onExit) }
+      const done = (): void => { clearTimeout(timer); waiters.delete(check) }
       waiters.add(check)
-      child.once('exit', onExit)
       check()
     })
   }
   await waitForLog(e => typeof e.msg === 'string' && e.msg.startsWith('Server listening at'), { timeoutMs: 60_000 })
   return { url: `http://127.0.0.1:${port}`, port, child, lines, waitForLog, exited, stderr: () => stderr }
-}
-
-export interface Answer { status: number, headers: Headers, body: any, cookie?: string, ms: number }
-
-/** One HTTP request with a hard bound: a hang becomes a test failure, not a stuck test. */
-export async function call (base: string, method: string, path: string, options: { body?: unknown, cookie?: string, headers?: Record<string, string>, timeoutMs?: number } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers }
-  if (options.body !== undefined) headers['content-type'] = 'application/json'
-  if (options.cookie !== undefined) headers.cookie = options.cookie
-  const started = performance.now()
-  const res = await fetch(base + path, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    signal: AbortSignal.timeout(options.timeoutMs ?? 30_000)
-  })
-  const text = await res.text()
-  const ms = performance.now() - started
-  let body: any = text
-  try { body = JSON.parse(text) } catch {}
-  const set = res.headers.getSetCookie().find(c => c.startsWith('sessionId=') && !c.startsWith('sessionId=;'))
-  return { status: res.status, headers: res.headers, body, cookie: set?.split(';')[0], ms }
-}
-
-/** Registers, verifies (token from the outbox) and logs in through a real server. */
-export async function signUp (server: { url: string }, outbox: string, email: string, password: string): Promise<{ cookie: string, csrfToken: string }> {
-  const reg = await call(server.url, 'POST', '/api/auth/register', { body: { email, password } })
-  if (reg.status !== 202) throw new Error(`register answered ${reg.status}: ${JSON.stringify(reg.body)}`)
-  const token = await tokenFromOutbox(outbox, email, 'verify-email')
-  const ver = await call(server.url, 'POST', '/api/auth/verify-email', { body: { token } })
-  if (ver.status !== 200) throw new Error(`verify answered ${ver.status}: ${JSON.stringify(ver.body)}`)
-  const login = await call(server.url, 'POST', '/api/auth/login', { body: { email, password } })
-  if (login.status !== 200 || login.cookie === undefined) throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`)
-  return { cookie: login.cookie, csrfToken: login.body.csrfToken }
 }
 
 /** Polls until `probe` is true; throws after `timeoutMs`. */
@@ -168,12 +156,43 @@ export async function until (what: string, probe: () => Promise<boolean>, timeou
 
 /** redis-cli, synchronously; throws with its output when it fails. */
 export function redisCli (args: string[]): string {
+  requireTool('redis-cli')
   const r = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 60_000 })
   if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${r.stdout} ${r.stderr}`)
   return r.stdout
 }
 
 export { writeFile, sleep }
+
+export interface ApiServer extends ServerProcess {
+  /** the origin the server puts in its links (APP_ORIGIN) */
+  origin: string
+  outbox: string
+  /** its Redis, which a test may kill, pause and restart (`redisAt(t, redis.dir, redis.port)`) */
+  redis: LocalRedis
+}
+
+/**
+ * The real server against a Redis of its own, with mail written to a temporary outbox and
+ * links pointing at `publicHost` (localhost by default, a second name for cross-site tests).
+ */
+export async function startApiServer (t: Test, options: { port?: number, publicHost?: string, env?: Record<string, string> } = {}): Promise<ApiServer> {
+  requireTool('redis-server')
+  const redis = await redisAt(t, await tempDir(t, 'redis'))
+  const outbox = await tempDir(t, 'outbox')
+  const port = options.port ?? await freePort()
+  const origin = `http://${options.publicHost ?? 'localhost'}:${port}`
+  const server = await startServer(t, { REDIS_URL: redis.url, MAIL_OUTBOX_DIR: outbox, APP_ORIGIN: origin, ...options.env }, port)
+  return { ...server, origin, outbox, redis }
+}
+
+/** The routes the running server documents (and so has). */
+export async function documentedRoutes (api: { url: string }): Promise<Set<string>> {
+  const doc = await (await fetch(`${api.url}/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>> }
+  const out = new Set<string>()
+  for (const [path, ops] of Object.entries(doc.paths)) for (const m of Object.keys(ops)) out.add(`${m.toUpperCase()} ${path}`)
+  return out
+}
 
 export interface TestCluster {
   nodes: LocalRedis[]
@@ -187,7 +206,7 @@ export interface TestCluster {
  * with cluster mode on (own data dir, own bus port), joined with `redis-cli --cluster
  * create`, ready once every node reports cluster_state:ok.
  */
-export async function startCluster (t: Tap): Promise<TestCluster> {
+export async function startCluster (t: Test): Promise<TestCluster> {
   const nodes: LocalRedis[] = []
   const args: string[][] = []
   for (let i = 0; i < 3; i++) {
@@ -207,7 +226,7 @@ export async function startCluster (t: Tap): Promise<TestCluster> {
  * `redis-server <conf> --sentinel`, which is what redis-sentinel is. Fails over after 2 s
  * of silence. Killed at teardown. Answers its port and a redis-cli bound to it.
  */
-export async function startSentinel (t: Tap, masterPort: number, name: string): Promise<{ port: number, ask: (...args: string[]) => string }> {
+export async function startSentinel (t: Test, masterPort: number, name: string): Promise<{ port: number, ask: (...args: string[]) => string }> {
   const dir = await tempDir(t, 'sentinel')
   const port = await freePort()
   const conf = join(dir, 'sentinel.conf')

@@ -2,8 +2,9 @@
 import type { Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
-import { cookieOf, PASSWORD, signedInUser, type TestContext } from './helper.js'
-import { Authenticator } from './totp-codes.js'
+import type { TestContext } from '../helper.js'
+import { Authenticator } from './totp.js'
+import { cookieOf, PASSWORD, signedInUser } from './users.js'
 
 export const KEY = `t1:${randomBytes(32).toString('base64')}`
 
@@ -43,7 +44,7 @@ export async function enrolledUser (ctx: TestContext): Promise<Enrolled> {
   const auth = new Authenticator(body.secret)
   const enable = await post(ctx, '/2fa/enable', { code: await auth.next() }, u.cookie)
   if (enable.statusCode !== 200) throw new Error(`enable answered ${enable.statusCode}: ${enable.body}`)
-  return { email: u.email, userId: u.login.json().user.id, cookie: u.cookie, secret: body.secret, auth, backupCodes: enable.json().backupCodes, setup: body }
+  return { email: u.email, userId: u.userId, cookie: u.cookie, secret: body.secret, auth, backupCodes: enable.json().backupCodes, setup: body }
 }
 
 export async function login (ctx: TestContext, email: string, extra: Record<string, unknown> = {}): Promise<LightMyRequestResponse> {
