@@ -6,7 +6,7 @@ import { TotpStore } from '../src/mfa/totp.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** everything the functions of src/mfa.ts take */
+    /** everything the functions of src/mfa/challenges.ts take */
     mfa: MfaDeps
   }
 }

@@ -1,31 +1,24 @@
 /// <reference lib="dom" />
 /*
  * The demo page: plain TypeScript in the browser, bundled by esbuild (src/http/demo-page.ts).
- * It talks to the API exactly as a single-page app on its own origin would: fetch with
- * credentials: 'include', the session in an HttpOnly cookie it never sees, and the CSRF
- * token from /login and /me sent back in X-CSRF-Token on every state-changing request.
+ * It is a single-page app on @gatehouse/client (client/) in cookie mode, as an app on its
+ * own origin would use it: the session in an HttpOnly cookie the page never sees, the CSRF
+ * token from /login and /me sent back by the client on every state-changing call.
  * Text from the server is only ever set with textContent.
  */
-
-interface User { id: string, email: string, mfaEnabled: boolean }
-interface SessionSummary { expiresAt: string }
-interface SignedIn { user: User, session: SessionSummary, csrfToken: string }
-interface MfaChallenge { mfaRequired: true, mfaToken: string, mfaMethods: string[], expiresIn: number }
-interface SessionRow { id: string, createdAt: string, lastSeenAt: string, expiresAt: string, ip: string | null, userAgent: string | null, current: boolean }
-interface ProviderRow { id: string, name: string }
-interface IdentityRow { id: string, provider: string, email: string | null, linkedAt: string }
-interface Problem { type?: string, title?: string, status?: number, detail?: string, code?: string, fieldErrors?: Record<string, string[]>, formErrors?: string[] }
-
-/** An error answer of the API: the RFC 9457 problem document, or what stood in for one. */
-class ApiError extends Error {
-  constructor (readonly status: number, readonly problem: Problem) {
-    super(problem.detail ?? problem.title ?? `HTTP ${status}`)
-  }
-}
+import { createClient, GatehouseError, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
 
 const apiBase = (document.querySelector('meta[name="api-base"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
-let csrfToken: string | undefined
 let mfaToken: string | undefined
+
+const client = createClient({
+  baseUrl: apiBase,
+  // A call that had a session got 401 (it was ended elsewhere, or expired): show sign-in.
+  onSessionEnd: () => {
+    renderSignedOut()
+    notice('Your session has ended; sign in again.')
+  }
+})
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id)
@@ -34,30 +27,6 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 }
 const show = (id: string, visible = true): void => { $(id).hidden = !visible }
 const value = (id: string): string => $<HTMLInputElement>(id).value
-
-async function api<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json, application/problem+json' }
-  // No Content-Type without a body: Fastify refuses an empty JSON body.
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  if (method !== 'GET' && csrfToken !== undefined) headers['x-csrf-token'] = csrfToken
-  let res: Response
-  try {
-    res = await fetch(`${apiBase}/api/auth${path}`, {
-      method,
-      credentials: 'include',
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body)
-    })
-  } catch {
-    throw new ApiError(0, { title: 'The API cannot be reached', detail: `No answer from ${apiBase === '' ? location.origin : apiBase} (network error or refused by CORS).` })
-  }
-  if (res.status === 204) return undefined as T
-  const text = await res.text()
-  let data: unknown = null
-  try { data = text === '' ? null : JSON.parse(text) } catch { data = null }
-  if (!res.ok) throw new ApiError(res.status, (data ?? { title: `HTTP ${res.status}`, detail: text.slice(0, 200) }) as Problem)
-  return data as T
-}
 
 function notice (message: string): void {
   $('error').hidden = true
@@ -71,7 +40,15 @@ function showError (err: unknown): void {
   $('notice').hidden = true
   const el = $('error')
   el.replaceChildren()
-  if (!(err instanceof ApiError)) {
+  if (err instanceof TypeError) {
+    // fetch itself failed: no answer, or one CORS kept from the page.
+    const head = document.createElement('strong')
+    head.textContent = 'The API cannot be reached'
+    el.replaceChildren(head, document.createTextNode(`: no answer from ${apiBase === '' ? location.origin : apiBase} (network error or refused by CORS).`))
+    el.hidden = false
+    return
+  }
+  if (!(err instanceof GatehouseError)) {
     el.textContent = err instanceof Error ? err.message : String(err)
     el.hidden = false
     return
@@ -80,28 +57,26 @@ function showError (err: unknown): void {
   const head = document.createElement('strong')
   head.textContent = p.title ?? 'Request failed'
   el.append(head)
-  if (p.detail !== undefined && p.detail !== p.title) el.append(document.createTextNode(`: ${p.detail}`))
-  const fields = Object.entries(p.fieldErrors ?? {})
-  if (fields.length > 0 || (p.formErrors ?? []).length > 0) {
+  if (p.detail !== '' && p.detail !== p.title) el.append(document.createTextNode(`: ${p.detail}`))
+  const fields = Object.entries(err.fieldErrors)
+  if (fields.length > 0 || err.formErrors.length > 0) {
     const list = document.createElement('ul')
     for (const [field, messages] of fields) {
       const li = document.createElement('li')
       li.textContent = `${field}: ${messages.join(', ')}`
       list.append(li)
     }
-    for (const m of p.formErrors ?? []) {
+    for (const m of err.formErrors) {
       const li = document.createElement('li')
       li.textContent = m
       list.append(li)
     }
     el.append(list)
   }
-  if (p.code !== undefined) {
-    const code = document.createElement('div')
-    code.className = 'code'
-    code.textContent = `${err.status} ${p.code}`
-    el.append(code)
-  }
+  const code = document.createElement('div')
+  code.className = 'code'
+  code.textContent = `${err.status} ${err.code}`
+  el.append(code)
   el.hidden = false
 }
 
@@ -124,14 +99,12 @@ function on (id: string, handler: () => Promise<void>): void {
 }
 
 function renderSignedOut (): void {
-  csrfToken = undefined
   show('signed-in', false)
   show('signed-out')
   show('mfa', mfaToken !== undefined)
 }
 
-function renderSignedIn (me: SignedIn): void {
-  csrfToken = me.csrfToken
+function renderSignedIn (me: Me | SignedIn<'cookie'>): void {
   mfaToken = undefined
   show('verify', false)
   show('signed-out', false)
@@ -146,12 +119,12 @@ function renderSignedIn (me: SignedIn): void {
 /** /me decides what the page shows: a live session or the sign-in forms. */
 async function loadMe (): Promise<boolean> {
   try {
-    renderSignedIn(await api<SignedIn>('GET', '/me'))
+    renderSignedIn(await client.me())
     await loadSessions()
     await loadIdentities()
     return true
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
+    if (err instanceof GatehouseError && err.code === 'UNAUTHENTICATED') {
       renderSignedOut()
       return false
     }
@@ -159,7 +132,7 @@ async function loadMe (): Promise<boolean> {
   }
 }
 
-let providers: ProviderRow[] = []
+let providers: OAuthProvider[] = []
 
 /** Where the API sends the browser back after a provider: this page, on its own origin. */
 const returnTo = (): string => `${location.origin}/`
@@ -167,7 +140,7 @@ const returnTo = (): string => `${location.origin}/`
 /** A button per configured provider; a plain navigation to the API's start route. */
 async function loadProviders (): Promise<void> {
   try {
-    providers = (await api<{ providers: ProviderRow[] }>('GET', '/oauth/providers')).providers
+    providers = await client.oauthProviders()
   } catch {
     providers = []
   }
@@ -178,7 +151,7 @@ async function loadProviders (): Promise<void> {
     button.dataset.provider = p.id
     button.textContent = `Sign in with ${p.name}`
     button.addEventListener('click', () => {
-      location.assign(`${apiBase}/api/auth/oauth/${encodeURIComponent(p.id)}/start?returnTo=${encodeURIComponent(returnTo())}`)
+      location.assign(client.oauthStartUrl(p.id, returnTo()))
     })
     return button
   }))
@@ -188,7 +161,7 @@ async function loadProviders (): Promise<void> {
 async function loadIdentities (): Promise<void> {
   show('identities-section', providers.length > 0)
   if (providers.length === 0) return
-  const list = (await api<{ identities: IdentityRow[] }>('GET', '/identities')).identities
+  const list = await client.identities()
   $('identities').replaceChildren(...list.map(i => {
     const li = document.createElement('li')
     li.dataset.identityId = i.id
@@ -199,7 +172,7 @@ async function loadIdentities (): Promise<void> {
     button.className = 'unlink'
     button.textContent = 'Unlink'
     button.addEventListener('click', () => {
-      api('DELETE', `/identities/${encodeURIComponent(i.id)}`).then(async () => {
+      client.unlinkIdentity(i.id).then(async () => {
         notice(`${name} is no longer linked.`)
         await loadIdentities()
       }).catch(showError)
@@ -214,7 +187,7 @@ async function loadIdentities (): Promise<void> {
     button.dataset.linkProvider = p.id
     button.textContent = `Link ${p.name}`
     button.addEventListener('click', () => {
-      api<{ url: string }>('POST', `/oauth/${encodeURIComponent(p.id)}/link`, { returnTo: returnTo() })
+      client.linkIdentity(p.id, { returnTo: returnTo() })
         .then(({ url }) => { location.assign(url) })
         .catch(showError)
     })
@@ -236,13 +209,26 @@ async function handleProviderReturn (): Promise<void> {
   if (error === null && linked === null && challenge === null && handoff === null) return
   // The tokens leave the address bar (and so the history) at once.
   history.replaceState(null, '', location.pathname)
-  if (error !== null) showError(new ApiError(401, { title: 'Signing in with the provider did not work', detail: providerErrors[error] ?? 'Try again.', code: error }))
+  if (error !== null) showProviderError(error)
   if (linked !== null) notice('The identity is linked to your account.')
   if (challenge !== null) {
     mfaToken = challenge
     notice('Enter the code from your authenticator app.')
   }
-  if (handoff !== null) await afterLogin(await api<SignedIn>('POST', '/oauth/complete', { signInToken: handoff }))
+  if (handoff !== null) await afterLogin(await client.completeOAuth({ signInToken: handoff }))
+}
+
+/** The `?error=CODE` of a return from a provider: a code of the OAuth flow, not a problem document. */
+function showProviderError (code: string): void {
+  $('notice').hidden = true
+  const el = $('error')
+  const head = document.createElement('strong')
+  head.textContent = 'Signing in with the provider did not work'
+  const line = document.createElement('div')
+  line.className = 'code'
+  line.textContent = code
+  el.replaceChildren(head, document.createTextNode(`: ${providerErrors[code] ?? 'Try again.'}`), line)
+  el.hidden = false
 }
 
 const providerErrors: Record<string, string> = {
@@ -259,11 +245,11 @@ const providerErrors: Record<string, string> = {
 async function loadSessions (): Promise<void> {
   const body = $('sessions').querySelector('tbody') as HTMLTableSectionElement
   body.replaceChildren()
-  let sessions: SessionRow[]
+  let sessions: SessionInfo[]
   try {
-    sessions = (await api<{ sessions: SessionRow[] }>('GET', '/sessions')).sessions
+    sessions = await client.sessions()
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
+    if (err instanceof GatehouseError && err.code === 'NOT_FOUND') {
       $('sessions-note').textContent = 'This server has no session list (GET /api/auth/sessions).'
       show('sessions-note')
       return
@@ -275,7 +261,7 @@ async function loadSessions (): Promise<void> {
     const row = document.createElement('tr')
     row.dataset.sessionId = s.id
     if (s.current) row.className = 'current'
-    for (const text of [new Date(s.createdAt).toLocaleString(), new Date(s.lastSeenAt).toLocaleString(), s.ip ?? '', s.userAgent ?? '']) {
+    for (const text of [new Date(s.createdAt).toLocaleString(), new Date(s.lastSeenAt).toLocaleString(), s.ip, s.userAgent]) {
       const td = document.createElement('td')
       td.textContent = text
       row.append(td)
@@ -294,8 +280,8 @@ async function loadSessions (): Promise<void> {
   }
 }
 
-async function revoke (s: SessionRow): Promise<void> {
-  await api('DELETE', `/sessions/${encodeURIComponent(s.id)}`)
+async function revoke (s: SessionInfo): Promise<void> {
+  await client.endSession(s.id)
   if (s.current) {
     renderSignedOut()
     notice('This session has ended.')
@@ -305,8 +291,8 @@ async function revoke (s: SessionRow): Promise<void> {
   }
 }
 
-async function afterLogin (answer: SignedIn | MfaChallenge): Promise<void> {
-  if ('mfaRequired' in answer) {
+async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
+  if (answer.mfaRequired) {
     mfaToken = answer.mfaToken
     show('mfa')
     $('mfa-code').focus()
@@ -321,25 +307,25 @@ async function afterLogin (answer: SignedIn | MfaChallenge): Promise<void> {
 
 function wire (): void {
   on('register-form', async () => {
-    const answer = await api<{ message: string }>('POST', '/register', { email: value('register-email'), password: value('register-password') })
+    const answer = await client.register({ email: value('register-email'), password: value('register-password') })
     notice(answer.message)
   })
   on('resend-form', async () => {
-    notice((await api<{ message: string }>('POST', '/verify-email/resend', { email: value('resend-email') })).message)
+    notice((await client.resendVerification({ email: value('resend-email') })).message)
   })
   on('forgot-form', async () => {
-    notice((await api<{ message: string }>('POST', '/password/forgot', { email: value('forgot-email') })).message)
+    notice((await client.forgotPassword({ email: value('forgot-email') })).message)
   })
   on('login-form', async () => {
     const id = value('login-email')
-    const answer = await api<SignedIn | MfaChallenge>('POST', '/login', { [id.includes('@') ? 'email' : 'username']: id, password: value('login-password') })
+    const answer = await client.login({ [id.includes('@') ? 'email' : 'username']: id, password: value('login-password') })
     $<HTMLInputElement>('login-password').value = ''
     await afterLogin(answer)
   })
   on('mfa-form', async () => {
     if (mfaToken === undefined) throw new Error('Sign in first.')
     const code = value('mfa-code').trim()
-    const answer = await api<SignedIn>('POST', '/mfa/verify', { mfaToken, code, method: /^[0-9]{6}$/.test(code) ? 'totp' : 'backup_code' })
+    const answer = await client.verifyMfa({ mfaToken, code, method: /^[0-9]{6}$/.test(code) ? 'totp' : 'backup_code' })
     $<HTMLInputElement>('mfa-code').value = ''
     show('mfa', false)
     await afterLogin(answer)
@@ -349,17 +335,17 @@ function wire (): void {
     else notice('No live session.')
   })
   on('logout', async () => {
-    await api('POST', '/logout')
+    await client.logout()
     renderSignedOut()
     notice('Signed out.')
   })
   on('logout-all', async () => {
-    await api('POST', '/logout-all')
+    await client.logoutAll()
     renderSignedOut()
     notice('Signed out everywhere.')
   })
   on('twofa-setup-form', async () => {
-    const setup = await api<{ secret: string, otpauthUrl: string, qrSvg: string }>('POST', '/2fa/setup', { password: value('twofa-password') })
+    const setup = await client.setupTotp({ password: value('twofa-password') })
     $<HTMLInputElement>('twofa-password').value = ''
     // An <img> never runs script inside the SVG, and a data: image passes a strict CSP's img-src.
     $<HTMLImageElement>('twofa-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qrSvg)}`
@@ -367,7 +353,7 @@ function wire (): void {
     show('twofa-enrol')
   })
   on('twofa-enable-form', async () => {
-    const { backupCodes } = await api<{ backupCodes: string[] }>('POST', '/2fa/enable', { code: value('twofa-code').trim() })
+    const { backupCodes } = await client.enableTotp({ code: value('twofa-code').trim() })
     $<HTMLInputElement>('twofa-code').value = ''
     const list = $('backup-codes')
     list.replaceChildren(...backupCodes.map(c => { const li = document.createElement('li'); li.textContent = c; return li }))
@@ -379,7 +365,7 @@ function wire (): void {
   on('reset-form', async () => {
     const token = resetToken
     if (token === undefined) throw new Error('This page was not opened from a reset link.')
-    notice((await api<{ message: string }>('POST', '/password/reset', { token, password: value('reset-password') })).message)
+    notice((await client.resetPassword({ token, password: value('reset-password') })).message)
     $<HTMLInputElement>('reset-password').value = ''
     resetToken = undefined
     show('reset', false)
@@ -403,7 +389,7 @@ async function handleLink (): Promise<void> {
   }
   show('verify')
   try {
-    const answer = await api<{ message: string, user: User }>('POST', '/verify-email', { token })
+    const answer = await client.verifyEmail({ token })
     $('verify-state').textContent = `${answer.message}: ${answer.user.email}. You can sign in now.`
     $<HTMLInputElement>('login-email').value = answer.user.email
   } catch (err) {

@@ -1,15 +1,26 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { answer } from '../src/http/schemas.js'
+import { tag } from '../src/http/tags.js'
 
-const HealthSchema = Type.Object({ status: Type.String(), redis: Type.Optional(Type.String()) }, { additionalProperties: false })
+export const HealthSchema = Type.Object({ status: Type.String(), redis: Type.Optional(Type.String()) }, { $id: 'Health', additionalProperties: false })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health/live', {
-    schema: { tags: ['operations'], summary: 'The process is up', response: { 200: HealthSchema } }
+    schema: { operationId: 'live', tags: tag('operations'), summary: 'The process is up', security: [], response: { 200: answer('The process answers', HealthSchema) } }
   }, async () => ({ status: 'ok' }))
 
   app.get('/health/ready', {
-    schema: { tags: ['operations'], summary: 'Redis answers: the server can serve', response: { 200: HealthSchema, 503: HealthSchema } }
+    schema: {
+      operationId: 'ready',
+      tags: tag('operations'),
+      summary: 'Redis answers: the server can serve',
+      security: [],
+      response: {
+        200: answer('Ready', HealthSchema),
+        503: answer('Redis cannot be reached: take this process out of the load balancer for now', HealthSchema, { 'Retry-After': { type: 'integer', description: 'seconds' } })
+      }
+    }
   }, async (_request, reply) => {
     try {
       await app.redis.ping()

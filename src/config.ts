@@ -145,7 +145,9 @@ function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) 
     oauthFlowTtlMs: ms(env.OAUTH_FLOW_TTL),
     oauthHttpTimeoutMs: ms(env.OAUTH_HTTP_TIMEOUT),
     /** where providers send the browser back: this server's public origin */
-    oauthRedirectOrigin: new URL(env.OAUTH_REDIRECT_ORIGIN ?? env.APP_ORIGIN).origin
+    oauthRedirectOrigin: new URL(env.OAUTH_REDIRECT_ORIGIN ?? env.APP_ORIGIN).origin,
+    /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
+    checkProblemCodes: env.NODE_ENV === 'test'
   }
 }
 

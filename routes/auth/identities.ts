@@ -1,25 +1,29 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthError } from '../../src/http/errors.js'
-import { errors } from '../../src/http/schemas.js'
+import { BODY, CSRF, GUARD, answer, noContent, problems } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 
-export const IdentitiesSchema = Type.Object({
-  identities: Type.Array(Type.Object({
-    id: Type.String({ format: 'uuid' }),
-    provider: Type.String(),
-    email: Type.Union([Type.String(), Type.Null()]),
-    linkedAt: Type.String({ format: 'date-time' })
-  }, { additionalProperties: false }))
-}, { additionalProperties: false })
+export const IdentitySchema = Type.Object({
+  id: Type.String({ format: 'uuid', description: 'the link\'s handle, for DELETE /identities/{id}' }),
+  provider: Type.String({ description: 'the `id` of a configured provider' }),
+  email: Type.Union([Type.String(), Type.Null()], { description: 'the address the provider gave, when it gave one' }),
+  linkedAt: Type.String({ format: 'date-time' })
+}, { $id: 'Identity', additionalProperties: false })
+
+export const IdentityListSchema = Type.Object({
+  identities: Type.Array(IdentitySchema)
+}, { $id: 'IdentityList', additionalProperties: false })
 
 /** The provider identities linked to the signed-in account. */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/identities', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['oauth'],
+      operationId: 'listIdentities',
+      tags: tag('oauth'),
       summary: 'The identities from other providers linked to this account',
-      response: { 200: IdentitiesSchema, ...errors(401) }
+      response: { 200: answer('The linked identities, oldest first', IdentityListSchema), ...problems(GUARD) }
     }
   }, async (request) => {
     const list = await app.oauth.identities.list(request.user!.id)
@@ -29,11 +33,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/identities/:id', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['oauth'],
+      operationId: 'unlinkIdentity',
+      tags: tag('oauth'),
       summary: 'Unlink an identity',
       description: 'Refused (409 LAST_SIGN_IN_METHOD) when the account has no password and this is its only identity.',
       params: Type.Object({ id: Type.String({ format: 'uuid', maxLength: 36 }) }, { additionalProperties: false }),
-      response: { 204: Type.Null(), ...errors(401, 403, 404, 409) }
+      response: { 204: noContent('Unlinked'), ...problems(BODY, CSRF, GUARD, 'NOT_FOUND', 'LAST_SIGN_IN_METHOD') }
     }
   }, async (request, reply) => {
     const userId = request.user!.id

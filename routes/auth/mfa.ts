@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { disableTotp, enableTotp, regenerateBackupCodes, setupTotp, verifyChallenge } from '../../src/mfa/challenges.js'
 import { BACKUP_CODE_COUNT } from '../../src/mfa/backup-codes.js'
 import { publicUser } from '../../src/accounts/users.js'
-import { AnyPasswordSchema, MessageSchema, errors } from '../../src/http/schemas.js'
+import { AnyPasswordSchema, BODY, CSRF, GUARD, LIMITED, MessageSchema, SET_SESSION_COOKIE, answer, problems } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 import { LoginSuccessSchema } from './session.js'
 import { TokenGrantSchema } from './token.js'
 import { currentDigest, currentKeep, signIn } from '../../src/sessions/lifecycle.js'
@@ -17,23 +18,24 @@ const SecondFactorCodeSchema = Type.String({
   description: 'a 6-digit TOTP code or a backup code (XXXX-XXXX-XXXX-XXXX; case, spaces and dashes do not matter)'
 })
 const MfaTokenSchema = Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]+$', description: 'the mfaToken of the login answer' })
-const BackupCodesSchema = Type.Object({
+export const BackupCodesSchema = Type.Object({
   backupCodes: Type.Array(Type.String({ pattern: '^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$' }), { minItems: BACKUP_CODE_COUNT, maxItems: BACKUP_CODE_COUNT })
-}, { additionalProperties: false, description: 'Shown once: only their hashes are kept. Each works once.' })
+}, { $id: 'BackupCodes', additionalProperties: false, description: 'Shown once: only their hashes are kept. Each works once.' })
 
-const SetupBodySchema = Type.Object({ password: AnyPasswordSchema }, { additionalProperties: false })
-const SetupAnswerSchema = Type.Object({
+export const PasswordBodySchema = Type.Object({ password: AnyPasswordSchema }, { additionalProperties: false })
+export const TotpSetupSchema = Type.Object({
   secret: Type.String({ description: 'Base32 TOTP secret, for typing into an app by hand' }),
   otpauthUrl: Type.String({ description: 'Key URI Format: otpauth://totp/Gatehouse:<email>?secret&issuer&algorithm&digits&period' }),
   qrSvg: Type.String({ description: 'the otpauthUrl as a QR code, an SVG document' })
-}, { additionalProperties: false })
-const EnableBodySchema = Type.Object({ code: TotpCodeSchema }, { additionalProperties: false })
-const DisableBodySchema = Type.Object({ password: AnyPasswordSchema, code: SecondFactorCodeSchema }, { additionalProperties: false })
-const VerifyBodySchema = Type.Object({
+}, { $id: 'TotpSetup', additionalProperties: false })
+export const EnableBodySchema = Type.Object({ code: TotpCodeSchema }, { additionalProperties: false })
+export const DisableBodySchema = Type.Object({ password: AnyPasswordSchema, code: SecondFactorCodeSchema }, { additionalProperties: false })
+export const VerifyBodySchema = Type.Object({
   mfaToken: MfaTokenSchema,
   code: SecondFactorCodeSchema,
   method: Type.Optional(Type.Union([Type.Literal('totp'), Type.Literal('backup_code')], { description: 'guessed from the code when absent' }))
 }, { additionalProperties: false })
+export const MfaVerifyAnswerSchema = Type.Union([LoginSuccessSchema, TokenGrantSchema])
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // Each of these checks a password (Argon2): limit them like login.
@@ -42,10 +44,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/2fa/setup', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['two-factor'],
+      operationId: 'setupTotp',
+      tags: tag('mfa'),
       summary: 'Start TOTP enrolment: a new secret, its otpauth URI and QR code (nothing is on until /2fa/enable)',
-      body: SetupBodySchema,
-      response: { 200: SetupAnswerSchema, ...errors(401, 409, 413, 429) }
+      body: PasswordBodySchema,
+      response: { 200: answer('A new TOTP secret, pending until /2fa/enable', TotpSetupSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'MFA_ALREADY_ENABLED') }
     },
     config: { rateLimit }
   }, async (request) => {
@@ -55,11 +58,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/2fa/enable', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['two-factor'],
+      operationId: 'enableTotp',
+      tags: tag('mfa'),
       summary: 'Turn TOTP on with a first code from the app; answers the backup codes once and ends the other sessions',
       description: 'The password was given to /2fa/setup; the setup belongs to that session and lasts 10 minutes.',
       body: EnableBodySchema,
-      response: { 200: BackupCodesSchema, ...errors(401, 409, 413, 429) }
+      response: { 200: answer('2FA is on; the backup codes are shown this once', BackupCodesSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_MFA_CODE', 'MFA_ALREADY_ENABLED', 'MFA_SETUP_REQUIRED') }
     },
     config: { rateLimit }
   }, async (request) => {
@@ -69,10 +73,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/2fa/disable', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['two-factor'],
+      operationId: 'disableTotp',
+      tags: tag('mfa'),
       summary: 'Turn TOTP off (password and a TOTP or backup code); ends the other sessions',
       body: DisableBodySchema,
-      response: { 200: MessageSchema, ...errors(401, 409, 413, 429) }
+      response: { 200: answer('2FA is off', MessageSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE', 'MFA_NOT_ENABLED') }
     },
     config: { rateLimit }
   }, async (request) => {
@@ -83,10 +88,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/2fa/backup-codes', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['two-factor'],
+      operationId: 'regenerateBackupCodes',
+      tags: tag('mfa'),
       summary: 'Replace the backup codes (the old ones stop working); ends the other sessions',
-      body: SetupBodySchema,
-      response: { 200: BackupCodesSchema, ...errors(401, 409, 413, 429) }
+      body: PasswordBodySchema,
+      response: { 200: answer('The new backup codes, shown this once', BackupCodesSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'MFA_NOT_ENABLED') }
     },
     config: { rateLimit }
   }, async (request) => {
@@ -95,11 +101,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/mfa/verify', {
     schema: {
-      tags: ['session'],
+      operationId: 'verifyMfa',
+      tags: tag('session'),
       summary: 'Answer the login challenge with a TOTP or backup code; answers as a successful login',
+      security: [],
       description: 'A challenge dies after 5 wrong codes or its lifetime (5 minutes): 400 INVALID_TOKEN, sign in again.',
       body: VerifyBodySchema,
-      response: { 200: Type.Union([LoginSuccessSchema, TokenGrantSchema]), ...errors(401, 403, 413, 429) }
+      response: {
+        200: answer('Signed in: LoginSuccess with the cookie for a challenge from /login, TokenGrant for one from /token', MfaVerifyAnswerSchema, SET_SESSION_COOKIE),
+        ...problems(BODY, CSRF, LIMITED, 'INVALID_TOKEN', 'INVALID_MFA_CODE', 'ACCOUNT_DISABLED')
+      }
     },
     config: { rateLimit }
   }, async (request) => {

@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { randomToken } from '../../src/crypto/secrets.js'
 import { AuthError, validationError } from '../../src/http/errors.js'
-import { EmailedTokenSchema, ProblemSchema, errors } from '../../src/http/schemas.js'
+import { BODY, CSRF, EmailedTokenSchema, GUARD, LIMITED, SET_SESSION_COOKIE, answer, noContent, problems, type HeaderDoc } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 import { loginStep } from '../../src/mfa/challenges.js'
 import { signIn } from '../../src/sessions/lifecycle.js'
 import { accountForIdentity, linkIdentity } from '../../src/oauth/accounts.js'
@@ -20,11 +21,26 @@ const BROWSER_KEY_RE = /^[A-Za-z0-9_-]{43}$/
 const ProviderParamsSchema = Type.Object({ provider: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$', maxLength: 32 }) }, { additionalProperties: false })
 const ReturnToSchema = Type.String({ minLength: 1, maxLength: 2048, description: 'a path on APP_ORIGIN, or a URL on APP_ORIGIN or a CORS_ORIGINS origin' })
 
-export const ProvidersSchema = Type.Object({
-  providers: Type.Array(Type.Object({ id: Type.String(), name: Type.String() }, { additionalProperties: false }))
+export const OAuthProviderSchema = Type.Object({
+  id: Type.String({ description: 'the `:provider` of the other oauth routes' }),
+  name: Type.String({ description: 'for the button: `Sign in with <name>`' })
+}, { $id: 'OAuthProvider', additionalProperties: false })
+
+export const OAuthProviderListSchema = Type.Object({
+  providers: Type.Array(OAuthProviderSchema)
+}, { $id: 'OAuthProviderList', additionalProperties: false })
+
+export const OAuthLinkStartSchema = Type.Object({
+  url: Type.String({ description: 'the provider\'s authorization URL: send the browser there (a top-level navigation)' })
+}, { $id: 'OAuthLinkStart', additionalProperties: false })
+
+export const OAuthLinkBodySchema = Type.Object({ returnTo: Type.Optional(ReturnToSchema) }, { additionalProperties: false })
+export const OAuthCompleteBodySchema = Type.Object({
+  signInToken: { ...EmailedTokenSchema, description: 'from the `#signInToken=` fragment of the return from the provider' }
 }, { additionalProperties: false })
 
-const RedirectSchema = Type.Null({ description: 'Redirect (Location header).' })
+const LOCATION = (where: string): Record<string, HeaderDoc> => ({ Location: { type: 'string', description: where } })
+const FLOW_COOKIE_HEADER: HeaderDoc = { type: 'string', description: '`oauthFlow=<random key>; Max-Age=600; Path=/api/auth/oauth; HttpOnly; SameSite=Lax` (with `Secure` in production): binds the flow to this browser, and survives the cross-site return from the provider.' }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = app.oauth
@@ -51,20 +67,30 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/oauth/providers', {
     schema: {
-      tags: ['oauth'],
+      operationId: 'listOAuthProviders',
+      tags: tag('oauth'),
       summary: 'The configured identity providers, for sign-in buttons',
-      response: { 200: ProvidersSchema, 503: ProblemSchema }
+      security: [],
+      response: { 200: answer('The configured providers (none when OAUTH_PROVIDERS is empty)', OAuthProviderListSchema), ...problems() }
     }
   }, async () => ({ providers: [...deps.providers.values()].map(p => ({ id: p.id, name: p.name })) }))
 
   app.get('/oauth/:provider/start', {
     schema: {
-      tags: ['oauth'],
+      operationId: 'startOAuth',
+      tags: tag('oauth'),
       summary: 'Send the browser to the identity provider',
-      description: 'Redirects (302) to the provider. When the provider cannot be reached, redirects to `returnTo?error=OAUTH_PROVIDER_UNAVAILABLE` and stores nothing. A `returnTo` on a foreign origin is refused with 400.',
+      description: 'A page navigates here (it is not a fetch). Redirects (302) to the provider. When the provider cannot be reached, redirects to `returnTo?error=OAUTH_PROVIDER_UNAVAILABLE` and stores nothing. A `returnTo` on a foreign origin is refused with 400.',
+      security: [],
       params: ProviderParamsSchema,
       querystring: Type.Object({ returnTo: Type.Optional(ReturnToSchema) }, { additionalProperties: false }),
-      response: { 302: RedirectSchema, ...errors(404, 429) }
+      response: {
+        302: noContent('To the provider\'s authorization endpoint, or back to `returnTo?error=CODE`', {
+          ...LOCATION('the provider\'s authorization URL (with state, nonce and the PKCE challenge), or `returnTo?error=OAUTH_PROVIDER_UNAVAILABLE`'),
+          'Set-Cookie': FLOW_COOKIE_HEADER
+        }),
+        ...problems(LIMITED, 'VALIDATION_FAILED', 'NOT_FOUND')
+      }
     },
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
@@ -83,8 +109,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/oauth/:provider/callback', {
     schema: {
-      tags: ['oauth'],
+      operationId: 'oauthCallback',
+      tags: tag('oauth'),
       summary: 'Where the provider sends the browser back',
+      security: [],
       description: 'Signs in (session cookie) and redirects to `returnTo`; when `returnTo` is a page on another origin (an SPA), sets no cookie and redirects to `returnTo#signInToken=...`, which the page redeems at POST /oauth/complete; with 2FA on, sets no session and redirects to `returnTo#mfaToken=...` (answer it at /mfa/verify). A link flow links the identity and redirects to `returnTo?linked=<provider>`. Failures redirect to `returnTo?error=CODE`.',
       params: ProviderParamsSchema,
       // Providers add parameters of their own (scope, authuser, session_state, ...).
@@ -94,7 +122,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         iss: Type.Optional(Type.String({ maxLength: 512 })),
         error: Type.Optional(Type.String({ maxLength: 256 }))
       }, { additionalProperties: true }),
-      response: { 302: RedirectSchema, ...errors(404, 429) }
+      response: {
+        302: noContent('Back to `returnTo`: signed in, with a 2FA challenge or a sign-in token in the fragment, linked, or with `?error=CODE`', {
+          ...LOCATION('`returnTo`, `returnTo#mfaToken=...`, `returnTo#signInToken=...`, `returnTo?linked=<provider>` or `returnTo?error=CODE`'),
+          'Set-Cookie': { type: 'string', description: `When signed in on this origin: ${SET_SESSION_COOKIE['Set-Cookie'].description}` }
+        }),
+        ...problems(LIMITED, 'VALIDATION_FAILED', 'NOT_FOUND')
+      }
     },
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
@@ -133,11 +167,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/oauth/complete', {
     schema: {
-      tags: ['oauth'],
+      operationId: 'completeOAuth',
+      tags: tag('oauth'),
       summary: 'Redeem the sign-in token a provider sign-in handed to a page on another origin',
       description: 'Answers as a successful /login, with the session cookie. The token from `#signInToken=` works once, for 60 seconds.',
-      body: Type.Object({ signInToken: EmailedTokenSchema }, { additionalProperties: false }),
-      response: { 200: LoginSuccessSchema, ...errors(403, 429) }
+      security: [],
+      body: OAuthCompleteBodySchema,
+      response: {
+        200: answer('Signed in, with the session cookie', LoginSuccessSchema, SET_SESSION_COOKIE),
+        ...problems(BODY, CSRF, LIMITED, 'INVALID_TOKEN', 'ACCOUNT_DISABLED')
+      }
     },
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
@@ -153,12 +192,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/oauth/:provider/link', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['oauth'],
+      operationId: 'linkOAuthIdentity',
+      tags: tag('oauth'),
       summary: 'Begin linking an identity to the signed-in account',
-      description: 'Answers the provider URL to send the browser to; the same callback then links the identity and mails the account\'s address.',
+      description: 'Answers the provider URL to send the browser to; the same callback then links the identity, redirects to `returnTo?linked=<provider>` and mails the account\'s address. 503 when the provider cannot be reached.',
       params: ProviderParamsSchema,
-      body: Type.Optional(Type.Object({ returnTo: Type.Optional(ReturnToSchema) }, { additionalProperties: false })),
-      response: { 200: Type.Object({ url: Type.String() }, { additionalProperties: false }), ...errors(401, 403, 404) }
+      body: Type.Optional(OAuthLinkBodySchema),
+      response: {
+        200: answer('The provider URL to send the browser to', OAuthLinkStartSchema, { 'Set-Cookie': FLOW_COOKIE_HEADER }),
+        ...problems(BODY, CSRF, GUARD, 'NOT_FOUND')
+      }
     }
   }, async (request, reply) => {
     const p = providerOr404(request.params.provider)

@@ -2,22 +2,25 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { changePassword, requestPasswordReset, resetPassword } from '../../src/accounts/recovery.js'
 import { currentKeep, rotate, signOut } from '../../src/sessions/lifecycle.js'
-import { AnyPasswordSchema, EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, errors } from '../../src/http/schemas.js'
+import { AnyPasswordSchema, BODY, CLEAR_SESSION_COOKIE, CSRF, EmailSchema, EmailedTokenSchema, GUARD, LIMITED, MessageSchema, PasswordSchema, SET_SESSION_COOKIE, answer, problems } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 
-const ForgotBodySchema = Type.Object({ email: EmailSchema }, { additionalProperties: false })
-const ResetBodySchema = Type.Object({ token: EmailedTokenSchema, password: PasswordSchema }, { additionalProperties: false })
-const ChangeBodySchema = Type.Object({ currentPassword: AnyPasswordSchema, newPassword: PasswordSchema }, { additionalProperties: false })
+export const ForgotBodySchema = Type.Object({ email: EmailSchema }, { additionalProperties: false })
+export const ResetBodySchema = Type.Object({ token: EmailedTokenSchema, password: PasswordSchema }, { additionalProperties: false })
+export const ChangeBodySchema = Type.Object({ currentPassword: AnyPasswordSchema, newPassword: PasswordSchema }, { additionalProperties: false })
 
 export const FORGOT_ACCEPTED = 'If the address belongs to an account, a password reset email is on its way.'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/password/forgot', {
     schema: {
-      tags: ['password'],
+      operationId: 'forgotPassword',
+      tags: tag('password'),
       summary: 'Email a password reset link',
+      security: [],
       description: 'Answers the same 202 for every address. The link is valid for RESET_TOKEN_TTL seconds (30 minutes), works once, and asking again makes older links useless. Limited per client IP and per target address.',
       body: ForgotBodySchema,
-      response: { 202: MessageSchema, ...errors(413, 429) }
+      response: { 202: answer('Accepted: a reset email is on its way if the address belongs to an account', MessageSchema), ...problems(BODY, CSRF, LIMITED) }
     },
     config: { rateLimit: { max: app.config.emailTokenRateLimit, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
@@ -28,11 +31,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/password/reset', {
     schema: {
-      tags: ['password'],
+      operationId: 'resetPassword',
+      tags: tag('password'),
       summary: 'Set a new password with the emailed token',
+      security: [],
       description: 'Ends every session of the user and invalidates every reset link. 400 INVALID_TOKEN for an expired, used or unknown token.',
       body: ResetBodySchema,
-      response: { 200: MessageSchema, ...errors(413, 429) }
+      response: { 200: answer('The password is set; every session of the user has ended', MessageSchema, CLEAR_SESSION_COOKIE), ...problems(BODY, CSRF, LIMITED, 'INVALID_TOKEN') }
     },
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
@@ -45,11 +50,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/password/change', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['password'],
+      operationId: 'changePassword',
+      tags: tag('password'),
       summary: 'Change the password of the signed-in user',
       description: 'Ends every other session of the user; this session continues under a new id (a new cookie, and a new csrfToken: read it from GET /me).',
       body: ChangeBodySchema,
-      response: { 200: MessageSchema, ...errors(401, 403, 413, 429) }
+      response: { 200: answer('Changed; the other sessions have ended and a cookie session has a new id', MessageSchema, SET_SESSION_COOKIE), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS') }
     },
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {

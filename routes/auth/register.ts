@@ -2,11 +2,12 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { register, resendVerification, verifyEmail } from '../../src/accounts/registration.js'
 import { publicUser } from '../../src/accounts/users.js'
-import { EmailSchema, EmailedTokenSchema, MessageSchema, PasswordSchema, UserSchema, errors } from '../../src/http/schemas.js'
+import { BODY, CSRF, EmailSchema, EmailedTokenSchema, LIMITED, MessageSchema, PasswordSchema, UserSchema, answer, problems } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 
 const Name = Type.String({ minLength: 1, maxLength: 100 })
 
-const RegisterBodySchema = Type.Object({
+export const RegisterBodySchema = Type.Object({
   email: EmailSchema,
   password: PasswordSchema,
   username: Type.Optional(Type.String({ minLength: 3, maxLength: 32 })),
@@ -14,15 +15,22 @@ const RegisterBodySchema = Type.Object({
   lastName: Type.Optional(Name)
 }, { additionalProperties: false })
 
+export const VerifyEmailBodySchema = Type.Object({ token: EmailedTokenSchema }, { additionalProperties: false })
+export const VerifiedEmailSchema = Type.Object({ message: Type.String(), user: UserSchema }, { $id: 'VerifiedEmail', additionalProperties: false })
+export const ResendBodySchema = Type.Object({ email: EmailSchema }, { additionalProperties: false })
+
 const ACCEPTED = 'If the address can be registered, a verification email is on its way.'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/register', {
     schema: {
-      tags: ['account'],
+      operationId: 'register',
+      tags: tag('account'),
       summary: 'Create an account; a verification email follows',
+      description: 'An address already registered gets the same 202 (and its owner a notice), so the answer tells nothing about which addresses have accounts.',
+      security: [],
       body: RegisterBodySchema,
-      response: { 202: MessageSchema, ...errors(413, 429) }
+      response: { 202: answer('Accepted: a verification email is on its way if the address can be registered', MessageSchema), ...problems(BODY, CSRF, LIMITED) }
     },
     config: { rateLimit: { max: app.config.emailTokenRateLimit * 2, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
@@ -33,10 +41,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/verify-email', {
     schema: {
-      tags: ['account'],
+      operationId: 'verifyEmail',
+      tags: tag('account'),
       summary: 'Confirm an email address with the emailed token',
-      body: Type.Object({ token: EmailedTokenSchema }, { additionalProperties: false }),
-      response: { 200: Type.Object({ message: Type.String(), user: UserSchema }, { additionalProperties: false }), ...errors(413) }
+      description: 'The token is single use.',
+      security: [],
+      body: VerifyEmailBodySchema,
+      response: { 200: answer('The address is verified; the user can sign in', VerifiedEmailSchema), ...problems(BODY, CSRF, 'INVALID_TOKEN') }
     }
   }, async (request) => {
     const user = await verifyEmail(app.accounts, request.body.token)
@@ -45,10 +56,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/verify-email/resend', {
     schema: {
-      tags: ['account'],
+      operationId: 'resendVerification',
+      tags: tag('account'),
       summary: 'Send a new verification email',
-      body: Type.Object({ email: EmailSchema }, { additionalProperties: false }),
-      response: { 202: MessageSchema, ...errors(413, 429) }
+      description: 'Answers the same 202 for any address.',
+      security: [],
+      body: ResendBodySchema,
+      response: { 202: answer('Accepted: a new email is on its way if the address belongs to an unverified account', MessageSchema), ...problems(BODY, CSRF, LIMITED) }
     },
     config: { rateLimit: { max: app.config.emailTokenRateLimit, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress

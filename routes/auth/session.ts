@@ -5,7 +5,8 @@ import { loginStep } from '../../src/mfa/challenges.js'
 import { publicUser } from '../../src/accounts/users.js'
 import { csrfToken, currentExpiry, logout, signIn } from '../../src/sessions/lifecycle.js'
 import { loginOutcome } from '../../plugins/metrics.js'
-import { AnyPasswordSchema, ProblemSchema, SessionSummarySchema, UserSchema, errors } from '../../src/http/schemas.js'
+import { AnyPasswordSchema, BODY, CLEAR_SESSION_COOKIE, CSRF, GUARD, LIMITED, SET_SESSION_COOKIE, SessionSummarySchema, UserSchema, answer, noContent, problems } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 
 const Identifier = Type.String({ minLength: 1, maxLength: 254 })
 
@@ -14,31 +15,48 @@ export const LoginBodySchema = Type.Object({
   username: Type.Optional(Identifier),
   password: AnyPasswordSchema,
   totpCode: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' }))
-}, { additionalProperties: false, description: 'Either `email` or `username` (each may hold an email address or a username).' })
+}, {
+  additionalProperties: false,
+  // JSON Schema could say "one of" with anyOf, but the 400 for a body without either comes
+  // from the domain code, with the same wording for both fields.
+  description: 'One of `email` and `username` is required (each may hold an email address or a username). `totpCode`: with 2FA on, sign in in one step instead of answering a challenge.'
+})
 
 export const LoginSuccessSchema = Type.Object({
   message: Type.Literal('Login successful'),
   user: UserSchema,
   session: SessionSummarySchema,
-  csrfToken: Type.String()
-}, { additionalProperties: false })
+  csrfToken: Type.String({ description: 'send it back in `X-CSRF-Token` on state-changing requests (required when the cookie is `SameSite=None`)' })
+}, { $id: 'LoginSuccess', additionalProperties: false, description: 'Signed in: the session cookie is set.' })
 
 export const MfaChallengeSchema = Type.Object({
   mfaRequired: Type.Literal(true),
   mfaToken: Type.String({ description: 'answer it at POST /mfa/verify' }),
   mfaMethods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('backup_code')])),
   expiresIn: Type.Integer({ description: 'seconds' })
-}, { additionalProperties: false, description: 'The password is right and 2FA is on: no session yet.' })
+}, { $id: 'MfaChallenge', additionalProperties: false, description: 'The password is right and 2FA is on: no session yet; answer at POST /mfa/verify.' })
 
-const MeSchema = Type.Object({ user: UserSchema, session: SessionSummarySchema, csrfToken: Type.String() }, { additionalProperties: false })
+export const LoginAnswerSchema = Type.Union([LoginSuccessSchema, MfaChallengeSchema])
+
+export const MeSchema = Type.Object({
+  user: UserSchema,
+  session: SessionSummarySchema,
+  csrfToken: Type.String({ description: 'send it back in `X-CSRF-Token` on state-changing requests (required when the cookie is `SameSite=None`)' })
+}, { $id: 'Me', additionalProperties: false })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/login', {
     schema: {
-      tags: ['session'],
+      operationId: 'login',
+      tags: tag('session'),
       summary: 'Sign in and receive the session cookie',
+      description: 'With 2FA on and no `totpCode`, the answer is an MfaChallenge and no cookie is set. 403 codes come only once the password is right.',
+      security: [],
       body: LoginBodySchema,
-      response: { 200: Type.Union([LoginSuccessSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
+      response: {
+        200: answer('Signed in (LoginSuccess, with the cookie), or a 2FA challenge (MfaChallenge, no cookie)', LoginAnswerSchema, SET_SESSION_COOKIE),
+        ...problems(BODY, CSRF, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE', 'EMAIL_NOT_VERIFIED', 'ACCOUNT_DISABLED')
+      }
     },
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request) => {
@@ -64,9 +82,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['session'],
+      operationId: 'me',
+      tags: tag('session'),
       summary: 'The signed-in user and the session expiry',
-      response: { 200: MeSchema, 401: ProblemSchema, 503: ProblemSchema }
+      response: {
+        200: answer('The signed-in user, the session expiry and the CSRF token', MeSchema),
+        ...problems(GUARD)
+      }
     }
   }, async (request) => {
     return {
@@ -79,9 +101,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/logout', {
     schema: {
-      tags: ['session'],
+      operationId: 'logout',
+      tags: tag('session'),
       summary: 'End this session, or with a bearer token its token family (idempotent)',
-      response: { 204: Type.Null(), 403: ProblemSchema, 503: ProblemSchema }
+      description: 'Answers 204 without credentials too, so a client can always call it.',
+      // Optional credentials: the empty requirement says that none is fine too.
+      security: [{ cookie: [] }, { bearer: [] }, {}],
+      response: {
+        204: noContent('Signed out (or already signed out)', CLEAR_SESSION_COOKIE),
+        ...problems(BODY, CSRF)
+      }
     }
   }, async (request, reply) => {
     await logout(app.sessions, request, reply)

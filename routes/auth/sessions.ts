@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthError } from '../../src/http/errors.js'
 import { currentKeep, endSession, listSessions, signOut } from '../../src/sessions/lifecycle.js'
 import { endAllSessions } from '../../src/sessions/end-all.js'
-import { ProblemSchema } from '../../src/http/schemas.js'
+import { BODY, CLEAR_SESSION_COOKIE, CSRF, GUARD, answer, noContent, problems } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 
 const Time = Type.String({ format: 'date-time' })
 
@@ -16,9 +17,9 @@ export const SessionInfoSchema = Type.Object({
   ip: Type.String(),
   userAgent: Type.String(),
   current: Type.Boolean({ description: 'true for the session or token family this request was made with' })
-}, { additionalProperties: false })
+}, { $id: 'SessionInfo', additionalProperties: false })
 
-const SessionListSchema = Type.Object({ sessions: Type.Array(SessionInfoSchema) }, { additionalProperties: false })
+export const SessionListSchema = Type.Object({ sessions: Type.Array(SessionInfoSchema) }, { $id: 'SessionList', additionalProperties: false })
 
 const SessionIdParamsSchema = Type.Object({
   id: Type.String({ minLength: 16, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })
@@ -28,9 +29,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/sessions', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['sessions'],
+      operationId: 'listSessions',
+      tags: tag('sessions'),
       summary: 'Where the user is signed in: cookie sessions and bearer token families',
-      response: { 200: SessionListSchema, 401: ProblemSchema, 503: ProblemSchema }
+      response: { 200: answer('The user\'s live sessions and token families, most recently used first', SessionListSchema), ...problems(GUARD) }
     }
   }, async (request) => {
     return { sessions: await listSessions(app.sessions, request.user!.id, currentKeep(request)) }
@@ -39,11 +41,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/sessions/:id', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['sessions'],
+      operationId: 'endSession',
+      tags: tag('sessions'),
       summary: 'End one of the user\'s own sessions or token families',
       description: 'Another user\'s id, or one that has already ended, answers 404 and changes nothing. Ending the current cookie session also expires the cookie.',
       params: SessionIdParamsSchema,
-      response: { 204: Type.Null(), 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 503: ProblemSchema }
+      response: { 204: noContent('Ended', CLEAR_SESSION_COOKIE), ...problems(BODY, CSRF, GUARD, 'NOT_FOUND') }
     }
   }, async (request, reply) => {
     const userId = request.user!.id
@@ -56,9 +59,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/logout-all', {
     onRequest: app.authenticate,
     schema: {
-      tags: ['sessions'],
+      operationId: 'logoutAll',
+      tags: tag('sessions'),
       summary: 'End every session and token family of the user, this one included',
-      response: { 204: Type.Null(), 401: ProblemSchema, 403: ProblemSchema, 503: ProblemSchema }
+      response: { 204: noContent('Every session and token family of the user has ended', CLEAR_SESSION_COOKIE), ...problems(BODY, CSRF, GUARD) }
     }
   }, async (request, reply) => {
     const userId = request.user!.id

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkCredentials } from '../../src/accounts/registration.js'
-import { errors } from '../../src/http/schemas.js'
+import { BODY, CSRF, LIMITED, answer, problems } from '../../src/http/schemas.js'
+import { tag } from '../../src/http/tags.js'
 import { LoginBodySchema, MfaChallengeSchema } from './session.js'
 import { loginStep } from '../../src/mfa/challenges.js'
 import { issueTokens, refreshTokens } from '../../src/tokens/lifecycle.js'
@@ -12,19 +13,27 @@ export const TokenGrantSchema = Type.Object({
   expiresIn: Type.Integer({ description: 'seconds until the access token expires' }),
   expiresAt: Type.String({ format: 'date-time' }),
   refreshToken: Type.String({ description: 'single use: POST /token/refresh answers with a new one' })
-}, { additionalProperties: false })
+}, { $id: 'TokenGrant', additionalProperties: false, description: 'Signed in as a bearer client.' })
 
-const RefreshBodySchema = Type.Object({
+export const TokenAnswerSchema = Type.Union([TokenGrantSchema, MfaChallengeSchema])
+
+export const RefreshBodySchema = Type.Object({
   refreshToken: Type.String({ minLength: 1, maxLength: 128 })
 }, { additionalProperties: false })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/token', {
     schema: {
-      tags: ['tokens'],
+      operationId: 'createToken',
+      tags: tag('tokens'),
       summary: 'Sign in and receive a bearer access token and a refresh token (for clients without cookies)',
+      description: 'The body is that of /login. With 2FA on and no `totpCode`, the answer is an MfaChallenge whose /mfa/verify answers with the tokens.',
+      security: [],
       body: LoginBodySchema,
-      response: { 200: Type.Union([TokenGrantSchema, MfaChallengeSchema]), ...errors(401, 403, 413, 429) }
+      response: {
+        200: answer('Signed in (TokenGrant), or a 2FA challenge (MfaChallenge)', TokenAnswerSchema),
+        ...problems(BODY, CSRF, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE', 'EMAIL_NOT_VERIFIED', 'ACCOUNT_DISABLED')
+      }
     },
     // The same limit as /login (its own count per client IP).
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
@@ -38,11 +47,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/token/refresh', {
     schema: {
-      tags: ['tokens'],
+      operationId: 'refreshToken',
+      tags: tag('tokens'),
       summary: 'Spend a refresh token for a new access and refresh token',
+      security: [],
       description: 'The refresh token is single use. Presenting a spent one ends its whole family: every access and refresh token of that login.',
       body: RefreshBodySchema,
-      response: { 200: TokenGrantSchema, ...errors(401, 413, 429) }
+      response: { 200: answer('A new access token and refresh token; the one sent is spent', TokenGrantSchema), ...problems(BODY, CSRF, LIMITED, 'UNAUTHENTICATED') }
     },
     config: { rateLimit: { max: app.config.loginRateLimit * 6, timeWindow: 60_000 } }
   }, async (request) => {

@@ -8,7 +8,7 @@
  */
 import Fastify from 'fastify'
 import { loadConfig, ConfigError } from '../config.js'
-import { Mailer } from '../mail/delivery.js'
+import { Mailer, mailerOptions } from '../mail/delivery.js'
 
 async function main (): Promise<number> {
   const config = loadConfig()
@@ -17,7 +17,7 @@ async function main (): Promise<number> {
     logger.log.error('SMTP_URL is not set: there is nothing to resend through')
     return 1
   }
-  const mailer = new Mailer({ from: config.mailFrom, smtpUrl: config.smtpUrl, outboxDir: config.mailOutboxDir, sendTimeoutMs: config.mailSendTimeoutMs, log: logger.log })
+  const mailer = new Mailer(mailerOptions(config, logger.log))
   try {
     const { sent, failed } = await mailer.retryFailed()
     logger.log.info({ sent, failed }, 'parked mail resent')

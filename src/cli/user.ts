@@ -12,6 +12,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { readFile } from 'node:fs/promises'
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import app, { serverOptions } from '../app.js'
@@ -149,4 +151,5 @@ async function main (): Promise<void> {
   process.exit(code)
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main()
+// Compared as paths, not as URL text: a path with a space or a symlink would never match.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) await main()

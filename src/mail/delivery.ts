@@ -4,6 +4,7 @@ import nodemailer, { type Transporter } from 'nodemailer'
 import type { FastifyBaseLogger } from 'fastify'
 import { addressOf, emlFiles, recipientOf, writeEml } from './outbox.js'
 import type { MailMessage } from './templates.js'
+import type { Config } from '../config.js'
 
 export interface MailerOptions {
   from: string
@@ -16,6 +17,11 @@ export interface MailerOptions {
   /** delay before the second attempt, doubled for each further one */
   retryDelayMs?: number
   log: FastifyBaseLogger
+}
+
+/** The mailer's options as the configuration sets them: the server and `npm run mail:retry` share them. */
+export function mailerOptions (c: Pick<Config, 'mailFrom' | 'smtpUrl' | 'mailOutboxDir' | 'mailSendTimeoutMs' | 'mailSendAttempts' | 'mailRetryDelayMs'>, log: FastifyBaseLogger): MailerOptions {
+  return { from: c.mailFrom, smtpUrl: c.smtpUrl, outboxDir: c.mailOutboxDir, sendTimeoutMs: c.mailSendTimeoutMs, attempts: c.mailSendAttempts, retryDelayMs: c.mailRetryDelayMs, log }
 }
 
 /** Where a message ended up: handed to the SMTP server, written to the outbox, or parked. */

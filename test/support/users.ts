@@ -76,6 +76,13 @@ export async function verifyUser (target: Target, email: string): Promise<void> 
   if (res.status !== 200) throw new Error(`verify answered ${res.status}: ${res.text}`)
 }
 
+/** Registers and verifies (the link from the outbox or the SMTP sink); returns the address. */
+export async function verifiedUser (target: Target, email = uniqueEmail(), password = PASSWORD): Promise<string> {
+  await registerUser(target, email, password)
+  await verifyUser(target, email)
+  return email
+}
+
 export interface SignedIn {
   email: string
   password: string
@@ -98,7 +105,5 @@ export async function logIn (target: Target, email: string, password = PASSWORD)
 
 /** Registers, verifies (the link from the outbox) and logs in: the one sign-up helper. */
 export async function signedInUser (target: Target, email = uniqueEmail(), password = PASSWORD): Promise<SignedIn> {
-  await registerUser(target, email, password)
-  await verifyUser(target, email)
-  return await logIn(target, email, password)
+  return await logIn(target, await verifiedUser(target, email, password), password)
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { build, cookieOf, PASSWORD, registerUser, uniqueEmail, verifyUser } from '../../helper.js'
-import { assertLoginSuccess, assertProblem, dumpRedis, enrolledUser, KEY, login, me, post } from '../../support/two-factor.js'
+import { assertLoginSuccess, assertProblem, dumpRedis, enrolledUser, KEY, login, me, post } from '../../support/mfa.js'
 
 t.test('log out, then log in through the challenge and with an inline code', async t => {
   const ctx = await build(t, { DATA_ENCRYPTION_KEY: KEY })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { build, cookieOf, PASSWORD, signedInUser, Authenticator, base32Decode } from '../../helper.js'
-import { assertLoginSuccess, assertProblem, dumpRedis, enrolledUser, KEY, login, me, mfaState, post } from '../../support/two-factor.js'
+import { assertLoginSuccess, assertProblem, dumpRedis, enrolledUser, KEY, login, me, mfaState, post } from '../../support/mfa.js'
 
 t.test('enrolment: setup gives a scannable URI and QR code, enable turns 2FA on and shows ten backup codes once', async t => {
   const ctx = await build(t, { DATA_ENCRYPTION_KEY: KEY })

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { cookieOf, outboxMessages, PASSWORD, signedInUser, tokenFromOutbox, type TestContext } from '../../helper.js'
-import { enrolledUser } from '../../support/two-factor.js'
+import { enrolledUser } from '../../support/mfa.js'
 import { APP, CALLBACK, buildWithProvider, callback, errorOf, signInWith } from '../../oauth/flow-helper.js'
 import { authorizeAtProvider } from '../../oauth/provider.js'
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { build, CookieJar, cookieOf, listen, request, registerUser, uniqueEmail, verifyUser, PASSWORD, type LinkKind, type TestContext } from '../../helper.js'
+import { build, CookieJar, cookieOf, listen, request, uniqueEmail, verifiedUser, PASSWORD, type LinkKind, type TestContext } from '../../helper.js'
 import { decodeSession } from '../../../src/sessions/record.js'
 import { closedPort, linkToken, startSmtpSink, type SmtpSink } from '../../support/smtp-sink.js'
 
@@ -23,13 +23,6 @@ async function setup (tt: Test, env: Record<string, string> = {}): Promise<Ctx> 
     return linkToken(sink.to(to).at(-1)!, ORIGIN, kind)
   }
   return { ...ctx, sink, tokenFor }
-}
-
-/** Registers and verifies through the SMTP sink; returns the address. */
-async function signUp (ctx: Ctx, email = uniqueEmail('pw')): Promise<string> {
-  await registerUser(ctx, email)
-  await verifyUser(ctx, email)
-  return email
 }
 
 async function login (ctx: Ctx, email: string, password: string): Promise<{ status: number, cookie?: string }> {
@@ -61,7 +54,7 @@ async function reset (ctx: Pick<Ctx, 'app'>, token: string, password = NEW_PASSW
 
 t.test('forgot, the link from the mail, reset: the new password signs in and the old one does not', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const res = await forgot(ctx, email)
   t.equal(res.statusCode, 202)
   t.same(res.json(), { message: 'If the address belongs to an account, a password reset email is on its way.' })
@@ -91,8 +84,8 @@ t.test('forgot, the link from the mail, reset: the new password signs in and the
 
 t.test('an unknown, a disabled and a known address get the same 202; only the known one gets mail', async t => {
   const ctx = await setup(t)
-  const known = await signUp(ctx)
-  const disabled = await signUp(ctx)
+  const known = await verifiedUser(ctx, uniqueEmail('pw'))
+  const disabled = await verifiedUser(ctx, uniqueEmail('pw'))
   const u = await ctx.app.users.findByEmail(disabled)
   await ctx.app.users.update(u!.id, { disabled: true })
   const unknown = uniqueEmail('nobody')
@@ -121,7 +114,7 @@ async function twoDevices (t: Test, ctx: Ctx, email: string): Promise<[CookieJar
 
 t.test('a reset ends the sessions held in two other cookie jars', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const [laptop, phone] = await twoDevices(t, ctx, email)
   for (const jar of [laptop, phone]) t.equal((await jar.send('GET', '/api/auth/me')).status, 200)
   const held = { laptop: laptop.cookie, phone: phone.cookie }
@@ -142,7 +135,7 @@ t.test('a reset ends the sessions held in two other cookie jars', async t => {
 
 t.test('a reset sent with a session of the same user expires that cookie', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const { cookie } = await login(ctx, email, PASSWORD)
   const token = await resetToken(ctx, email)
   const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/password/reset', headers: { cookie: cookie! }, payload: { token, password: NEW_PASSWORD } })
@@ -154,7 +147,7 @@ t.test('a reset sent with a session of the same user expires that cookie', async
 
 t.test('a change keeps the current session under a new id and ends the others', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const [current, other] = await twoDevices(t, ctx, email)
   const oldCookie = current.cookie
   const before = await current.send('GET', '/api/auth/me')
@@ -192,7 +185,7 @@ t.test('a change keeps the current session under a new id and ends the others', 
 
 t.test('a change with a wrong current password is 401 INVALID_CREDENTIALS and changes nothing', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const a = await login(ctx, email, PASSWORD)
   const b = await login(ctx, email, PASSWORD)
   const mails = ctx.sink.mails.length
@@ -210,7 +203,7 @@ t.test('a change with a wrong current password is 401 INVALID_CREDENTIALS and ch
 
 t.test('a change needs a session, and the new password goes through the policy', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const anon = await ctx.app.inject({ method: 'POST', url: '/api/auth/password/change', payload: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD } })
   t.equal(anon.statusCode, 401)
   t.equal(anon.json().code, 'UNAUTHENTICATED')
@@ -227,7 +220,7 @@ t.test('a change needs a session, and the new password goes through the policy',
 
 t.test('used, made-up, superseded and revoked tokens get 400 INVALID_TOKEN', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
 
   const used = await resetToken(ctx, email)
   t.equal((await reset(ctx, used)).statusCode, 200)
@@ -253,7 +246,7 @@ t.test('used, made-up, superseded and revoked tokens get 400 INVALID_TOKEN', asy
 
 t.test('a password the policy refuses does not burn the link', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const token = await resetToken(ctx, email)
   const weak = await reset(ctx, token, 'password123')
   t.equal(weak.statusCode, 400)
@@ -264,7 +257,7 @@ t.test('a password the policy refuses does not burn the link', async t => {
 
 t.test('an expired token gets 400 INVALID_TOKEN', async t => {
   const ctx = await setup(t, { RESET_TOKEN_TTL: '1' })
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const token = await resetToken(ctx, email)
   t.match(ctx.sink.to(email).at(-1)!.text, /1 minutes|for 1 minute/)
   // Wait for Redis to expire the key rather than for a fixed time.
@@ -277,7 +270,7 @@ t.test('an expired token gets 400 INVALID_TOKEN', async t => {
 
 t.test('two concurrent resets with one token succeed at most once', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const base = await listen(ctx.app)
   for (let round = 0; round < 5; round++) {
     const token = await resetToken(ctx, email)
@@ -297,7 +290,7 @@ t.test('two concurrent resets with one token succeed at most once', async t => {
 
 t.test('bad input gets a 4xx problem and changes nothing', async t => {
   const ctx = await setup(t)
-  const email = await signUp(ctx)
+  const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const { cookie } = await login(ctx, email, PASSWORD)
   const token = await resetToken(ctx, email)
   const mailsBefore = ctx.sink.mails.length
@@ -358,7 +351,7 @@ t.test('bad input gets a 4xx problem and changes nothing', async t => {
 
 t.test('forgot and resend are limited per client IP and per target address, the same way for any address', async t => {
   const ctx = await setup(t, { EMAIL_TOKEN_RATE_LIMIT: '3', EMAIL_ADDRESS_RATE_LIMIT: '2' })
-  const known = await signUp(ctx)
+  const known = await verifiedUser(ctx, uniqueEmail('pw'))
   const unknown = uniqueEmail('ghost')
   // Registering counted against the address too (one budget for all mail to it); start afresh.
   for (const key of await ctx.redis.keys('gh:rl:*')) await ctx.redis.del(key)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { build, PASSWORD } from '../../helper.js'
-import { enrolledUser, KEY, post } from '../../support/two-factor.js'
+import { enrolledUser, KEY, post } from '../../support/mfa.js'
 
 t.test('a client without cookies with 2FA on gets a challenge from /token and tokens from /mfa/verify', async t => {
   const ctx = await build(t, { DATA_ENCRYPTION_KEY: KEY })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, cookieOf, listen, request, signedInUser, registerUser, verifyUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
+import { build, cookieOf, listen, request, signedInUser, verifiedUser, uniqueEmail, PASSWORD, type TestContext } from '../../helper.js'
 import { run } from '../../../src/cli/user.js'
 import { digest } from '../../../src/crypto/secrets.js'
 import { endAllSessions } from '../../../src/sessions/end-all.js'
@@ -21,18 +21,11 @@ async function meWith (ctx: TestContext, accessToken: string): Promise<number> {
   return (await ctx.app.inject({ url: '/api/auth/me', headers: { authorization: `Bearer ${accessToken}` } })).statusCode
 }
 
-async function newUser (ctx: TestContext): Promise<string> {
-  const email = uniqueEmail('tok')
-  await registerUser(ctx, email)
-  await verifyUser(ctx, email)
-  return email
-}
-
 t.test('bearer tokens', async t => {
   const ctx = await build(t)
 
   await t.test('a token login answers a bearer grant that /me accepts without a cookie', async t => {
-    const email = await newUser(ctx)
+    const email = await verifiedUser(ctx, uniqueEmail('tok'))
     const before = Date.now()
     const g = await tokenLogin(ctx, email)
     t.equal(g.tokenType, 'Bearer')
@@ -50,7 +43,7 @@ t.test('bearer tokens', async t => {
   })
 
   await t.test('Redis holds only digests of the tokens', async t => {
-    const email = await newUser(ctx)
+    const email = await verifiedUser(ctx, uniqueEmail('tok'))
     const g = await tokenLogin(ctx, email)
     const keys = await ctx.redis.keys('*')
     const values: string[] = []
@@ -78,7 +71,7 @@ t.test('bearer tokens', async t => {
 
   await t.test('an access token stops working when its lifetime is over', async t => {
     const short = await build(t, { ACCESS_TOKEN_TTL: '1' }, ctx.server)
-    const email = await newUser(short)
+    const email = await verifiedUser(short, uniqueEmail('tok'))
     const res = await short.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email, password: PASSWORD } })
     const g: Grant = res.json()
     t.equal(g.expiresIn, 1)
@@ -93,7 +86,7 @@ t.test('bearer tokens', async t => {
   })
 
   await t.test('refresh rotates: a new pair works and the old refresh token is spent', async t => {
-    const email = await newUser(ctx)
+    const email = await verifiedUser(ctx, uniqueEmail('tok'))
     const g1 = await tokenLogin(ctx, email)
     const r = await refresh(ctx, g1.refreshToken)
     t.equal(r.status, 200)
@@ -108,7 +101,7 @@ t.test('bearer tokens', async t => {
   })
 
   await t.test('presenting a spent refresh token ends the whole family', async t => {
-    const email = await newUser(ctx)
+    const email = await verifiedUser(ctx, uniqueEmail('tok'))
     const other = await tokenLogin(ctx, email, 'other-device')
     const g1 = await tokenLogin(ctx, email)
     const g2: Grant = (await refresh(ctx, g1.refreshToken)).body
@@ -126,7 +119,7 @@ t.test('bearer tokens', async t => {
   await t.test('two concurrent refreshes with one token succeed at most once (over a real socket)', async t => {
     const server = await build(t, {}, ctx.server)
     const base = await listen(server.app)
-    const email = await newUser(server)
+    const email = await verifiedUser(server, uniqueEmail('tok'))
     for (let round = 0; round < 5; round++) {
       const g = await tokenLogin(server, email)
       const answers = await Promise.all([0, 1, 2].map(async () => {
@@ -223,7 +216,7 @@ t.test('bearer tokens', async t => {
   })
 
   await t.test('bad input on the token routes answers 4xx and changes nothing', async t => {
-    const email = await newUser(ctx)
+    const email = await verifiedUser(ctx, uniqueEmail('tok'))
     const g = await tokenLogin(ctx, email)
     const before = (await ctx.redis.keys('*')).filter(k => !k.includes('rl:') && !k.includes('login-throttle:')).sort()
     const cases: Array<{ url: string, payload: unknown, status: number, code: string }> = [
