@@ -39,8 +39,8 @@ export const OAuthCompleteBodySchema = Type.Object({
   signInToken: { ...EmailedTokenSchema, description: 'from the `#signInToken=` fragment of the return from the provider' }
 }, { additionalProperties: false })
 
-const LOCATION = (where: string): Record<string, HeaderDoc> => ({ Location: { type: 'string', description: where } })
-const FLOW_COOKIE_HEADER: HeaderDoc = { type: 'string', description: '`oauthFlow=<random key>; Max-Age=600; Path=/api/auth/oauth; HttpOnly; SameSite=Lax` (with `Secure` in production): binds the flow to this browser, and survives the cross-site return from the provider.' }
+const locationHeader = (where: string): Record<string, HeaderDoc> => ({ Location: { type: 'string', description: where } })
+const FLOW_COOKIE_HEADER: HeaderDoc = { type: 'string', description: '`oauthFlow=<random key>; Max-Age=<OAUTH_FLOW_TTL, 600>; Path=/api/auth/oauth; HttpOnly; SameSite=Lax` (with `Secure` in production): binds the flow to this browser, and survives the cross-site return from the provider.' }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = app.oauth
@@ -86,7 +86,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: Type.Object({ returnTo: Type.Optional(ReturnToSchema) }, { additionalProperties: false }),
       response: {
         302: noContent('To the provider\'s authorization endpoint, or back to `returnTo?error=CODE`', {
-          ...LOCATION('the provider\'s authorization URL (with state, nonce and the PKCE challenge), or `returnTo?error=OAUTH_PROVIDER_UNAVAILABLE`'),
+          ...locationHeader('the provider\'s authorization URL (with state, nonce and the PKCE challenge), or `returnTo?error=OAUTH_PROVIDER_UNAVAILABLE`'),
           'Set-Cookie': FLOW_COOKIE_HEADER
         }),
         ...problems(LIMITED, 'VALIDATION_FAILED', 'NOT_FOUND')
@@ -124,7 +124,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }, { additionalProperties: true }),
       response: {
         302: noContent('Back to `returnTo`: signed in, with a 2FA challenge or a sign-in token in the fragment, linked, or with `?error=CODE`', {
-          ...LOCATION('`returnTo`, `returnTo#mfaToken=...`, `returnTo#signInToken=...`, `returnTo?linked=<provider>` or `returnTo?error=CODE`'),
+          ...locationHeader('`returnTo`, `returnTo#mfaToken=...`, `returnTo#signInToken=...`, `returnTo?linked=<provider>` or `returnTo?error=CODE`'),
           'Set-Cookie': { type: 'string', description: `When signed in on this origin: ${SET_SESSION_COOKIE['Set-Cookie'].description}` }
         }),
         ...problems(LIMITED, 'VALIDATION_FAILED', 'NOT_FOUND')
