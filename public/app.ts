@@ -6,7 +6,7 @@
  * token from /login and /me sent back by the client on every state-changing call.
  * Text from the server is only ever set with textContent.
  */
-import { createClient, GatehouseError, type LoginResult, type Me, type SessionInfo, type SignedIn } from '../client/src/index.js'
+import { createClient, GatehouseError, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
 
 const apiBase = (document.querySelector('meta[name="api-base"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 let mfaToken: string | undefined
@@ -121,6 +121,7 @@ async function loadMe (): Promise<boolean> {
   try {
     renderSignedIn(await client.me())
     await loadSessions()
+    await loadIdentities()
     return true
   } catch (err) {
     if (err instanceof GatehouseError && err.code === 'UNAUTHENTICATED') {
@@ -129,6 +130,116 @@ async function loadMe (): Promise<boolean> {
     }
     throw err
   }
+}
+
+let providers: OAuthProvider[] = []
+
+/** Where the API sends the browser back after a provider: this page, on its own origin. */
+const returnTo = (): string => `${location.origin}/`
+
+/** A button per configured provider; a plain navigation to the API's start route. */
+async function loadProviders (): Promise<void> {
+  try {
+    providers = await client.oauthProviders()
+  } catch {
+    providers = []
+  }
+  const box = $('provider-buttons')
+  box.replaceChildren(...providers.map(p => {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.dataset.provider = p.id
+    button.textContent = `Sign in with ${p.name}`
+    button.addEventListener('click', () => {
+      location.assign(client.oauthStartUrl(p.id, returnTo()))
+    })
+    return button
+  }))
+  show('providers', providers.length > 0)
+}
+
+async function loadIdentities (): Promise<void> {
+  show('identities-section', providers.length > 0)
+  if (providers.length === 0) return
+  const list = await client.identities()
+  $('identities').replaceChildren(...list.map(i => {
+    const li = document.createElement('li')
+    li.dataset.identityId = i.id
+    const name = providers.find(p => p.id === i.provider)?.name ?? i.provider
+    li.textContent = `${name}${i.email === null ? '' : ` (${i.email})`}, linked ${new Date(i.linkedAt).toLocaleString()} `
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.className = 'unlink'
+    button.textContent = 'Unlink'
+    button.addEventListener('click', () => {
+      client.unlinkIdentity(i.id).then(async () => {
+        notice(`${name} is no longer linked.`)
+        await loadIdentities()
+      }).catch(showError)
+    })
+    li.append(button)
+    return li
+  }))
+  show('identities-none', list.length === 0)
+  $('link-buttons').replaceChildren(...providers.map(p => {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.dataset.linkProvider = p.id
+    button.textContent = `Link ${p.name}`
+    button.addEventListener('click', () => {
+      client.linkIdentity(p.id, { returnTo: returnTo() })
+        .then(({ url }) => { location.assign(url) })
+        .catch(showError)
+    })
+    return button
+  }))
+}
+
+/**
+ * The return from a provider: `?error=CODE`, `?linked=<provider>`, `#mfaToken=...`, or (on a
+ * page of another origin than the API) `#signInToken=...` to redeem for the session cookie.
+ */
+async function handleProviderReturn (): Promise<void> {
+  const query = new URLSearchParams(location.search)
+  const fragment = new URLSearchParams(location.hash.slice(1))
+  const error = query.get('error')
+  const linked = query.get('linked')
+  const challenge = fragment.get('mfaToken')
+  const handoff = fragment.get('signInToken')
+  if (error === null && linked === null && challenge === null && handoff === null) return
+  // The tokens leave the address bar (and so the history) at once.
+  history.replaceState(null, '', location.pathname)
+  if (error !== null) showProviderError(error)
+  if (linked !== null) notice('The identity is linked to your account.')
+  if (challenge !== null) {
+    mfaToken = challenge
+    notice('Enter the code from your authenticator app.')
+  }
+  if (handoff !== null) await afterLogin(await client.completeOAuth({ signInToken: handoff }))
+}
+
+/** The `?error=CODE` of a return from a provider: a code of the OAuth flow, not a problem document. */
+function showProviderError (code: string): void {
+  $('notice').hidden = true
+  const el = $('error')
+  const head = document.createElement('strong')
+  head.textContent = 'Signing in with the provider did not work'
+  const line = document.createElement('div')
+  line.className = 'code'
+  line.textContent = code
+  el.replaceChildren(head, document.createTextNode(`: ${providerErrors[code] ?? 'Try again.'}`), line)
+  el.hidden = false
+}
+
+const providerErrors: Record<string, string> = {
+  OAUTH_LINK_REQUIRED: 'An account with this email already exists: sign in with your password, then link the provider from your account.',
+  OAUTH_EMAIL_UNVERIFIED: 'The provider did not confirm an email address for this account.',
+  OAUTH_SIGNUP_DISABLED: 'No account is linked to this identity, and new accounts cannot be created this way.',
+  OAUTH_IDENTITY_TAKEN: 'This identity is already linked to another account.',
+  OAUTH_PROVIDER_UNAVAILABLE: 'The provider cannot be reached right now.',
+  OAUTH_ACCESS_DENIED: 'Signing in was cancelled at the provider.',
+  OAUTH_STATE_INVALID: 'The sign-in took too long or was started elsewhere; start again.',
+  ACCOUNT_DISABLED: 'This account has been disabled.'
 }
 
 async function loadSessions (): Promise<void> {
@@ -191,6 +302,7 @@ async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
   renderSignedIn(answer)
   notice(`Signed in as ${answer.user.email}.`)
   await loadSessions()
+  await loadIdentities()
 }
 
 function wire (): void {
@@ -290,6 +402,8 @@ async function main (): Promise<void> {
   $('api-base').textContent = apiBase === '' ? location.origin : apiBase
   wire()
   await handleLink()
+  await loadProviders()
+  await handleProviderReturn().catch(showError)
   try {
     await loadMe()
   } catch (err) {

@@ -33,6 +33,9 @@ import mfaRoutes from '../routes/auth/mfa.js'
 import recoveryPlugin from '../plugins/recovery.js'
 import mailRateLimitPlugin from '../plugins/mail-rate-limit.js'
 import passwordRoutes from '../routes/auth/password.js'
+import oauthPlugin from '../plugins/oauth.js'
+import oauthRoutes from '../routes/auth/oauth.js'
+import identitiesRoutes from '../routes/auth/identities.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -142,6 +145,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(metricsPlugin)
+  await fastify.register(oauthPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
@@ -157,5 +161,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(tokenRoutes)
     await api.register(mfaRoutes)
     await api.register(passwordRoutes)
+    await api.register(oauthRoutes)
+    await api.register(identitiesRoutes)
   }, { prefix: '/api/auth' })
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ephemeralKeyRing, parseKeyRing, type KeyRing } from './crypto/box.js'
+import { parseProviders, type ProviderSpec } from './oauth/providers.js'
 
 const Seconds = (def: number) => Type.Integer({ minimum: 1, default: def })
 
@@ -56,7 +57,15 @@ export const ConfigSchema = Type.Object({
   DATA_ENCRYPTION_KEY: Type.Optional(Type.String()),
   MFA_CHALLENGE_TTL: Seconds(300),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
+  // Sign-in with other identity providers (src/oauth/). OAUTH_PROVIDERS is a JSON array or
+  // `@path` to a JSON file, checked by parseProviders (whose errors never echo a secret).
+  OAUTH_PROVIDERS: Type.Optional(Type.String({ minLength: 1 })),
+  OAUTH_AUTO_CREATE: Type.Boolean({ default: true }),
+  OAUTH_FLOW_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600 }),
+  OAUTH_HTTP_TIMEOUT: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
+  // The public origin of this server, where providers send the browser back; APP_ORIGIN when unset.
+  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' }))
 }, { additionalProperties: true })
 
 /** The environment as the schema reads it: names and units as documented in the README. */
@@ -110,7 +119,7 @@ function origins (env: Env, corsOrigins: string[]) {
  * (`...Ms`), lists as arrays, and what NODE_ENV implies as named settings, so no plugin
  * asks which environment it runs in. The types follow the schema through this mapping.
  */
-function settings (env: Env, dataKeys: KeyRing) {
+function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) {
   const production = env.NODE_ENV === 'production'
   // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
   const corsOrigins = env.CORS_ORIGINS === '' ? [] : env.CORS_ORIGINS.split(',').map(o => new URL(o).origin)
@@ -171,6 +180,13 @@ function settings (env: Env, dataKeys: KeyRing) {
     ephemeralKeys: env.DATA_ENCRYPTION_KEY === undefined,
     /** required in production (loadConfig refuses to start without it): GET /metrics is never open there */
     metricsToken: env.METRICS_TOKEN,
+    /** OAUTH_PROVIDERS parsed, presets filled in (plain http only for a local provider outside production) */
+    oauthProviders,
+    oauthAutoCreate: env.OAUTH_AUTO_CREATE,
+    oauthFlowTtlMs: ms(env.OAUTH_FLOW_TTL),
+    oauthHttpTimeoutMs: ms(env.OAUTH_HTTP_TIMEOUT),
+    /** where providers send the browser back: this server's public origin (PUBLIC_URL unless set apart) */
+    oauthRedirectOrigin: env.OAUTH_REDIRECT_ORIGIN === undefined ? origins(env, corsOrigins).publicUrl : new URL(env.OAUTH_REDIRECT_ORIGIN).origin,
     /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
     checkProblemCodes: env.NODE_ENV === 'test'
   }
@@ -217,5 +233,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`invalid configuration: DATA_ENCRYPTION_KEY ${(err as Error).message}`)
   }
-  return settings(parsed, dataKeys)
+  let oauthProviders: ProviderSpec[]
+  try {
+    oauthProviders = parseProviders(parsed.OAUTH_PROVIDERS, { production: parsed.NODE_ENV === 'production' })
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: OAUTH_PROVIDERS ${(err as Error).message}`)
+  }
+  return settings(parsed, dataKeys, oauthProviders)
 }

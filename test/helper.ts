@@ -1,7 +1,7 @@
 /*
  * The single entry of the test support: `build()` here, and everything in test/support/
  * re-exported, so a test imports from '../helper.js' and nowhere else for the basics.
- * test/support/two-factor.ts, smtp-sink.ts and test/browser/harness.ts serve their own tests.
+ * test/support/mfa.ts, smtp-sink.ts and test/browser/harness.ts serve their own tests.
  */
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
 import type { Test } from 'tap'

@@ -18,6 +18,8 @@ import { SessionInfoSchema, SessionListSchema } from '../../routes/auth/sessions
 import { ChangeBodySchema, ForgotBodySchema, ResetBodySchema } from '../../routes/auth/password.js'
 import { RefreshBodySchema, TokenGrantSchema } from '../../routes/auth/token.js'
 import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
+import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
+import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -45,7 +47,14 @@ export const TYPES: Record<string, TSchema> = {
   PasswordBody: PasswordBodySchema,
   EnableTotpBody: EnableBodySchema,
   DisableTotpBody: DisableBodySchema,
-  RefreshBody: RefreshBodySchema
+  RefreshBody: RefreshBodySchema,
+  OAuthProvider: OAuthProviderSchema,
+  OAuthProviderList: OAuthProviderListSchema,
+  OAuthLinkStart: OAuthLinkStartSchema,
+  OAuthLinkBody: OAuthLinkBodySchema,
+  OAuthCompleteBody: OAuthCompleteBodySchema,
+  Identity: IdentitySchema,
+  IdentityList: IdentityListSchema
 }
 
 type Schema = Record<string, unknown>

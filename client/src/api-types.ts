@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'MFA_ALREADY_ENABLED'
   | 'MFA_NOT_ENABLED'
   | 'MFA_SETUP_REQUIRED'
+  | 'LAST_SIGN_IN_METHOD'
   | 'REQUEST_TIMEOUT'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -206,4 +207,44 @@ export interface DisableTotpBody {
 
 export interface RefreshBody {
   refreshToken: string
+}
+
+export interface OAuthProvider {
+  /** the `:provider` of the other oauth routes */
+  id: string
+  /** for the button: `Sign in with <name>` */
+  name: string
+}
+
+export interface OAuthProviderList {
+  providers: OAuthProvider[]
+}
+
+export interface OAuthLinkStart {
+  /** the provider's authorization URL: send the browser there (a top-level navigation) */
+  url: string
+}
+
+export interface OAuthLinkBody {
+  /** a path on APP_ORIGIN, or a URL on APP_ORIGIN or a CORS_ORIGINS origin */
+  returnTo?: string
+}
+
+export interface OAuthCompleteBody {
+  /** from the `#signInToken=` fragment of the return from the provider */
+  signInToken: string
+}
+
+export interface Identity {
+  /** the link's handle, for DELETE /identities/{id} */
+  id: string
+  /** the `id` of a configured provider */
+  provider: string
+  /** the address the provider gave, when it gave one */
+  email: string | null
+  linkedAt: string
+}
+
+export interface IdentityList {
+  identities: Identity[]
 }

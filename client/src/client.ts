@@ -1,7 +1,8 @@
 import type {
-  BackupCodes, ChangePasswordBody, DisableTotpBody, EnableTotpBody, ForgotPasswordBody, LoginBody, LoginSuccess, Me,
-  Message, MfaChallenge, PasswordBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList,
-  TokenGrant, TotpSetup, VerifiedEmail, VerifyEmailBody, VerifyMfaBody
+  BackupCodes, ChangePasswordBody, DisableTotpBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
+  LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider, OAuthProviderList,
+  PasswordBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, VerifiedEmail,
+  VerifyEmailBody, VerifyMfaBody
 } from './api-types.js'
 import { GatehouseError } from './errors.js'
 
@@ -186,6 +187,52 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
 
   async regenerateBackupCodes (body: PasswordBody): Promise<BackupCodes> {
     return await this.#call<BackupCodes>('POST', '/2fa/backup-codes', body, { auth: true })
+  }
+
+  // --- other identity providers (OpenID Connect, OAuth 2) -----------------------------
+
+  /** The configured providers, for a `Sign in with <name>` button each. */
+  async oauthProviders (): Promise<OAuthProvider[]> {
+    return (await this.#call<OAuthProviderList>('GET', '/oauth/providers')).providers
+  }
+
+  /**
+   * Where to send the browser (a top-level navigation, `location.assign`) to sign in with a
+   * provider. It comes back to `returnTo` (a path, or a URL on an origin the server allows):
+   * signed in; with `#mfaToken=` (answer with verifyMfa); with `#signInToken=` when
+   * `returnTo` is on another origin than the server (redeem it with completeOAuth); or with
+   * `?error=CODE`.
+   */
+  oauthStartUrl (provider: string, returnTo?: string): string {
+    const query = returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(returnTo)}`
+    return `${this.#base}/oauth/${encodeURIComponent(provider)}/start${query}`
+  }
+
+  /**
+   * Cookie mode: signs in with the `#signInToken=` a provider sign-in handed to a page on
+   * another origin than the server. Works once, within 60 seconds.
+   */
+  async completeOAuth (body: OAuthCompleteBody): Promise<SignedIn<M>> {
+    if (this.mode === 'bearer') throw new Error('completeOAuth sets a session cookie: it is for cookie mode')
+    return this.#signedIn(await this.#call<LoginSuccess>('POST', '/oauth/complete', body))
+  }
+
+  /**
+   * Begins linking a provider identity to the signed-in account: send the browser to the
+   * answer's `url`. The flow is bound to the browser by a cookie, so this is for cookie
+   * mode in a browser. It comes back to `returnTo?linked=<provider>` (or `?error=CODE`).
+   */
+  async linkIdentity (provider: string, body: OAuthLinkBody = {}): Promise<OAuthLinkStart> {
+    return await this.#call<OAuthLinkStart>('POST', `/oauth/${encodeURIComponent(provider)}/link`, body, { auth: true })
+  }
+
+  async identities (): Promise<Identity[]> {
+    return (await this.#call<IdentityList>('GET', '/identities', undefined, { auth: true })).identities
+  }
+
+  /** Refused with LAST_SIGN_IN_METHOD when the account has no password and this is its only identity. */
+  async unlinkIdentity (id: string): Promise<void> {
+    await this.#call('DELETE', `/identities/${encodeURIComponent(id)}`, undefined, { auth: true })
   }
 
   // --- bearer tokens -----------------------------------------------------------------

@@ -32,10 +32,13 @@ export class PasswordHasher {
   }
 
   async verify (hash: string | undefined, password: string): Promise<boolean> {
-    const target = hash ?? await this.#dummy
+    // An account made through another identity provider has no password (an empty hash):
+    // it fails like a wrong password, after the same Argon2 work.
+    const usable = hash !== undefined && hash !== ''
+    const target = usable ? hash : await this.#dummy
     try {
       const ok = await argon2.verify(target, normalizePassword(password))
-      return ok && hash !== undefined
+      return ok && usable
     } catch {
       return false
     }

@@ -13,6 +13,7 @@ export const ERRORS = {
   MFA_ALREADY_ENABLED: { status: 409, title: 'Two-factor authentication is already on' },
   MFA_NOT_ENABLED: { status: 409, title: 'Two-factor authentication is not on' },
   MFA_SETUP_REQUIRED: { status: 409, title: 'No two-factor setup in progress' },
+  LAST_SIGN_IN_METHOD: { status: 409, title: 'This is the account\'s last way to sign in' },
   REQUEST_TIMEOUT: { status: 408, title: 'The request took too long to arrive' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },

@@ -19,7 +19,8 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
   'POST /api/auth/2fa/disable': { password: 'correct horse battery staple', code: '123456' },
   'POST /api/auth/2fa/backup-codes': { password: 'correct horse battery staple' },
   'POST /api/auth/token': { email: 'ada@example.com', password: 'correct horse battery staple' },
-  'POST /api/auth/token/refresh': { refreshToken: 'r1.Z2F0ZWhvdXNlLXJlZnJlc2gtdG9rZW4tZXhhbXBsZQ' }
+  'POST /api/auth/token/refresh': { refreshToken: 'r1.Z2F0ZWhvdXNlLXJlZnJlc2gtdG9rZW4tZXhhbXBsZQ' },
+  'POST /api/auth/oauth/complete': { signInToken: 'Vt7Qm2xK9pL4sR8wE1nY6cJ3hF0dA5gB2uZ7iO9kTqM' }
 }
 
 /**
@@ -40,6 +41,7 @@ export const PROBLEM_EXAMPLES: Partial<Record<ErrorCode, { detail: string, field
   MFA_ALREADY_ENABLED: { detail: 'Two-factor authentication is already on; disable it first.' },
   MFA_NOT_ENABLED: { detail: 'Two-factor authentication is not on.' },
   MFA_SETUP_REQUIRED: { detail: 'Start with /2fa/setup in this session; a setup lasts 10 minutes.' },
+  LAST_SIGN_IN_METHOD: { detail: 'This is the only way to sign in to this account: set a password first.' },
   PAYLOAD_TOO_LARGE: { detail: 'Request bodies are limited to 16 KiB.' },
   UNSUPPORTED_MEDIA_TYPE: { detail: 'Send JSON with Content-Type: application/json.' },
   RATE_LIMITED: { detail: 'Too many attempts; try again in 1 minute.' },

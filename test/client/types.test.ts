@@ -11,6 +11,8 @@ import type { SessionInfoSchema } from '../../routes/auth/sessions.js'
 import type { TokenGrantSchema } from '../../routes/auth/token.js'
 import type { BackupCodesSchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 import type { ChangeBodySchema } from '../../routes/auth/password.js'
+import type { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
+import type { IdentitySchema } from '../../routes/auth/identities.js'
 
 /** True when A and B are the same type (not merely assignable one way). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -32,11 +34,16 @@ const sameTypes: Array<true> = [
   true satisfies Same<Client.RegisterBody, Static<typeof RegisterBodySchema>>,
   true satisfies Same<Client.VerifyMfaBody, Static<typeof VerifyBodySchema>>,
   true satisfies Same<Client.ChangePasswordBody, Static<typeof ChangeBodySchema>>,
-  true satisfies Same<Client.Problem, Static<typeof ProblemSchema>>
+  true satisfies Same<Client.Problem, Static<typeof ProblemSchema>>,
+  true satisfies Same<Client.OAuthProvider, Static<typeof OAuthProviderSchema>>,
+  true satisfies Same<Client.OAuthLinkStart, Static<typeof OAuthLinkStartSchema>>,
+  true satisfies Same<Client.OAuthLinkBody, Static<typeof OAuthLinkBodySchema>>,
+  true satisfies Same<Client.OAuthCompleteBody, Static<typeof OAuthCompleteBodySchema>>,
+  true satisfies Same<Client.Identity, Static<typeof IdentitySchema>>
 ]
 
 t.test('the client\'s types equal Static<> of the server\'s schemas (checked by tsc)', async t => {
-  t.equal(sameTypes.length, 15)
+  t.equal(sameTypes.length, 20)
 })
 
 t.test('client/src/api-types.ts is what the generator writes from the current schemas', async t => {
