@@ -285,7 +285,8 @@ function machine (): Record<string, unknown> {
 async function login (base: string): Promise<string> {
   const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) })
   if (r.status !== 200) throw new Error(`${base} login answered ${r.status}: ${await r.text()}`)
-  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]
+  // The session's cookie: Gatehouse's login also sets its device cookie (gatehouseDevice).
+  const cookie = r.headers.getSetCookie().map(c => c.split(';')[0]).find(c => !c.startsWith('gatehouseDevice=')) ?? ''
   const me = await fetch(`${base}/api/auth/me`, { headers: { cookie } })
   if (me.status !== 200) throw new Error(`${base} /me answered ${me.status}`)
   return cookie
