@@ -5,7 +5,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * Per-account back-off after failed sign-ins, shared by every process through Redis.
-     * Wrong MFA codes count too: `app.loginThrottle.recordFailure(identifierOrUserId)`.
+     * Wrong MFA codes count too: every secret check runs under `app.loginThrottle.guard()`.
      */
     loginThrottle: LoginThrottle
   }

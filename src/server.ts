@@ -6,9 +6,7 @@ import { join } from 'node:path'
 import app, { serverOptions } from './app.js'
 import { ConfigError, listeningOrigin, loadConfig, type Config } from './config.js'
 import { redisConfigured } from './redis/client.js'
-import { PROJECT_ROOT, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
-
-export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
+import { LOCAL_REDIS_DIR, RedisNotInstalledError, startRedis, type LocalRedis } from './redis/local-server.js'
 
 async function main (): Promise<void> {
   let config: Config

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import app, { serverOptions } from '../app.js'
 import { loadConfig, ConfigError, type Config } from '../config.js'
 import { createRedis, redisConfigured } from '../redis/client.js'
-import { startRedis, PROJECT_ROOT, type LocalRedis } from '../redis/local-server.js'
+import { startRedis, LOCAL_REDIS_DIR, type LocalRedis } from '../redis/local-server.js'
 import { checkPasswordPolicy } from '../accounts/passwords.js'
 import { parseEmail, parseUsername, publicUser } from '../accounts/users.js'
 import { endAllSessions } from '../sessions/end-all.js'
@@ -31,7 +31,7 @@ const USAGE = 'usage: npm run user -- add <email> [--password <pw>] [--username 
 /** The config with a Redis to use: as configured, else the local one of `npm start`, else a new local one. */
 async function withRedis (config: Config): Promise<{ config: Config, local?: LocalRedis }> {
   if (redisConfigured(config)) return { config }
-  const dir = join(PROJECT_ROOT, 'var', 'redis')
+  const dir = LOCAL_REDIS_DIR
   const running = (await readFile(join(dir, 'url'), 'utf8').catch(() => null))?.trim()
   if (running !== undefined) {
     const probe = createRedis({ ...config, redisUrl: running })

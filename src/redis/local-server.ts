@@ -18,6 +18,8 @@ function projectRoot (from: string): string {
 
 export const PROJECT_ROOT = projectRoot(dirname(fileURLToPath(import.meta.url)))
 export const REDIS_CONF = join(PROJECT_ROOT, 'redis.conf')
+/** Where `npm start` keeps the Redis it runs, and its URL (`url`) for `npm run user` to find. */
+export const LOCAL_REDIS_DIR = join(PROJECT_ROOT, 'var', 'redis')
 
 export interface LocalRedis {
   url: string
