@@ -24,6 +24,7 @@ import jsonBodyPlugin from '../plugins/json-body.js'
 import docsPlugin from '../plugins/docs.js'
 import demoPlugin from '../plugins/demo.js'
 import metricsPlugin from '../plugins/metrics.js'
+import eventsPlugin from '../plugins/events.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -124,6 +125,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(securityHeadersPlugin)
   await fastify.register(corsPlugin)
   await fastify.register(redisPlugin)
+  await fastify.register(eventsPlugin)
   await fastify.register(hasherPlugin)
   await fastify.register(mailerPlugin)
   await fastify.register(accountsPlugin)
