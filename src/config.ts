@@ -65,7 +65,12 @@ export const ConfigSchema = Type.Object({
   OAUTH_FLOW_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600 }),
   OAUTH_HTTP_TIMEOUT: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
   // The public origin of this server, where providers send the browser back; APP_ORIGIN when unset.
-  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' }))
+  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })),
+  // Security events (src/events/): each user's stream and the global one, capped by count and age.
+  EVENTS_USER_MAX_COUNT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000 }),
+  EVENTS_USER_MAX_AGE: Seconds(7776000),
+  EVENTS_GLOBAL_MAX_COUNT: Type.Integer({ minimum: 1, maximum: 100000000, default: 1000000 }),
+  EVENTS_GLOBAL_MAX_AGE: Seconds(2592000)
 }, { additionalProperties: true })
 
 /** The environment as the schema reads it: names and units as documented in the README. */
@@ -186,6 +191,10 @@ function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) 
     oauthFlowTtlMs: ms(env.OAUTH_FLOW_TTL),
     oauthHttpTimeoutMs: ms(env.OAUTH_HTTP_TIMEOUT),
     /** where providers send the browser back: this server's public origin (PUBLIC_URL unless set apart) */
+    eventsUserMaxCount: env.EVENTS_USER_MAX_COUNT,
+    eventsUserMaxAgeMs: ms(env.EVENTS_USER_MAX_AGE),
+    eventsGlobalMaxCount: env.EVENTS_GLOBAL_MAX_COUNT,
+    eventsGlobalMaxAgeMs: ms(env.EVENTS_GLOBAL_MAX_AGE),
     oauthRedirectOrigin: env.OAUTH_REDIRECT_ORIGIN === undefined ? origins(env, corsOrigins).publicUrl : new URL(env.OAUTH_REDIRECT_ORIGIN).origin,
     /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
     checkProblemCodes: env.NODE_ENV === 'test'
