@@ -4,6 +4,7 @@ import { AuthError } from '../src/http/errors.js'
 import { isRedisUnavailable } from '../src/redis/client.js'
 import { safeEqual } from '../src/crypto/secrets.js'
 import { problem, sendProblem } from '../src/http/problem.js'
+import { EVENT_TYPES } from '../src/events/catalogue.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,6 +65,14 @@ export default fp(async (app) => {
     registers: [registry]
   })
   for (const kind of ['connection', 'command', 'not_ready']) redisErrors.inc({ kind }, 0)
+  const events = new Counter({
+    name: 'gatehouse_events_total',
+    help: 'Security events emitted, by type (the event catalogue: a closed set)',
+    labelNames: ['type'] as const,
+    registers: [registry]
+  })
+  for (const type of EVENT_TYPES) events.inc({ type }, 0)
+  app.events.addSink(async (event) => { events.inc({ type: event.type }) })
 
   const redis = app.redis
   // eslint-disable-next-line no-new -- registered in the registry; read on scrape
@@ -138,4 +147,4 @@ export default fp(async (app) => {
     const body = await registry.metrics()
     return await reply.type(registry.contentType).send(body)
   })
-}, { name: 'metrics', dependencies: ['config', 'redis'] })
+}, { name: 'metrics', dependencies: ['config', 'redis', 'events'] })

@@ -25,6 +25,7 @@ import docsPlugin from '../plugins/docs.js'
 import demoPlugin from '../plugins/demo.js'
 import metricsPlugin from '../plugins/metrics.js'
 import eventsPlugin from '../plugins/events.js'
+import eventMailPlugin from '../plugins/event-mail.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -37,6 +38,7 @@ import passwordRoutes from '../routes/auth/password.js'
 import oauthPlugin from '../plugins/oauth.js'
 import oauthRoutes from '../routes/auth/oauth.js'
 import identitiesRoutes from '../routes/auth/identities.js'
+import activityRoutes from '../routes/auth/activity.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -129,6 +131,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(hasherPlugin)
   await fastify.register(mailerPlugin)
   await fastify.register(accountsPlugin)
+  await fastify.register(eventMailPlugin)
   await fastify.register(tokensPlugin)
   await fastify.register(cookieGuardPlugin)
   await fastify.register(sessionPlugin)
@@ -165,5 +168,6 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(passwordRoutes)
     await api.register(oauthRoutes)
     await api.register(identitiesRoutes)
+    await api.register(activityRoutes)
   }, { prefix: '/api/auth' })
 }

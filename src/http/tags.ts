@@ -9,6 +9,7 @@ export const TAGS = {
   password: { name: 'password', description: 'Password reset and change' },
   mfa: { name: 'mfa', description: 'Two-factor authentication (TOTP and backup codes)' },
   tokens: { name: 'tokens', description: 'Bearer tokens for clients without cookies' },
+  activity: { name: 'activity', description: 'The signed-in user\'s recent security events' },
   oauth: { name: 'oauth', description: 'Sign-in with other identity providers (OpenID Connect, OAuth 2) and the identities linked to an account' },
   operations: { name: 'operations', description: 'Health and metrics' }
 } as const
