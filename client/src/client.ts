@@ -1,5 +1,5 @@
 import type {
-  BackupCodes, ChangePasswordBody, DisableTotpBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
+  ActivityPage, BackupCodes, ChangePasswordBody, DisableTotpBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
   LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider, OAuthProviderList,
   PasswordBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, VerifiedEmail,
   VerifyEmailBody, VerifyMfaBody
@@ -233,6 +233,18 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
   /** Refused with LAST_SIGN_IN_METHOD when the account has no password and this is its only identity. */
   async unlinkIdentity (id: string): Promise<void> {
     await this.#call('DELETE', `/identities/${encodeURIComponent(id)}`, undefined, { auth: true })
+  }
+
+  /**
+   * A page of the signed-in user's security events, newest first. Pass the answer's
+   * `nextCursor` as `cursor` for the next (older) page; it is null on the last one.
+   */
+  async activity (query: { cursor?: string, limit?: number } = {}): Promise<ActivityPage> {
+    const params = new URLSearchParams()
+    if (query.cursor !== undefined) params.set('cursor', query.cursor)
+    if (query.limit !== undefined) params.set('limit', String(query.limit))
+    const search = params.size === 0 ? '' : `?${params.toString()}`
+    return await this.#call<ActivityPage>('GET', `/activity${search}`, undefined, { auth: true })
   }
 
   // --- bearer tokens -----------------------------------------------------------------
