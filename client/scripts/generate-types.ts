@@ -21,6 +21,7 @@ import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySch
 import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
 import { ActivityEventSchema, ActivityPageSchema, ActivityQuerySchema } from '../../routes/auth/activity.js'
+import { GlobalActivityEventSchema, GlobalActivityPageSchema } from '../../routes/admin/activity.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -58,7 +59,9 @@ export const TYPES: Record<string, TSchema> = {
   IdentityList: IdentityListSchema,
   ActivityEvent: ActivityEventSchema,
   ActivityPage: ActivityPageSchema,
-  ActivityQuery: ActivityQuerySchema
+  ActivityQuery: ActivityQuerySchema,
+  GlobalActivityEvent: GlobalActivityEventSchema,
+  GlobalActivityPage: GlobalActivityPageSchema
 }
 
 type Schema = Record<string, unknown>

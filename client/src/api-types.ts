@@ -277,3 +277,23 @@ export interface ActivityQuery {
   /** events per page, 1 to 100 (default 20) */
   limit?: string
 }
+
+export interface GlobalActivityEvent {
+  /** the event's id (a webhook's `webhook-id`) */
+  id: string
+  /** see the README's event catalogue */
+  type: 'user.signed_up' | 'user.email_verified' | 'user.email_change_requested' | 'user.email_changed' | 'user.profile_updated' | 'user.disabled' | 'user.enabled' | 'user.deleted' | 'session.signed_in' | 'session.sign_in_failed' | 'session.backoff_started' | 'session.signed_out' | 'session.ended' | 'session.all_ended' | 'password.changed' | 'password.reset' | 'mfa.enabled' | 'mfa.disabled' | 'mfa.backup_codes_regenerated' | 'passkey.added' | 'passkey.removed' | 'identity.linked' | 'identity.unlinked' | 'token.family_revoked' | 'admin.action'
+  at: string
+  ip?: string
+  userAgent?: string
+  /** the facts the catalogue lists for the type; never a secret */
+  data: Record<string, string | number | boolean | null>
+  /** the user, as an HMAC of the id: the same for all of one user's events, and naming no one once the account is deleted */
+  subject: string
+}
+
+export interface GlobalActivityPage {
+  events: GlobalActivityEvent[]
+  /** pass it as `cursor` for the next (older) page; null on the last page */
+  nextCursor: string | null
+}

@@ -11,6 +11,7 @@ export const TAGS = {
   tokens: { name: 'tokens', description: 'Bearer tokens for clients without cookies' },
   activity: { name: 'activity', description: 'The signed-in user\'s recent security events' },
   oauth: { name: 'oauth', description: 'Sign-in with other identity providers (OpenID Connect, OAuth 2) and the identities linked to an account' },
+  admin: { name: 'admin', description: 'The admin API under /api/admin: finding, inspecting, changing, disabling and deleting users (role `admin` only)' },
   operations: { name: 'operations', description: 'Health and metrics' }
 } as const
 
