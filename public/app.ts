@@ -6,7 +6,7 @@
  * token from /login and /me sent back by the client on every state-changing call.
  * Text from the server is only ever set with textContent.
  */
-import { createClient, GatehouseError, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
+import { createClient, GatehouseError, type ActivityEvent, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
 
 const apiBase = (document.querySelector('meta[name="api-base"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 let mfaToken: string | undefined
@@ -122,6 +122,7 @@ async function loadMe (): Promise<boolean> {
     renderSignedIn(await client.me())
     await loadSessions()
     await loadIdentities()
+    await loadActivity()
     return true
   } catch (err) {
     if (err instanceof GatehouseError && err.code === 'UNAUTHENTICATED') {
@@ -280,6 +281,57 @@ async function loadSessions (): Promise<void> {
   }
 }
 
+/** What each event says to the person it happened to; the type itself for any other. */
+const ACTIVITY: Record<string, string> = {
+  'user.signed_up': 'Account created',
+  'user.email_verified': 'Email address confirmed',
+  'user.email_changed': 'Email address changed',
+  'session.signed_in': 'Signed in',
+  'session.sign_in_failed': 'Wrong password',
+  'session.backoff_started': 'Sign-ins slowed down after failures',
+  'session.signed_out': 'Signed out',
+  'session.ended': 'A session was signed out',
+  'session.all_ended': 'Signed out everywhere',
+  'password.changed': 'Password changed',
+  'password.reset': 'Password reset by email',
+  'mfa.enabled': 'Two-factor turned on',
+  'mfa.disabled': 'Two-factor turned off',
+  'mfa.backup_codes_regenerated': 'New backup codes',
+  'passkey.added': 'Passkey added',
+  'passkey.removed': 'Passkey removed',
+  'identity.linked': 'Identity linked',
+  'identity.unlinked': 'Identity unlinked',
+  'token.family_revoked': 'A reused sign-in token was blocked'
+}
+
+function describe (e: ActivityEvent): string {
+  const what = ACTIVITY[e.type] ?? e.type
+  if (e.type === 'session.signed_in' && e.data.newDevice === true) return `${what} (new browser or device)`
+  if (typeof e.data.provider === 'string') return `${what} (${e.data.provider})`
+  return what
+}
+
+let activityCursor: string | null = null
+
+/** The user's security events, newest first; `more` appends the next older page. */
+async function loadActivity (more = false): Promise<void> {
+  const body = $('activity').querySelector('tbody') as HTMLTableSectionElement
+  const page = await client.activity(more && activityCursor !== null ? { cursor: activityCursor, limit: 10 } : { limit: 10 })
+  if (!more) body.replaceChildren()
+  for (const e of page.events) {
+    const row = document.createElement('tr')
+    row.dataset.type = e.type
+    for (const text of [new Date(e.at).toLocaleString(), describe(e), e.ip ?? '', e.userAgent ?? '']) {
+      const td = document.createElement('td')
+      td.textContent = text
+      row.append(td)
+    }
+    body.append(row)
+  }
+  activityCursor = page.nextCursor
+  show('activity-more', activityCursor !== null)
+}
+
 async function revoke (s: SessionInfo): Promise<void> {
   await client.endSession(s.id)
   if (s.current) {
@@ -303,6 +355,7 @@ async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
   notice(`Signed in as ${answer.user.email}.`)
   await loadSessions()
   await loadIdentities()
+  await loadActivity()
 }
 
 function wire (): void {
@@ -339,6 +392,7 @@ function wire (): void {
     renderSignedOut()
     notice('Signed out.')
   })
+  on('activity-more', async () => { await loadActivity(true) })
   on('logout-all', async () => {
     await client.logoutAll()
     renderSignedOut()

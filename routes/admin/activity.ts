@@ -17,6 +17,9 @@ export const GlobalActivityPageSchema = Type.Object({
 
 const IdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid', maxLength: 36 }) }, { additionalProperties: false })
 
+// The docs plugin fills `security` in for `app.authenticate` only; the admin guard names it here.
+const SIGNED_IN: Array<Record<string, string[]>> = [{ cookie: [] }, { bearer: [] }]
+
 const limitOf = (limit: string | undefined): number => limit === undefined ? 20 : Number(limit)
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -25,6 +28,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'adminUserActivity',
       tags: tag('admin'),
+      security: SIGNED_IN,
       summary: 'A user\'s security events, newest first',
       description: 'What the user sees at GET /api/auth/activity. An id with no events (or no account) answers an empty page.',
       params: IdParamsSchema,
@@ -41,6 +45,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'adminActivity',
       tags: tag('admin'),
+      security: SIGNED_IN,
       summary: 'Every user\'s security events, newest first (the global stream)',
       description: 'Users appear as `subject`, an HMAC of their id; no IP address, user agent or email is kept here.',
       querystring: ActivityQuerySchema,
