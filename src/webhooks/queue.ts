@@ -317,10 +317,11 @@ export class DeliveryQueue {
   /** Scheduled entries whose time has come, leased for `leaseMs`; entries trimmed away meanwhile are forgotten. */
   async takeDue (now: number, leaseMs: number, count: number): Promise<{ entries: QueueEntry[], gone: number }> {
     const ids = await this.#redis.gatehouseWebhookTake(this.keys.due, now, leaseMs, count)
+    const rows = await Promise.all(ids.map(async id => await this.#redis.xrange(this.keys.q, id, id) as Array<[string, Fields]>))
     const entries: QueueEntry[] = []
     let gone = 0
-    for (const id of ids) {
-      const found = await this.#redis.xrange(this.keys.q, id, id) as Array<[string, Fields]>
+    for (const [i, id] of ids.entries()) {
+      const found = rows[i]
       if (found.length > 0) {
         entries.push(entryOf(id, found[0][1]))
       } else {
@@ -359,6 +360,22 @@ export class DeliveryQueue {
       const n = await this.#redis.gatehouseWebhookTrim(k.q, k.wait, k.due, k.tries, GROUP, k.userPrefix, now - this.#caps.retentionMs, now, 100)
       dropped += n
       if (n < 100) return dropped
+    }
+  }
+
+  /**
+   * Removes the group's consumers that hold nothing and were idle for `idleMs`: every
+   * process start joins under a new name, so the names of past processes would pile up.
+   */
+  async forgetIdleConsumers (idleMs: number): Promise<void> {
+    const consumers = await this.#redis.xinfo('CONSUMERS', this.keys.q, GROUP) as unknown[][]
+    for (const row of consumers) {
+      const info: Record<string, unknown> = {}
+      for (let i = 0; i + 1 < row.length; i += 2) info[String(row[i])] = row[i + 1]
+      // XGROUP DELCONSUMER drops the consumer's pending entries: only empty ones go.
+      if (Number(info.pending) === 0 && Number(info.idle) > idleMs) {
+        await this.#redis.xgroup('DELCONSUMER', this.keys.q, GROUP, String(info.name))
+      }
     }
   }
 

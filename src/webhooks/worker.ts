@@ -40,6 +40,7 @@ interface Lane {
   groupReady: boolean
   cursor: string
   trimmedAt: number
+  failing: boolean
 }
 
 /**
@@ -75,7 +76,8 @@ export class WebhookWorker {
       }),
       groupReady: false,
       cursor: '0-0',
-      trimmedAt: 0
+      trimmedAt: 0,
+      failing: false
     }))
   }
 
@@ -119,9 +121,16 @@ export class WebhookWorker {
       let busy = false
       try {
         busy = await this.#pass(lane)
+        if (lane.failing) {
+          lane.failing = false
+          this.#o.log.info({ endpoint: lane.endpoint.id }, 'webhook queue reachable again')
+        }
       } catch (err) {
+        // The stream was deleted (or Redis replaced): the group is made again on the next pass.
         if (/NOGROUP/.test((err as Error).message)) lane.groupReady = false
-        this.#o.log.warn({ err: { message: (err as Error).message }, endpoint: lane.endpoint.id }, 'webhook queue unreachable; retrying')
+        // One line when Redis goes away, not one per poll while it stays away.
+        if (!lane.failing) this.#o.log.warn({ err: { message: (err as Error).message }, endpoint: lane.endpoint.id }, 'webhook queue unreachable; retrying')
+        lane.failing = true
       }
       if (!busy && !this.#stopped) await this.#idle()
     }
@@ -150,15 +159,16 @@ export class WebhookWorker {
     if (now - lane.trimmedAt > 60_000) {
       const dropped = await queue.trimExpired(now)
       for (let i = 0; i < dropped; i++) this.#o.observe('dropped')
+      await queue.forgetIdleConsumers(this.#o.claimMs + MAX_RETRY_DELAY_MS)
       lane.trimmedAt = now
     }
     const fresh = await queue.readNew(this.consumer, BATCH)
     const stale = await queue.claimStale(this.consumer, this.#o.claimMs, lane.cursor, BATCH)
     lane.cursor = stale.cursor
-    const ready: QueueEntry[] = []
-    for (const entry of [...fresh, ...stale.entries]) {
-      if (await queue.begin(entry, now)) ready.push(entry)
-    }
+    // Sent together, run in this order: the ordering checks see the entries as read.
+    const read = [...fresh, ...stale.entries]
+    const turns = await Promise.all(read.map(async entry => await queue.begin(entry, now)))
+    const ready = read.filter((_, i) => turns[i])
     const due = await queue.takeDue(now, this.#o.claimMs, BATCH)
     for (let i = 0; i < due.gone; i++) this.#o.observe('dropped')
     ready.push(...due.entries)
