@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import ipaddr from 'ipaddr.js'
 import { Webhook } from 'standardwebhooks'
 import { EVENT_TYPES, type EventType } from '../events/catalogue.js'
+import { readJsonArray } from '../config-json.js'
 
 /** One entry of WEBHOOKS as written. */
 const EndpointEntrySchema = Type.Object({
@@ -44,21 +44,7 @@ function privateLiteral (hostname: string): boolean {
  */
 export function parseEndpoints (raw: string | undefined, opts: { allowPrivate: boolean }): WebhookEndpoint[] {
   if (raw === undefined) return []
-  let text = raw
-  if (raw.startsWith('@')) {
-    try {
-      text = readFileSync(raw.slice(1), 'utf8')
-    } catch {
-      throw new Error(`cannot read ${raw.slice(1)}`)
-    }
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new Error('is not valid JSON (a JSON array of { url, secret, events }, or @path to a file holding one)')
-  }
-  if (!Array.isArray(parsed)) throw new Error('must be a JSON array of { url, secret, events }')
+  const parsed = readJsonArray(raw, ' (an array of { url, secret, events }, or @path to a file holding one)')
   const seen = new Set<string>()
   return parsed.map((entry, i) => {
     const where = `entry ${i}`
