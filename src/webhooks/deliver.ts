@@ -33,7 +33,7 @@ export interface Attempt {
  * private address (DNS rebinding) is refused on that very connection.
  */
 export function deliveryAgents (allowPrivate: boolean): { http: Agent, https: Agent } {
-  const options = { allowPrivateIPAddress: allowPrivate, keepAlive: true, maxSockets: 16 }
+  const options = { allowPrivateIPAddress: allowPrivate, keepAlive: true, maxSockets: 64 }
   return { http: new RequestFilteringHttpAgent(options), https: new RequestFilteringHttpsAgent(options) }
 }
 

@@ -12,7 +12,7 @@ export const MAX_RETRY_DELAY_MS = 3_600_000
 /** How often a process looks for work queued by other processes (its own events wake it at once). */
 const POLL_MS = 500
 /** Entries one pass takes at most, per endpoint; they are attempted in parallel. */
-const BATCH = 16
+const BATCH = 64
 /** An attempt under way at shutdown gets this long to finish before it is cut and handed back. */
 const SHUTDOWN_GRACE_MS = 2000
 

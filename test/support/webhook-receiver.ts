@@ -19,6 +19,8 @@ export interface ReceivedWebhook {
   error?: string
   /** the status answered */
   status: number
+  /** when the request had arrived whole, epoch ms */
+  receivedAt: number
 }
 
 /** What the receiver answers a request: a status, or `hang` (never answers; the request times out). */
@@ -65,7 +67,7 @@ export async function startReceiver (t: Pick<Test, 'teardown'>, secret = webhook
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8')
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]))
-      const record: ReceivedWebhook = { headers, body, status: 0 }
+      const record: ReceivedWebhook = { headers, body, status: 0, receivedAt: Date.now() }
       try {
         record.payload = verifier.verify(body, headers) as ReceivedWebhook['payload']
       } catch (err) {

@@ -78,8 +78,9 @@ t.test('a 500 is retried with growing delays, each attempt with the same webhook
   t.equal(new Set(receiver.received.map(r => r.headers['webhook-id'])).size, 1, 'one webhook-id throughout')
   t.equal(new Set(receiver.received.map(r => r.body)).size, 1, 'the same body throughout')
   const gaps = times.slice(1).map((x, i) => x - times[i])
-  t.ok(gaps[0] >= 90 && gaps[1] >= 190 && gaps[2] >= 390 && gaps[2] < 1500, `the delays double from the base: ${gaps.join(', ')} ms`)
-  t.ok(gaps[0] < gaps[1] && gaps[1] < gaps[2], 'each wait longer than the one before')
+  // Each attempt is scheduled after the previous one was answered: the gaps cannot be shorter.
+  t.ok(gaps[0] >= 100 && gaps[1] >= 200 && gaps[2] >= 400, `the delays double from the base: ${gaps.join(', ')} ms`)
+  t.ok(gaps[2] < 5000, 'and a due retry is not left waiting for the next poll')
   t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="failed"}'), 3)
   t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="delivered"}'), 1)
 })
@@ -88,11 +89,11 @@ t.test('a receiver that does not answer in time is cut off and retried', async t
   const receiver = await startReceiver(t)
   let calls = 0
   receiver.reply = () => ++calls === 1 ? 'hang' : 204
-  const { app } = await build(t, { WEBHOOKS: webhooksEnv([receiver]), WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_TIMEOUT_MS: '300', WEBHOOK_CLAIM_MS: '5000' })
+  const { app } = await build(t, { WEBHOOKS: webhooksEnv([receiver]), WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_TIMEOUT_MS: '300', WEBHOOK_CLAIM_MS: '20000' })
   const started = Date.now()
   await app.events.emit({ type: 'mfa.disabled', userId: 'u3' })
   await receiver.until('the second attempt', r => r.length === 2)
-  t.ok(Date.now() - started < 3000, 'retried after the timeout, not after the claim time')
+  t.ok(Date.now() - started < 10_000, 'retried after the timeout, not after the claim time (20 s)')
   t.same(receiver.received.map(r => r.status), [-1, 204])
   t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="timeout"}'), 1)
 })
@@ -105,7 +106,7 @@ t.test('emitting never waits on the receiver', async t => {
   await receiver.until('the hanging request', r => r.length === 1)
   const started = performance.now()
   for (let i = 0; i < 20; i++) await app.events.emit({ type: 'session.signed_out', userId: `u4-${i}` })
-  t.ok(performance.now() - started < 1000, 'twenty emits return at once while a receiver hangs')
+  t.ok(performance.now() - started < 5000, 'twenty emits return long before the hanging attempt times out (10 s)')
 })
 
 t.test('each user\'s events arrive in order, even with failures and several users at once', async t => {
