@@ -26,6 +26,7 @@ import demoPlugin from '../plugins/demo.js'
 import metricsPlugin from '../plugins/metrics.js'
 import eventsPlugin from '../plugins/events.js'
 import eventMailPlugin from '../plugins/event-mail.js'
+import webhooksPlugin from '../plugins/webhooks.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -151,6 +152,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(metricsPlugin)
+  await fastify.register(webhooksPlugin)
   await fastify.register(oauthPlugin)
 
   await fastify.register(healthRoutes)
