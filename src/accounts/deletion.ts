@@ -1,0 +1,44 @@
+import type { User, UserRepository } from './users.js'
+import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
+
+/**
+ * One domain's part of deleting an account: it removes what that domain keeps about the
+ * user (2FA secrets, linked identities, pending links, ...). `ownKeys` are the domain's
+ * keys in the user's `{id}` slot, deleted together with the record in one step; `cleanup`
+ * removes the rest (keys found by something other than the id, such as an identity's
+ * index entry). A domain that stores something per user adds its entry to the list in
+ * plugins/account-deletion.ts; the test that scans every Redis key and value after a
+ * deletion finds what was missed.
+ */
+export interface AccountCleanup {
+  ownKeys?: (userId: string) => string[]
+  cleanup?: (user: User) => Promise<void>
+}
+
+export interface DeletionDeps {
+  users: UserRepository
+  sessions: EndAllDeps
+  cleanups: Record<string, AccountCleanup>
+}
+
+/**
+ * Deletes an account: DELETE /me, the admin API and nothing else go through here. The
+ * account is disabled first, so no sign-in can begin while the rest runs; then every
+ * session and token family ends, each domain removes its data, and the record goes with
+ * the domains' keys of its slot; the address, the username and the index entries are
+ * freed last (a claim naming a user who no longer exists counts as free). Sessions are
+ * ended once more at the end for a sign-in that was already past its checks.
+ */
+export async function deleteAccount (deps: DeletionDeps, user: User): Promise<number> {
+  await deps.users.update(user.id, { disabled: true })
+  let ended = await endAllSessions(deps.sessions, user.id)
+  const cleanups = Object.values(deps.cleanups)
+  for (const c of cleanups) await c.cleanup?.(user)
+  ended += await endAllSessions(deps.sessions, user.id)
+  await deps.users.delete(user, [
+    ...cleanups.flatMap(c => c.ownKeys?.(user.id) ?? []),
+    deps.sessions.sessionStore.indexKey(user.id),
+    deps.sessions.tokenStore.indexKey(user.id)
+  ])
+  return ended
+}
