@@ -39,6 +39,7 @@ import oauthRoutes from '../routes/auth/oauth.js'
 import identitiesRoutes from '../routes/auth/identities.js'
 import accountManagementPlugin from '../plugins/account-management.js'
 import accountRoutes from '../routes/auth/account.js'
+import adminUserRoutes from '../routes/admin/users.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -155,19 +156,22 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
     api.addHook('onRequest', api.requireRedis)
-    // Sessions are read here only, after the Redis check: nothing outside /api/auth waits
-    // on Redis for a cookie it does not use. The CSRF check reads the session, so it
-    // comes right after.
+    // Sessions are read here only, after the Redis check: nothing outside /api waits on
+    // Redis for a cookie it does not use. The CSRF check reads the session, so it comes
+    // right after.
     await api.register(api.sessionCookies)
     await api.register(csrfPlugin)
-    await api.register(registerRoutes)
-    await api.register(sessionRoutes)
-    await api.register(sessionsRoutes)
-    await api.register(tokenRoutes)
-    await api.register(mfaRoutes)
-    await api.register(passwordRoutes)
-    await api.register(oauthRoutes)
-    await api.register(identitiesRoutes)
-    await api.register(accountRoutes)
-  }, { prefix: '/api/auth' })
+    await api.register(async (auth) => {
+      await auth.register(registerRoutes)
+      await auth.register(sessionRoutes)
+      await auth.register(sessionsRoutes)
+      await auth.register(tokenRoutes)
+      await auth.register(mfaRoutes)
+      await auth.register(passwordRoutes)
+      await auth.register(oauthRoutes)
+      await auth.register(identitiesRoutes)
+      await auth.register(accountRoutes)
+    }, { prefix: '/auth' })
+    await api.register(adminUserRoutes, { prefix: '/admin' })
+  }, { prefix: '/api' })
 }

@@ -92,7 +92,7 @@ export class UserSearchIndex {
       for (;;) {
         const want = Math.min(limit - users.length + 1, MAX_EXAMINED - examined)
         const min = after === undefined ? `[${prefix}` : `(${after}`
-        const members = await this.#redis.zrangebylex(this.key, min, Buffer.concat([Buffer.from(prefix), Buffer.from([0xff])]), 'LIMIT', 0, want)
+        const members = await this.#redis.zrangebylex(this.key, min, Buffer.concat([Buffer.from(`(${prefix}`), Buffer.from([0xff])]), 'LIMIT', 0, want)
         const records = await load(members.map(m => m.slice(m.lastIndexOf('\0') + 1)))
         const stale: string[] = []
         for (let i = 0; i < members.length; i++) {
