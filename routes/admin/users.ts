@@ -38,7 +38,8 @@ const AdminUserAnswerSchema = Type.Object({ user: AdminUserSchema }, { $id: 'Adm
 const ListQuerySchema = Type.Object({
   query: Type.Optional(Type.String({ maxLength: 254, description: 'a prefix of the email address or the username (case-insensitive, NFKC); empty or absent: every user, by email' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z0-9_-]+$', description: 'the nextCursor of the previous page' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 }))
+  // A query string holds text, and types are never coerced: the number is parsed below.
+  limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|1[0-9]{2}|200)$', description: 'page size, 1 to 200 (default 50)' }))
 }, { additionalProperties: false })
 
 const IdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
@@ -89,8 +90,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: answer('A page of users', UserPageSchema), ...problems(BODY, ADMIN_GUARD) }
     }
   }, async (request) => {
-    const { query = '', cursor, limit = 50 } = request.query
-    const page = await app.users.index.page(query, cursor, limit, async ids => await app.users.findByIds(ids))
+    const { query = '', cursor, limit = '50' } = request.query
+    const page = await app.users.index.page(query, cursor, Number(limit), async ids => await app.users.findByIds(ids))
     return { users: page.users.map(adminUser), nextCursor: page.nextCursor }
   })
 
