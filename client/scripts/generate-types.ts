@@ -20,6 +20,8 @@ import { RefreshBodySchema, TokenGrantSchema } from '../../routes/auth/token.js'
 import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
+import { DeleteAccountBodySchema, EmailChangeBodySchema, EmailTokenBodySchema, ProfileBodySchema, UserAnswerSchema } from '../../routes/auth/account.js'
+import { AdminCreateBodySchema, AdminPatchBodySchema, AdminUserAnswerSchema, AdminUserDetailSchema, AdminUserSchema, ListQuerySchema, UserPageSchema } from '../../routes/admin/users.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -54,7 +56,19 @@ export const TYPES: Record<string, TSchema> = {
   OAuthLinkBody: OAuthLinkBodySchema,
   OAuthCompleteBody: OAuthCompleteBodySchema,
   Identity: IdentitySchema,
-  IdentityList: IdentityListSchema
+  IdentityList: IdentityListSchema,
+  UserAnswer: UserAnswerSchema,
+  ProfileBody: ProfileBodySchema,
+  EmailChangeBody: EmailChangeBodySchema,
+  EmailTokenBody: EmailTokenBodySchema,
+  DeleteAccountBody: DeleteAccountBodySchema,
+  AdminUser: AdminUserSchema,
+  UserPage: UserPageSchema,
+  AdminUserDetail: AdminUserDetailSchema,
+  AdminUserAnswer: AdminUserAnswerSchema,
+  AdminListQuery: ListQuerySchema,
+  AdminCreateUserBody: AdminCreateBodySchema,
+  AdminUpdateUserBody: AdminPatchBodySchema
 }
 
 type Schema = Record<string, unknown>

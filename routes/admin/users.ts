@@ -33,9 +33,9 @@ export const AdminUserDetailSchema = Type.Object({
   }, { additionalProperties: false })
 }, { $id: 'AdminUserDetail', additionalProperties: false })
 
-const AdminUserAnswerSchema = Type.Object({ user: AdminUserSchema }, { $id: 'AdminUserAnswer', additionalProperties: false })
+export const AdminUserAnswerSchema = Type.Object({ user: AdminUserSchema }, { $id: 'AdminUserAnswer', additionalProperties: false })
 
-const ListQuerySchema = Type.Object({
+export const ListQuerySchema = Type.Object({
   query: Type.Optional(Type.String({ maxLength: 254, description: 'a prefix of the email address or the username (case-insensitive, NFKC); empty or absent: every user, by email' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z0-9_-]+$', description: 'the nextCursor of the previous page' })),
   // A query string holds text, and types are never coerced: the number is parsed below.
@@ -44,7 +44,7 @@ const ListQuerySchema = Type.Object({
 
 const IdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 
-const CreateBodySchema = Type.Object({
+export const AdminCreateBodySchema = Type.Object({
   email: EmailSchema,
   password: Type.Optional(PasswordSchema),
   username: Type.Optional(UsernameSchema),
@@ -56,7 +56,7 @@ const CreateBodySchema = Type.Object({
 }, { additionalProperties: false })
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) => Type.Union([s, Type.Null()])
-const PatchBodySchema = Type.Object({
+export const AdminPatchBodySchema = Type.Object({
   role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
   username: Type.Optional(Nullable(UsernameSchema)),
   firstName: Type.Optional(Nullable(NameSchema)),
@@ -102,7 +102,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: tag('admin'),
       summary: 'Create a user, verified or not, optionally mailing an invitation',
       description: 'Without a password the account has one nobody knows: send `invite` (or later a password reset) so the person can choose theirs.',
-      body: CreateBodySchema,
+      body: AdminCreateBodySchema,
       response: { 201: answer('Created', AdminUserAnswerSchema), ...problems(BODY, CSRF, ADMIN_GUARD, 'EMAIL_TAKEN', 'USERNAME_TAKEN') }
     }
   }, async (request, reply) => {
@@ -137,7 +137,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change a user\'s role, username, names or verified flag',
       description: '409 OWN_ACCOUNT when an administrator would remove their own admin role.',
       params: IdParamsSchema,
-      body: PatchBodySchema,
+      body: AdminPatchBodySchema,
       response: { 200: answer('The user as stored now', AdminUserAnswerSchema), ...problems(BODY, CSRF, ADMIN_GUARD, 'NOT_FOUND', 'USERNAME_TAKEN', 'OWN_ACCOUNT') }
     }
   }, async (request) => {
