@@ -4,7 +4,7 @@ import { build } from '../helper.js'
 import { pageUnderChurn, seed } from '../support/user-seed.js'
 
 // Seeding 10,000 users and paging through them takes about a minute on a busy machine.
-t.setTimeout(300_000)
+t.setTimeout(900_000)
 
 t.test('paging through 10,000 users lists each exactly once while users are added and deleted', async t => {
   const ctx = await build(t)

@@ -8,7 +8,7 @@ import type { User } from '../../src/accounts/users.js'
 export const USERS = 10_000
 
 /** Creates `n` users straight through the repository (no password hashing), `width` at a time. */
-export async function seed (ctx: AppContext, n: number, width = 100): Promise<User[]> {
+export async function seed (ctx: AppContext, n: number, width = 250): Promise<User[]> {
   const out: User[] = []
   for (let i = 0; i < n; i += width) {
     const batch = await Promise.all(Array.from({ length: Math.min(width, n - i) }, async (_, k) => {
