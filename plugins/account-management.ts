@@ -1,14 +1,15 @@
 import fp from 'fastify-plugin'
 import { EmailChangeStore, type EmailChangeDeps } from '../src/accounts/email-change.js'
 import { TOKEN_PURPOSES } from '../src/accounts/email-tokens.js'
-import type { DeletionDeps } from '../src/accounts/deletion.js'
+import type { OwnDeletionDeps } from '../src/accounts/deletion.js'
+import { checkSecondFactor } from '../src/mfa/challenges.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** everything the functions of src/accounts/email-change.ts take */
     emailChange: EmailChangeDeps
-    /** what deleteAccount (src/accounts/deletion.ts) takes: every domain's cleanup */
-    accountDeletion: DeletionDeps
+    /** what deleteAccount and deleteOwnAccount (src/accounts/deletion.ts) take: every domain's cleanup */
+    accountDeletion: OwnDeletionDeps
   }
 }
 
@@ -25,6 +26,11 @@ export default fp(async (app) => {
   app.decorate('accountDeletion', {
     users: app.users,
     sessions: app.sessions,
+    hasher: app.hasher,
+    mailer: app.mailer,
+    appOrigin: app.config.appOrigin,
+    checkSecondFactor: async (userId: string, code: string) => await checkSecondFactor(app.mfa, userId, code),
+    guard: async (userId: string, check: () => Promise<void>) => { await app.loginThrottle.guard(userId, check) },
     // The one list of what an account holds outside its record, by domain. A domain that
     // keeps something per user adds itself here (passkeys, security events).
     cleanups: {

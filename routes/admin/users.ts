@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { publicUser, type User } from '../../src/accounts/users.js'
 import { updateProfile } from '../../src/accounts/profile.js'
-import { adminCreateUser, adminSendPasswordReset, refuseOwnAccount } from '../../src/accounts/admin.js'
+import { adminCreateUser, adminSendPasswordReset, disableUser, refuseOwnAccount, resetTwoFactor } from '../../src/accounts/admin.js'
 import { deleteAccount } from '../../src/accounts/deletion.js'
 import { endAllSessions } from '../../src/sessions/end-all.js'
 import { listSessions } from '../../src/sessions/lifecycle.js'
@@ -169,8 +169,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   action('/disable', 'adminDisableUser', 'Disable the user', 'Ends every session and token family; the user cannot sign in until enabled. 409 OWN_ACCOUNT for the administrator\'s own account.', async (request, user) => {
     refuseOwnAccount(request.user!.id, user.id, 'disable')
-    await app.users.update(user.id, { disabled: true })
-    await endAllSessions(app.sessions, user.id)
+    await disableUser(app, user)
     return 'user.disabled'
   }, ['OWN_ACCOUNT'])
 
@@ -185,10 +184,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   action('/2fa/reset', 'adminResetTwoFactor', 'Turn the user\'s 2FA off', 'Removes the TOTP secret and backup codes and ends every session (a lost authenticator). The user can enrol again.', async (_request, user) => {
-    await app.users.update(user.id, { mfaEnabled: false })
-    await app.mfa.totp.remove(user.id)
-    await app.mfa.backupCodes.remove(user.id)
-    await endAllSessions(app.sessions, user.id)
+    await resetTwoFactor(app.mfa, user)
     return user.mfaEnabled ? 'mfa.disabled' : undefined
   })
 

@@ -3,10 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { publicUser } from '../../src/accounts/users.js'
 import { updateProfile } from '../../src/accounts/profile.js'
 import { cancelEmailChange, confirmEmailChange, requestEmailChange } from '../../src/accounts/email-change.js'
-import { deleteAccount } from '../../src/accounts/deletion.js'
-import { accountDeletedMessage } from '../../src/accounts/account-mail.js'
-import { checkSecondFactor } from '../../src/mfa/challenges.js'
-import { AuthError } from '../../src/http/errors.js'
+import { deleteOwnAccount } from '../../src/accounts/deletion.js'
 import { signOut } from '../../src/sessions/lifecycle.js'
 import { AnyPasswordSchema, BODY, CLEAR_SESSION_COOKIE, CSRF, EmailSchema, EmailedTokenSchema, GUARD, LIMITED, MessageSchema, UserSchema, answer, noContent, problems } from '../../src/http/schemas.js'
 import { tag } from '../../src/http/tags.js'
@@ -114,18 +111,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
     const user = request.user!
-    const check = async (): Promise<void> => {
-      if (!await app.hasher.verify(user.passwordHash, request.body.password)) throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
-      if (!user.mfaEnabled) return
-      if (request.body.totpCode === undefined || !await checkSecondFactor(app.mfa, user.id, request.body.totpCode)) {
-        throw new AuthError('INVALID_MFA_CODE', 'The verification code is wrong, expired or already used.')
-      }
-    }
-    await app.loginThrottle.guard(user.id, check)
+    const sessionsEnded = await deleteOwnAccount(app.accountDeletion, user, request.body)
     await app.events.emit({ type: 'user.deleted', userId: user.id, ...app.events.origin(request), data: { by: 'owner' } })
-    const sessionsEnded = await deleteAccount(app.accountDeletion, user)
     await signOut(app.sessions, request, reply)
-    await app.mailer.dispatch(accountDeletedMessage(user.email, app.config.appOrigin, 'owner'))
     request.log.info({ userId: user.id, sessionsEnded }, 'account deleted by its owner')
     return await reply.code(204).send(null)
   })

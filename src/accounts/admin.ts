@@ -4,7 +4,9 @@ import { message, type MailMessage } from '../mail/templates.js'
 import { checkPasswordPolicy } from './passwords.js'
 import type { RecoveryDeps } from './recovery.js'
 import { passwordResetMessage } from './recovery-mail.js'
-import { parseEmail, parseName, parseUsername, type Role, type User } from './users.js'
+import { parseEmail, parseName, parseUsername, type Role, type User, type UserRepository } from './users.js'
+import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
+import type { MfaDeps } from '../mfa/challenges.js'
 
 export interface AdminCreateInput {
   email: string
@@ -55,6 +57,20 @@ export async function adminCreateUser (deps: RecoveryDeps, input: AdminCreateInp
 export async function adminSendPasswordReset (deps: RecoveryDeps, user: User): Promise<void> {
   const token = await deps.emailTokens.issue('reset', user.id, deps.resetTokenTtlMs)
   await deps.mailer.dispatch(passwordResetMessage(user.email, deps.appOrigin, token, Math.max(1, Math.round(deps.resetTokenTtlMs / 60_000))))
+}
+
+/** Disables the account and ends every session and token family it has. */
+export async function disableUser (deps: { users: UserRepository, sessions: EndAllDeps }, user: User): Promise<number> {
+  await deps.users.update(user.id, { disabled: true })
+  return await endAllSessions(deps.sessions, user.id)
+}
+
+/** A lost authenticator: 2FA off, secret and backup codes gone, every session ended. */
+export async function resetTwoFactor (deps: Pick<MfaDeps, 'users' | 'totp' | 'backupCodes' | 'sessions'>, user: User): Promise<number> {
+  await deps.users.update(user.id, { mfaEnabled: false })
+  await deps.totp.remove(user.id)
+  await deps.backupCodes.remove(user.id)
+  return await endAllSessions(deps.sessions, user.id)
 }
 
 /** An administrator may not lock themselves out: no own demotion, disabling or deletion. */

@@ -1,4 +1,8 @@
 import type { User, UserRepository } from './users.js'
+import type { PasswordHasher } from './passwords.js'
+import type { Mailer } from '../mail/delivery.js'
+import { accountDeletedMessage } from './account-mail.js'
+import { AuthError } from '../http/errors.js'
 import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 
 /**
@@ -40,5 +44,31 @@ export async function deleteAccount (deps: DeletionDeps, user: User): Promise<nu
     deps.sessions.sessionStore.indexKey(user.id),
     deps.sessions.tokenStore.indexKey(user.id)
   ])
+  return ended
+}
+
+export interface OwnDeletionDeps extends DeletionDeps {
+  hasher: PasswordHasher
+  mailer: Mailer
+  appOrigin: string
+  /** a TOTP or backup code of the user: true when it is right (and then spent) */
+  checkSecondFactor: (userId: string, code: string) => Promise<boolean>
+  /** runs the checks under the account's back-off, as every password check is */
+  guard: (userId: string, check: () => Promise<void>) => Promise<void>
+}
+
+/**
+ * DELETE /me: the password, and with 2FA on a code, as a sign-in would ask (under the same
+ * back-off), then deleteAccount and a last mail to the address.
+ */
+export async function deleteOwnAccount (deps: OwnDeletionDeps, user: User, input: { password: string, totpCode?: string }): Promise<number> {
+  await deps.guard(user.id, async () => {
+    if (!await deps.hasher.verify(user.passwordHash, input.password)) throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
+    if (user.mfaEnabled && (input.totpCode === undefined || !await deps.checkSecondFactor(user.id, input.totpCode))) {
+      throw new AuthError('INVALID_MFA_CODE', 'The verification code is wrong, expired or already used.')
+    }
+  })
+  const ended = await deleteAccount(deps, user)
+  await deps.mailer.dispatch(accountDeletedMessage(user.email, deps.appOrigin, 'owner'))
   return ended
 }

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net'
 import { createClient, GatehouseError } from '../../client/src/index.js'
 import { build, PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail } from '../helper.js'
 
+// Many sign-ups (each an Argon2 hash) on a machine the whole suite shares.
+t.setTimeout(300_000)
+
 t.test('the client covers the account and the admin API (bearer mode)', async t => {
   const ctx = await build(t)
   await ctx.app.listen({ port: 0, host: '127.0.0.1' })

@@ -4,6 +4,9 @@ import type { LightMyRequestResponse } from 'fastify'
 import { build, logIn, outboxMessages, PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail, type SignedIn, type TestContext } from '../../helper.js'
 import { dumpRedis, enrolledUser } from '../../support/mfa.js'
 
+// Many sign-ups (each an Argon2 hash) on a machine the whole suite shares.
+t.setTimeout(300_000)
+
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
 async function admin (ctx: TestContext): Promise<SignedIn> {

@@ -4,6 +4,9 @@ import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { dumpRedis, enrolledUser } from '../../support/mfa.js'
 
+// Many sign-ups (each an Argon2 hash) on a machine the whole suite shares.
+t.setTimeout(300_000)
+
 function assertProblem (t: Test, res: LightMyRequestResponse, status: number, code: string): void {
   t.equal(res.statusCode, status, res.body)
   t.match(res.headers['content-type'], /^application\/problem\+json/)
