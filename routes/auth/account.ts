@@ -111,8 +111,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
     const user = request.user!
-    const sessionsEnded = await deleteOwnAccount(app.accountDeletion, user, request.body)
-    await app.events.emit({ type: 'user.deleted', userId: user.id, ...app.events.origin(request), data: { by: 'owner' } })
+    const sessionsEnded = await deleteOwnAccount(app.accountDeletion, user, request.body, async () => {
+      await app.events.emit({ type: 'user.deleted', userId: user.id, ...app.events.origin(request), data: { by: 'owner' } })
+    })
     await signOut(app.sessions, request, reply)
     request.log.info({ userId: user.id, sessionsEnded }, 'account deleted by its owner')
     return await reply.code(204).send(null)

@@ -59,15 +59,18 @@ export interface OwnDeletionDeps extends DeletionDeps {
 
 /**
  * DELETE /me: the password, and with 2FA on a code, as a sign-in would ask (under the same
- * back-off), then deleteAccount and a last mail to the address.
+ * back-off), then `announce`, deleteAccount and a last mail to the address.
  */
-export async function deleteOwnAccount (deps: OwnDeletionDeps, user: User, input: { password: string, totpCode?: string }): Promise<number> {
+export async function deleteOwnAccount (deps: OwnDeletionDeps, user: User, input: { password: string, totpCode?: string }, announce?: () => Promise<void>): Promise<number> {
   await deps.guard(user.id, async () => {
     if (!await deps.hasher.verify(user.passwordHash, input.password)) throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
     if (user.mfaEnabled && (input.totpCode === undefined || !await deps.checkSecondFactor(user.id, input.totpCode))) {
       throw new AuthError('INVALID_MFA_CODE', 'The verification code is wrong, expired or already used.')
     }
   })
+  // Before anything is removed, so that a record of the deletion (the user.deleted event)
+  // is made while the account is whole, and each domain's cleanup sees it.
+  await announce?.()
   const ended = await deleteAccount(deps, user)
   await deps.mailer.dispatch(accountDeletedMessage(user.email, deps.appOrigin, 'owner'))
   return ended
