@@ -114,6 +114,10 @@ function renderSignedIn (me: Me | SignedIn<'cookie'>): void {
   $('me-mfa').textContent = me.user.mfaEnabled ? 'on' : 'off'
   $('me-expires').textContent = new Date(me.session.expiresAt).toLocaleString()
   show('twofa-setup-form', !me.user.mfaEnabled)
+  $<HTMLInputElement>('profile-username').value = me.user.username ?? ''
+  $<HTMLInputElement>('profile-first').value = me.user.firstName ?? ''
+  $<HTMLInputElement>('profile-last').value = me.user.lastName ?? ''
+  show('delete-code-label', me.user.mfaEnabled)
 }
 
 /** /me decides what the page shows: a live session or the sign-in forms. */
@@ -416,6 +420,25 @@ function wire (): void {
     await loadMe()
     notice('Two-factor authentication is on.')
   })
+  on('profile-form', async () => {
+    const text = (id: string): string | null => value(id).trim() === '' ? null : value(id)
+    const { user } = await client.updateProfile({ username: text('profile-username'), firstName: text('profile-first'), lastName: text('profile-last') })
+    $<HTMLInputElement>('profile-username').value = user.username ?? ''
+    notice('Profile saved.')
+  })
+  on('email-change-form', async () => {
+    const answer = await client.requestEmailChange({ newEmail: value('email-change-new'), password: value('email-change-password') })
+    $<HTMLInputElement>('email-change-password').value = ''
+    notice(`${answer.message} The address changes once you follow it.`)
+  })
+  on('delete-form', async () => {
+    if (!confirm('Delete your account and everything kept about it? This cannot be undone.')) return
+    const code = value('delete-code').trim()
+    await client.deleteAccount({ password: value('delete-password'), ...(code === '' ? {} : { totpCode: code }) })
+    $<HTMLInputElement>('delete-password').value = ''
+    renderSignedOut()
+    notice('Your account was deleted.')
+  })
   on('reset-form', async () => {
     const token = resetToken
     if (token === undefined) throw new Error('This page was not opened from a reset link.')
@@ -429,16 +452,31 @@ function wire (): void {
 
 let resetToken: string | undefined
 
-/** The emailed links: /verify-email?token=... and /reset-password?token=... */
+/**
+ * The emailed links: /verify-email, /reset-password, /confirm-email (a new address) and
+ * /cancel-email-change ("this wasn't me"), each with ?token=...
+ */
 async function handleLink (): Promise<void> {
   const token = new URLSearchParams(location.search).get('token')
   const path = location.pathname.replace(/\/+$/, '')
-  if (token === null || (path !== '/verify-email' && path !== '/reset-password')) return
+  if (token === null || !['/verify-email', '/reset-password', '/confirm-email', '/cancel-email-change'].includes(path)) return
   // The token leaves the address bar (and so the history) at once.
   history.replaceState(null, '', '/')
   if (path === '/reset-password') {
     resetToken = token
     show('reset')
+    return
+  }
+  if (path === '/confirm-email' || path === '/cancel-email-change') {
+    show('email-link')
+    try {
+      $('email-link-state').textContent = path === '/confirm-email'
+        ? `Your account's address is now ${(await client.confirmEmailChange({ token })).user.email}.`
+        : (await client.cancelEmailChange({ token })).message
+    } catch (err) {
+      $('email-link-state').textContent = 'This link cannot be used.'
+      showError(err)
+    }
     return
   }
   show('verify')

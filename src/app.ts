@@ -41,6 +41,9 @@ import oauthRoutes from '../routes/auth/oauth.js'
 import identitiesRoutes from '../routes/auth/identities.js'
 import activityRoutes from '../routes/auth/activity.js'
 import adminActivityRoutes from '../routes/admin/activity.js'
+import accountManagementPlugin from '../plugins/account-management.js'
+import accountRoutes from '../routes/auth/account.js'
+import adminUserRoutes from '../routes/admin/users.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -154,6 +157,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(metricsPlugin)
   await fastify.register(webhooksPlugin)
   await fastify.register(oauthPlugin)
+  await fastify.register(accountManagementPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
@@ -173,7 +177,11 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
       await auth.register(oauthRoutes)
       await auth.register(identitiesRoutes)
       await auth.register(activityRoutes)
+      await auth.register(accountRoutes)
     }, { prefix: '/auth' })
-    await api.register(adminActivityRoutes, { prefix: '/admin' })
+    await api.register(async (admin) => {
+      await admin.register(adminUserRoutes)
+      await admin.register(adminActivityRoutes)
+    }, { prefix: '/admin' })
   }, { prefix: '/api' })
 }

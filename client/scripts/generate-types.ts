@@ -22,6 +22,8 @@ import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAu
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
 import { ActivityEventSchema, ActivityPageSchema, ActivityQuerySchema } from '../../routes/auth/activity.js'
 import { GlobalActivityEventSchema, GlobalActivityPageSchema } from '../../routes/admin/activity.js'
+import { DeleteAccountBodySchema, EmailChangeBodySchema, EmailTokenBodySchema, ProfileBodySchema, UserAnswerSchema } from '../../routes/auth/account.js'
+import { AdminCreateBodySchema, AdminPatchBodySchema, AdminUserAnswerSchema, AdminUserDetailSchema, AdminUserSchema, ListQuerySchema, UserPageSchema } from '../../routes/admin/users.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -61,7 +63,19 @@ export const TYPES: Record<string, TSchema> = {
   ActivityPage: ActivityPageSchema,
   ActivityQuery: ActivityQuerySchema,
   GlobalActivityEvent: GlobalActivityEventSchema,
-  GlobalActivityPage: GlobalActivityPageSchema
+  GlobalActivityPage: GlobalActivityPageSchema,
+  UserAnswer: UserAnswerSchema,
+  ProfileBody: ProfileBodySchema,
+  EmailChangeBody: EmailChangeBodySchema,
+  EmailTokenBody: EmailTokenBodySchema,
+  DeleteAccountBody: DeleteAccountBodySchema,
+  AdminUser: AdminUserSchema,
+  UserPage: UserPageSchema,
+  AdminUserDetail: AdminUserDetailSchema,
+  AdminUserAnswer: AdminUserAnswerSchema,
+  AdminListQuery: ListQuerySchema,
+  AdminCreateUserBody: AdminCreateBodySchema,
+  AdminUpdateUserBody: AdminPatchBodySchema
 }
 
 type Schema = Record<string, unknown>

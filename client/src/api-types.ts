@@ -297,3 +297,98 @@ export interface GlobalActivityPage {
   /** pass it as `cursor` for the next (older) page; null on the last page */
   nextCursor: string | null
 }
+
+export interface UserAnswer {
+  user: User
+}
+
+/** The fields to change; null removes one. */
+export interface ProfileBody {
+  username?: string | null
+  firstName?: string | null
+  lastName?: string | null
+}
+
+export interface EmailChangeBody {
+  /** an email address; trimmed, NFKC-normalised and lower-cased by the server */
+  newEmail: string
+  password: string
+}
+
+export interface EmailTokenBody {
+  token: string
+}
+
+export interface DeleteAccountBody {
+  password: string
+  /** with 2FA on: a TOTP code or a backup code */
+  totpCode?: string
+}
+
+export interface AdminUser {
+  id: string
+  email: string
+  username: string | null
+  firstName: string | null
+  lastName: string | null
+  role: 'user' | 'admin'
+  organizationId: string | null
+  emailVerified: boolean
+  mfaEnabled: boolean
+  createdAt: string
+  updatedAt: string
+  /** a disabled account cannot sign in; its sessions ended when it was disabled */
+  disabled: boolean
+}
+
+export interface UserPage {
+  users: AdminUser[]
+  /** pass as `cursor` for the next page; null after the last */
+  nextCursor: string | null
+}
+
+export interface AdminUserDetail {
+  user: AdminUser
+  /** live cookie sessions and bearer token families (`current` is always false) */
+  sessions: SessionInfo[]
+  mfa: {
+    enabled: boolean
+    backupCodesRemaining: number
+  }
+}
+
+export interface AdminUserAnswer {
+  user: AdminUser
+}
+
+export interface AdminListQuery {
+  /** a prefix of the email address or the username (case-insensitive, NFKC); empty or absent: every user, by email */
+  query?: string
+  /** the nextCursor of the previous page */
+  cursor?: string
+  /** page size, 1 to 200 (default 50) */
+  limit?: string
+}
+
+export interface AdminCreateUserBody {
+  /** an email address; trimmed, NFKC-normalised and lower-cased by the server */
+  email: string
+  /** 8 to 128 characters, not a common password */
+  password?: string
+  /** 3 to 32 letters, digits, dots, dashes or underscores (NFKC); unique, case-insensitively */
+  username?: string
+  firstName?: string
+  lastName?: string
+  role?: 'user' | 'admin'
+  emailVerified?: boolean
+  /** mail a link to choose a password (it verifies the address too) */
+  invite?: boolean
+}
+
+export interface AdminUpdateUserBody {
+  role?: 'user' | 'admin'
+  username?: string | null
+  firstName?: string | null
+  lastName?: string | null
+  emailVerified?: boolean
+}

@@ -3,7 +3,7 @@
  * describe (the docs plugin lists exactly these, in this order).
  */
 export const TAGS = {
-  account: { name: 'account', description: 'Registration and email verification' },
+  account: { name: 'account', description: 'Registration, email verification, and the account\'s own profile, address and deletion' },
   session: { name: 'session', description: 'Signing in and out with the session cookie, and the signed-in user' },
   sessions: { name: 'sessions', description: 'The signed-in user\'s sessions and token families' },
   password: { name: 'password', description: 'Password reset and change' },

@@ -40,7 +40,7 @@ export async function tokenFromOutbox (outbox: string, to: string, kind: LinkKin
   }
 }
 
-export type LinkKind = 'verify-email' | 'reset-password'
+export type LinkKind = 'verify-email' | 'reset-password' | 'confirm-email' | 'cancel-email-change'
 
 /**
  * Where a user signs up: an app built in this process (answers through inject), or a
