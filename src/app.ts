@@ -13,6 +13,7 @@ import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
 import mfaPlugin from '../plugins/mfa.js'
+import passkeysPlugin from '../plugins/passkeys.js'
 import loginThrottlePlugin from '../plugins/login-throttle.js'
 import deviceCookiePlugin from '../plugins/device-cookie.js'
 import credentialRateLimitPlugin from '../plugins/credential-rate-limit.js'
@@ -37,6 +38,7 @@ import passwordRoutes from '../routes/auth/password.js'
 import oauthPlugin from '../plugins/oauth.js'
 import oauthRoutes from '../routes/auth/oauth.js'
 import identitiesRoutes from '../routes/auth/identities.js'
+import passkeysRoutes from '../routes/auth/passkeys.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -143,6 +145,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(loginThrottlePlugin)
   await fastify.register(deviceCookiePlugin)
   await fastify.register(mailRateLimitPlugin)
+  await fastify.register(passkeysPlugin)
   await fastify.register(mfaPlugin)
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
@@ -165,5 +168,6 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(passwordRoutes)
     await api.register(oauthRoutes)
     await api.register(identitiesRoutes)
+    await api.register(passkeysRoutes)
   }, { prefix: '/api/auth' })
 }

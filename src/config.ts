@@ -65,7 +65,13 @@ export const ConfigSchema = Type.Object({
   OAUTH_FLOW_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600 }),
   OAUTH_HTTP_TIMEOUT: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
   // The public origin of this server, where providers send the browser back; APP_ORIGIN when unset.
-  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' }))
+  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })),
+  // Passkeys (src/passkeys/): the WebAuthn relying party. RP_ID is a host name (never an IP
+  // address, which browsers refuse); unset, the host of APP_ORIGIN.
+  RP_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$' })),
+  RP_NAME: Type.String({ minLength: 1, maxLength: 64, default: 'Gatehouse' }),
+  // Origins a passkey ceremony may come from; unset, every allowed origin on RP_ID or below it.
+  PASSKEY_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^/\\s,]+(,https?://[^/\\s,]+)*$' }))
 }, { additionalProperties: true })
 
 /** The environment as the schema reads it: names and units as documented in the README. */
@@ -119,6 +125,21 @@ function origins (env: Env, corsOrigins: string[]) {
  * (`...Ms`), lists as arrays, and what NODE_ENV implies as named settings, so no plugin
  * asks which environment it runs in. The types follow the schema through this mapping.
  */
+/**
+ * The WebAuthn relying party: its id (a host name) and the origins whose ceremonies count.
+ * By default the id is APP_ORIGIN's host and the origins are the allowed origins on that
+ * host or below it, so a page at 127.0.0.1 is not one of them (browsers refuse an IP as RP ID).
+ */
+function relyingParty (env: Env, allowedOrigins: string[], appOrigin: string) {
+  const rpId = (env.RP_ID ?? new URL(appOrigin).hostname).toLowerCase()
+  const onRp = (origin: string): boolean => {
+    const host = new URL(origin).hostname
+    return host === rpId || host.endsWith(`.${rpId}`)
+  }
+  const rpOrigins = env.PASSKEY_ORIGINS === undefined ? allowedOrigins.filter(onRp) : env.PASSKEY_ORIGINS.split(',').map(o => new URL(o).origin)
+  return { rpId, rpName: env.RP_NAME, rpOrigins }
+}
+
 function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) {
   const production = env.NODE_ENV === 'production'
   // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
@@ -187,6 +208,8 @@ function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) 
     oauthHttpTimeoutMs: ms(env.OAUTH_HTTP_TIMEOUT),
     /** where providers send the browser back: this server's public origin (PUBLIC_URL unless set apart) */
     oauthRedirectOrigin: env.OAUTH_REDIRECT_ORIGIN === undefined ? origins(env, corsOrigins).publicUrl : new URL(env.OAUTH_REDIRECT_ORIGIN).origin,
+    /** passkeys: `rpId` (RP_ID), `rpName` (RP_NAME), `rpOrigins` (PASSKEY_ORIGINS, else the allowed origins on rpId) */
+    ...relyingParty(env, origins(env, corsOrigins).allowedOrigins, origins(env, corsOrigins).appOrigin),
     /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
     checkProblemCodes: env.NODE_ENV === 'test'
   }

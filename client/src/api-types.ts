@@ -8,15 +8,18 @@ export type ErrorCode =
   | 'INVALID_CREDENTIALS'
   | 'UNAUTHENTICATED'
   | 'INVALID_MFA_CODE'
+  | 'PASSKEY_REJECTED'
   | 'EMAIL_NOT_VERIFIED'
   | 'ACCOUNT_DISABLED'
   | 'CSRF_REJECTED'
+  | 'REAUTHENTICATION_REQUIRED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'MFA_ALREADY_ENABLED'
   | 'MFA_NOT_ENABLED'
   | 'MFA_SETUP_REQUIRED'
   | 'LAST_SIGN_IN_METHOD'
+  | 'PASSKEY_LIMIT_REACHED'
   | 'REQUEST_TIMEOUT'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -74,9 +77,10 @@ export interface LoginSuccess {
 /** The password is right and 2FA is on: no session yet; answer at POST /mfa/verify. */
 export interface MfaChallenge {
   mfaRequired: true
-  /** answer it at POST /mfa/verify */
+  /** answer it at POST /mfa/verify (a code) or POST /passkeys/mfa/verify (a passkey) */
   mfaToken: string
-  mfaMethods: Array<'totp' | 'backup_code'>
+  /** `passkey` when the account has one */
+  mfaMethods: Array<'totp' | 'backup_code' | 'passkey'>
   /** seconds */
   expiresIn: number
 }
@@ -115,6 +119,8 @@ export interface SessionInfo {
   expiresAt: string
   ip: string
   userAgent: string
+  /** how this session or token family signed in */
+  method: 'password' | 'passkey' | 'email_code' | 'provider'
   /** true for the session or token family this request was made with */
   current: boolean
 }

@@ -153,7 +153,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (needsHandoff(deps, returnTo)) {
         return await reply.redirect(withFragment(returnTo, 'signInToken', await deps.handoffs.issue(user.id)), 302)
       }
-      await signIn(app.sessions, request, user)
+      await signIn(app.sessions, request, user, 'provider')
       request.log.info({ userId: user.id, provider: p.id }, 'login')
       return await reply.redirect(returnTo, 302)
     } catch (err) {
@@ -184,7 +184,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const user = userId === null ? null : await deps.users.findById(userId)
     if (user === null) throw new AuthError('INVALID_TOKEN', 'This sign-in token is expired, used or unknown; sign in again.')
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
-    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user, 'provider')
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })
