@@ -76,7 +76,7 @@ export class SoftAuthenticator {
     idLength.writeUInt16BE(this.credentialId.length)
     const attested = Buffer.concat([this.aaguid, idLength, this.credentialId, this.#cosePublicKey()])
     const authData = this.#authData(o.rpId ?? options.rp.id ?? 'localhost', this.#flags(o.uv ?? true, true), o.counter ?? this.counter, attested)
-    const attestationObject = isoCBOR.encode(new Map<string, string | Uint8Array | Map<string, never>>([['fmt', 'none'], ['attStmt', new Map()], ['authData', new Uint8Array(authData)]]))
+    const attestationObject = isoCBOR.encode(new Map<string, string | Uint8Array | Map<string, string>>([['fmt', 'none'], ['attStmt', new Map<string, string>()], ['authData', new Uint8Array(authData)]]))
     this.userHandle = options.user.id
     return {
       id: this.id,
