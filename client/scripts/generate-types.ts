@@ -20,6 +20,10 @@ import { RefreshBodySchema, TokenGrantSchema } from '../../routes/auth/token.js'
 import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
+import {
+  PasskeyCreationOptionsSchema, PasskeyListSchema, PasskeyMfaBodySchema, PasskeyMfaOptionsBodySchema, PasskeyRegisterBodySchema,
+  PasskeyRegisterOptionsBodySchema, PasskeyRenameBodySchema, PasskeyRequestOptionsSchema, PasskeySchema, PasskeySignInBodySchema, PasskeySignInStartSchema
+} from '../../routes/auth/passkeys.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -54,7 +58,18 @@ export const TYPES: Record<string, TSchema> = {
   OAuthLinkBody: OAuthLinkBodySchema,
   OAuthCompleteBody: OAuthCompleteBodySchema,
   Identity: IdentitySchema,
-  IdentityList: IdentityListSchema
+  IdentityList: IdentityListSchema,
+  Passkey: PasskeySchema,
+  PasskeyList: PasskeyListSchema,
+  PasskeyCreationOptions: PasskeyCreationOptionsSchema,
+  PasskeyRequestOptions: PasskeyRequestOptionsSchema,
+  PasskeySignInStart: PasskeySignInStartSchema,
+  PasskeyRegisterOptionsBody: PasskeyRegisterOptionsBodySchema,
+  PasskeyRegisterBody: PasskeyRegisterBodySchema,
+  PasskeySignInBody: PasskeySignInBodySchema,
+  PasskeyMfaOptionsBody: PasskeyMfaOptionsBodySchema,
+  PasskeyMfaBody: PasskeyMfaBodySchema,
+  PasskeyRenameBody: PasskeyRenameBodySchema
 }
 
 type Schema = Record<string, unknown>
@@ -73,6 +88,8 @@ function render (schema: Schema, indent: string, top = false): string {
   if ('const' in schema) return JSON.stringify(schema.const)
   if (Array.isArray(schema.enum)) return schema.enum.map(v => JSON.stringify(v)).join(' | ')
   if (Array.isArray(schema.anyOf)) return (schema.anyOf as Schema[]).map(s => render(s, indent)).join(' | ')
+  // Type.Unknown(): any JSON value (a passkey response's extension outputs)
+  if (Object.keys(schema).length === 0) return 'unknown'
   switch (schema.type) {
     case 'string': return 'string'
     case 'integer':

@@ -254,3 +254,160 @@ export interface Identity {
 export interface IdentityList {
   identities: Identity[]
 }
+
+export interface Passkey {
+  /** the handle for PATCH and DELETE /passkeys/{id} */
+  id: string
+  name: string
+  /** the provider (iCloud Keychain, Google Password Manager, ...) when its AAGUID is known */
+  authenticator: string | null
+  /** `multiDevice`: synced between devices */
+  deviceType: 'singleDevice' | 'multiDevice'
+  backedUp: boolean
+  createdAt: string
+  lastUsedAt: string | null
+}
+
+export interface PasskeyList {
+  passkeys: Passkey[]
+}
+
+/** PublicKeyCredentialCreationOptionsJSON: pass it to `startRegistration({ optionsJSON })` */
+export interface PasskeyCreationOptions {
+  rp: {
+    name: string
+    id?: string
+  }
+  user: {
+    id: string
+    name: string
+    displayName: string
+  }
+  challenge: string
+  pubKeyCredParams: Array<{
+    alg: number
+    type: string
+  }>
+  timeout?: number
+  excludeCredentials?: Array<{
+    id: string
+    /** `public-key` */
+    type: string
+    transports?: string[]
+  }>
+  authenticatorSelection?: {
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    requireResidentKey?: boolean
+    residentKey?: string
+    userVerification?: string
+  }
+  hints?: string[]
+  attestation?: string
+  extensions?: {
+    credProps?: boolean
+  }
+}
+
+/** PublicKeyCredentialRequestOptionsJSON: pass it to `startAuthentication({ optionsJSON })` */
+export interface PasskeyRequestOptions {
+  challenge: string
+  timeout?: number
+  rpId?: string
+  allowCredentials?: Array<{
+    id: string
+    /** `public-key` */
+    type: string
+    transports?: string[]
+  }>
+  userVerification?: string
+  hints?: string[]
+}
+
+export interface PasskeySignInStart {
+  /** send it back with the answer to POST /passkeys/login/verify */
+  challengeId: string
+  /** PublicKeyCredentialRequestOptionsJSON: pass it to `startAuthentication({ optionsJSON })` */
+  options: PasskeyRequestOptions
+}
+
+export interface PasskeyRegisterOptionsBody {
+  /** required when the sign-in is older than 10 minutes */
+  password?: string
+}
+
+export interface PasskeyRegisterBody {
+  /** what `startRegistration()` of @simplewebauthn/browser answers (RegistrationResponseJSON) */
+  response: {
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    id: string
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    rawId: string
+    type: 'public-key'
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    clientExtensionResults: Record<string, unknown>
+    response: {
+      clientDataJSON: string
+      attestationObject: string
+      authenticatorData?: string
+      transports?: string[]
+      publicKeyAlgorithm?: number
+      publicKey?: string
+    }
+  }
+  /** the user's own name for it; trimmed, NFKC, nothing invisible */
+  name?: string
+}
+
+export interface PasskeySignInBody {
+  /** the challengeId of POST /passkeys/login/options */
+  challengeId: string
+  /** what `startAuthentication()` of @simplewebauthn/browser answers (AuthenticationResponseJSON) */
+  response: {
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    id: string
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    rawId: string
+    type: 'public-key'
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    clientExtensionResults: Record<string, unknown>
+    response: {
+      clientDataJSON: string
+      authenticatorData: string
+      signature: string
+      userHandle?: string
+    }
+  }
+  /** `token`: answer bearer tokens as POST /token does, instead of the session cookie */
+  grant?: 'session' | 'token'
+}
+
+export interface PasskeyMfaOptionsBody {
+  /** the mfaToken of the login answer */
+  mfaToken: string
+}
+
+export interface PasskeyMfaBody {
+  /** the mfaToken of the login answer */
+  mfaToken: string
+  /** what `startAuthentication()` of @simplewebauthn/browser answers (AuthenticationResponseJSON) */
+  response: {
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    id: string
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    rawId: string
+    type: 'public-key'
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    clientExtensionResults: Record<string, unknown>
+    response: {
+      clientDataJSON: string
+      authenticatorData: string
+      signature: string
+      userHandle?: string
+    }
+  }
+}
+
+export interface PasskeyRenameBody {
+  /** the user's own name for it; trimmed, NFKC, nothing invisible */
+  name: string
+}
