@@ -88,8 +88,6 @@ function render (schema: Schema, indent: string, top = false): string {
   if ('const' in schema) return JSON.stringify(schema.const)
   if (Array.isArray(schema.enum)) return schema.enum.map(v => JSON.stringify(v)).join(' | ')
   if (Array.isArray(schema.anyOf)) return (schema.anyOf as Schema[]).map(s => render(s, indent)).join(' | ')
-  // Type.Unknown(): any JSON value (a passkey response's extension outputs)
-  if (Object.keys(schema).length === 0) return 'unknown'
   switch (schema.type) {
     case 'string': return 'string'
     case 'integer':

@@ -286,7 +286,7 @@ export interface PasskeyCreationOptions {
   challenge: string
   pubKeyCredParams: Array<{
     alg: number
-    type: string
+    type: 'public-key'
   }>
   timeout?: number
   excludeCredentials?: Array<{
@@ -298,11 +298,11 @@ export interface PasskeyCreationOptions {
   authenticatorSelection?: {
     authenticatorAttachment?: 'platform' | 'cross-platform'
     requireResidentKey?: boolean
-    residentKey?: string
-    userVerification?: string
+    residentKey?: 'discouraged' | 'preferred' | 'required'
+    userVerification?: 'discouraged' | 'preferred' | 'required'
   }
-  hints?: string[]
-  attestation?: string
+  hints?: Array<'hybrid' | 'security-key' | 'client-device'>
+  attestation?: 'direct' | 'enterprise' | 'indirect' | 'none'
   extensions?: {
     credProps?: boolean
   }
@@ -319,8 +319,8 @@ export interface PasskeyRequestOptions {
     type: string
     transports?: string[]
   }>
-  userVerification?: string
-  hints?: string[]
+  userVerification?: 'discouraged' | 'preferred' | 'required'
+  hints?: Array<'hybrid' | 'security-key' | 'client-device'>
 }
 
 export interface PasskeySignInStart {
@@ -344,7 +344,14 @@ export interface PasskeyRegisterBody {
     rawId: string
     type: 'public-key'
     authenticatorAttachment?: 'platform' | 'cross-platform'
-    clientExtensionResults: Record<string, unknown>
+    clientExtensionResults: {
+      credProps?: {
+        rk?: boolean
+      }
+      appid?: boolean
+      appidExclude?: boolean
+      hmacCreateSecret?: boolean
+    }
     response: {
       clientDataJSON: string
       attestationObject: string
@@ -369,7 +376,14 @@ export interface PasskeySignInBody {
     rawId: string
     type: 'public-key'
     authenticatorAttachment?: 'platform' | 'cross-platform'
-    clientExtensionResults: Record<string, unknown>
+    clientExtensionResults: {
+      credProps?: {
+        rk?: boolean
+      }
+      appid?: boolean
+      appidExclude?: boolean
+      hmacCreateSecret?: boolean
+    }
     response: {
       clientDataJSON: string
       authenticatorData: string
@@ -397,7 +411,14 @@ export interface PasskeyMfaBody {
     rawId: string
     type: 'public-key'
     authenticatorAttachment?: 'platform' | 'cross-platform'
-    clientExtensionResults: Record<string, unknown>
+    clientExtensionResults: {
+      credProps?: {
+        rk?: boolean
+      }
+      appid?: boolean
+      appidExclude?: boolean
+      hmacCreateSecret?: boolean
+    }
     response: {
       clientDataJSON: string
       authenticatorData: string

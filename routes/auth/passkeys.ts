@@ -24,8 +24,13 @@ const B64 = (maxLength: number, description?: string) => Type.String({ minLength
 const CredentialId = B64(1366, 'base64url; at most 1023 bytes (WebAuthn)')
 const Transports = Type.Array(Type.String({ maxLength: 32 }), { maxItems: 10 })
 const Attachment = Type.Union([Type.Literal('platform'), Type.Literal('cross-platform')])
-// Browsers and password managers add extension outputs of their own: kept, bounded by the body limit.
-const ExtensionResults = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 16 })
+// The outputs of the extensions a browser may report unasked (credProps is asked for); none is used.
+const ExtensionResults = Type.Object({
+  credProps: Type.Optional(Type.Object({ rk: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
+  appid: Type.Optional(Type.Boolean()),
+  appidExclude: Type.Optional(Type.Boolean()),
+  hmacCreateSecret: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
 
 const RegistrationResponseSchema = Type.Object({
   id: CredentialId,
@@ -57,23 +62,25 @@ const AuthenticationResponseSchema = Type.Object({
   }, { additionalProperties: false })
 }, { additionalProperties: false, description: 'what `startAuthentication()` of @simplewebauthn/browser answers (AuthenticationResponseJSON)' })
 
+const Requirement = Type.Union([Type.Literal('discouraged'), Type.Literal('preferred'), Type.Literal('required')])
+const Hints = Type.Array(Type.Union([Type.Literal('hybrid'), Type.Literal('security-key'), Type.Literal('client-device')]))
 const Descriptor = Type.Object({ id: Type.String(), type: Type.String({ description: '`public-key`' }), transports: Type.Optional(Type.Array(Type.String())) }, { additionalProperties: false })
 
 export const PasskeyCreationOptionsSchema = Type.Object({
   rp: Type.Object({ name: Type.String(), id: Type.Optional(Type.String()) }, { additionalProperties: false }),
   user: Type.Object({ id: Type.String(), name: Type.String(), displayName: Type.String() }, { additionalProperties: false }),
   challenge: Type.String(),
-  pubKeyCredParams: Type.Array(Type.Object({ alg: Type.Integer(), type: Type.String() }, { additionalProperties: false })),
+  pubKeyCredParams: Type.Array(Type.Object({ alg: Type.Integer(), type: Type.Literal('public-key') }, { additionalProperties: false })),
   timeout: Type.Optional(Type.Integer()),
   excludeCredentials: Type.Optional(Type.Array(Descriptor)),
   authenticatorSelection: Type.Optional(Type.Object({
     authenticatorAttachment: Type.Optional(Attachment),
     requireResidentKey: Type.Optional(Type.Boolean()),
-    residentKey: Type.Optional(Type.String()),
-    userVerification: Type.Optional(Type.String())
+    residentKey: Type.Optional(Requirement),
+    userVerification: Type.Optional(Requirement)
   }, { additionalProperties: false })),
-  hints: Type.Optional(Type.Array(Type.String())),
-  attestation: Type.Optional(Type.String()),
+  hints: Type.Optional(Hints),
+  attestation: Type.Optional(Type.Union([Type.Literal('direct'), Type.Literal('enterprise'), Type.Literal('indirect'), Type.Literal('none')])),
   extensions: Type.Optional(Type.Object({ credProps: Type.Optional(Type.Boolean()) }, { additionalProperties: false }))
 }, { $id: 'PasskeyCreationOptions', additionalProperties: false, description: 'PublicKeyCredentialCreationOptionsJSON: pass it to `startRegistration({ optionsJSON })`' })
 
@@ -82,8 +89,8 @@ export const PasskeyRequestOptionsSchema = Type.Object({
   timeout: Type.Optional(Type.Integer()),
   rpId: Type.Optional(Type.String()),
   allowCredentials: Type.Optional(Type.Array(Descriptor)),
-  userVerification: Type.Optional(Type.String()),
-  hints: Type.Optional(Type.Array(Type.String()))
+  userVerification: Type.Optional(Requirement),
+  hints: Type.Optional(Hints)
 }, { $id: 'PasskeyRequestOptions', additionalProperties: false, description: 'PublicKeyCredentialRequestOptionsJSON: pass it to `startAuthentication({ optionsJSON })`' })
 
 export const PasskeySignInStartSchema = Type.Object({
