@@ -359,6 +359,8 @@ async function revoke (s: SessionInfo): Promise<void> {
 }
 
 async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
+  // A passkey request still waiting in the autofill belongs to the sign-in just made.
+  WebAuthnAbortService.cancelCeremony()
   if (answer.mfaRequired) {
     mfaToken = answer.mfaToken
     mfaWithPasskey = answer.mfaMethods.includes('passkey')
@@ -368,8 +370,6 @@ async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
     notice(mfaWithPasskey ? 'Enter the code from your authenticator app, or use a passkey.' : 'Enter the code from your authenticator app.')
     return
   }
-  // A passkey request still waiting in the autofill belongs to the signed-out page.
-  WebAuthnAbortService.cancelCeremony()
   renderSignedIn(answer)
   notice(`Signed in as ${answer.user.email}.`)
   await loadSessions()
