@@ -7,7 +7,8 @@ import { tag } from '../../src/http/tags.js'
 import { parseName, publicUser, type User } from '../../src/accounts/users.js'
 import { authenticatedAt, currentKeep, signIn } from '../../src/sessions/lifecycle.js'
 import { issueTokens } from '../../src/tokens/lifecycle.js'
-import { answerChallenge } from '../../src/mfa/challenges.js'
+import { answerChallenge, type LoginGrant } from '../../src/mfa/challenges.js'
+import type { SignInMethod } from '../../src/events/catalogue.js'
 import {
   REAUTHENTICATE_AFTER_MS, publicPasskey, registrationOptions, secondFactorOptions, signInOptions,
   verifyRegistration, verifySecondFactor, verifySignIn
@@ -143,14 +144,12 @@ function passkeyName (name: string | undefined): string | undefined {
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = app.passkeys
 
-  /** A sign-in is a sign-in: the session (or tokens), the device cookie, the metric and the event. */
-  async function completeSignIn (request: FastifyRequest, reply: FastifyReply, user: User, grant: 'session' | 'token' | undefined): Promise<Static<typeof PasskeySignInAnswerSchema>> {
-    app.metrics.countLogin('success')
-    await app.events.emit({ type: 'session.signed_in', userId: user.id, ...app.events.origin(request), data: { method: 'passkey', grant: grant ?? 'session' } })
-    if (grant === 'token') return await issueTokens(app.sessions, request, user, 'passkey')
-    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user, 'passkey')
+  /** What a completed sign-in answers, as /login or /token would: the session (with the device cookie) or the tokens. */
+  async function signedIn (request: FastifyRequest, reply: FastifyReply, user: User, grant: LoginGrant, method: SignInMethod): Promise<Static<typeof PasskeySignInAnswerSchema>> {
+    if (grant === 'token') return await issueTokens(app.sessions, request, user, method)
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user, method)
     app.devices.remember(request, reply, user.id)
-    request.log.info({ userId: user.id }, 'login (passkey)')
+    request.log.info({ userId: user.id, method }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   }
 
@@ -239,7 +238,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
     try {
       const { user } = await verifySignIn(deps, request.body.challengeId, request.body.response, guard)
-      return await completeSignIn(request, reply, user, request.body.grant)
+      const grant = request.body.grant ?? 'session'
+      app.metrics.countLogin('success')
+      await app.events.emit({ type: 'session.signed_in', userId: user.id, ...app.events.origin(request), data: { method: 'passkey', grant } })
+      return await signedIn(request, reply, user, grant, 'passkey')
     } catch (err) {
       app.metrics.countLogin(loginOutcome(err))
       if (tried !== undefined && err instanceof AuthError) {
@@ -285,11 +287,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { mfaToken, response } = request.body
     const { user, grant } = await answerChallenge(app.mfa, mfaToken, async u => await verifySecondFactor(deps, u.id, mfaToken, response))
-    if (grant === 'token') return await issueTokens(app.sessions, request, user)
-    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
-    app.devices.remember(request, reply, user.id)
-    request.log.info({ userId: user.id }, 'login (second factor: passkey)')
-    return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
+    // The first factor was the password (as at /mfa/verify): the passkey was the second.
+    return await signedIn(request, reply, user, grant, 'password')
   })
 
   app.get('/passkeys', {

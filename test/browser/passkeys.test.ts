@@ -17,6 +17,14 @@ async function signedInAs (t: Test, page: Page, email: string): Promise<void> {
   t.equal(await page.textContent('#me-email'), email)
 }
 
+/** The password step of a 2FA account: the challenge offers the passkey. */
+async function passwordStep (page: Page, email: string): Promise<void> {
+  await page.fill('#login-email', email)
+  await page.fill('#login-password', PASSWORD)
+  await page.click('#login-form button[type="submit"]')
+  await page.waitForSelector('#mfa-passkey:not([hidden])')
+}
+
 async function signOut (page: Page): Promise<void> {
   await page.click('#logout')
   await page.waitForSelector('#signed-out:not([hidden])')
@@ -79,10 +87,7 @@ t.test('in Chromium with a virtual authenticator: add a passkey, sign in with on
   let [credential] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId: first })).credentials
   await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: first })
   await signOut(page)
-  await page.fill('#login-email', email)
-  await page.fill('#login-password', PASSWORD)
-  await page.click('#login-form button[type="submit"]')
-  await page.waitForSelector('#mfa-passkey:not([hidden])')
+  await passwordStep(page, email)
   const back = await virtualAuthenticator(cdp)
   await cdp.send('WebAuthn.addCredential', { authenticatorId: back, credential })
   await page.click('#mfa-passkey')
@@ -114,10 +119,7 @@ t.test('in Chromium with a virtual authenticator: add a passkey, sign in with on
 
   // Back on the first authenticator (its credential restored): sign in, delete the passkey.
   await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: second })
-  await page.fill('#login-email', email)
-  await page.fill('#login-password', PASSWORD)
-  await page.click('#login-form button[type="submit"]')
-  await page.waitForSelector('#mfa-passkey:not([hidden])')
+  await passwordStep(page, email)
   const again = await virtualAuthenticator(cdp)
   await cdp.send('WebAuthn.addCredential', { authenticatorId: again, credential })
   await page.click('#mfa-passkey')
