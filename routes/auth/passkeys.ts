@@ -197,7 +197,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const user = request.user!
     const name = passkeyName(request.body.name)
     const passkey = await verifyRegistration(deps, user, currentKeep(request) ?? '', request.body.response, name)
-    await app.events.emit({ type: 'passkey.added', userId: user.id, ...app.events.origin(request), data: { passkeyId: passkey.id, name: passkey.name } })
+    await app.events.emit({ type: 'passkey.added', userId: user.id, ...app.events.origin(request), data: { name: passkey.name } })
     return await reply.code(201).send(publicPasskey(passkey))
   })
 
@@ -240,12 +240,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const { user } = await verifySignIn(deps, request.body.challengeId, request.body.response, guard)
       const grant = request.body.grant ?? 'session'
       app.metrics.countLogin('success')
-      await app.events.emit({ type: 'session.signed_in', userId: user.id, ...app.events.origin(request), data: { method: 'passkey', grant } })
+      await app.events.emit({ type: 'session.signed_in', userId: user.id, ...app.events.origin(request), data: { method: 'passkey', kind: grant === 'token' ? 'token' : 'cookie' } })
       return await signedIn(request, reply, user, grant, 'passkey')
     } catch (err) {
       app.metrics.countLogin(loginOutcome(err))
       if (tried !== undefined && err instanceof AuthError) {
-        await app.events.emit({ type: 'session.sign_in_failed', userId: tried, ...app.events.origin(request), data: { method: 'passkey', reason: err.code } })
+        await app.events.emit({ type: 'session.sign_in_failed', userId: tried, ...app.events.origin(request), data: { method: 'passkey' } })
       }
       throw err
     }
@@ -332,10 +332,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const userId = request.user!.id
-    const result = await deps.store.remove(userId, request.params.id)
+    const passkey = (await deps.store.list(userId)).find(p => p.id === request.params.id)
+    const result = passkey === undefined ? 'unknown' : await deps.store.remove(userId, passkey.id)
     if (result === 'unknown') throw new AuthError('NOT_FOUND', 'No such passkey.')
     if (result === 'last') throw new AuthError('LAST_SIGN_IN_METHOD', 'This passkey is the only way to sign in to this account: add another first.')
-    await app.events.emit({ type: 'passkey.removed', userId, ...app.events.origin(request), data: { passkeyId: request.params.id } })
+    await app.events.emit({ type: 'passkey.removed', userId, ...app.events.origin(request), data: { name: passkey!.name } })
     return await reply.code(204).send(null)
   })
 }

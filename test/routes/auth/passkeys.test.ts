@@ -69,7 +69,7 @@ t.test('register a passkey, sign out, sign in with only the passkey: a session l
   t.equal(pk.name, 'Google Password Manager', 'named after its known AAGUID')
   t.equal(pk.authenticator, 'Google Password Manager')
   t.equal(pk.lastUsedAt, null)
-  t.match(seen.find(e => e.type === 'passkey.added'), { userId: u.userId, data: { passkeyId: pk.id } })
+  t.same(seen.find(e => e.type === 'passkey.added')?.data, { name: 'Google Password Manager' })
 
   t.equal((await post(ctx, '/logout', undefined, u.cookie)).statusCode, 204)
   const signedIn = await signInWith(ctx, auth)
@@ -83,7 +83,7 @@ t.test('register a passkey, sign out, sign in with only the passkey: a session l
   t.equal((await me(ctx, cookie)).statusCode, 200)
   const sessions = (await call(ctx, 'GET', '/sessions', cookie)).json().sessions
   t.equal(sessions.find((s: any) => s.current).method, 'passkey', 'the session list shows the method')
-  t.match(seen.find(e => e.type === 'session.signed_in'), { userId: u.userId, data: { method: 'passkey' } })
+  t.match(seen.find(e => e.type === 'session.signed_in'), { userId: u.userId, data: { method: 'passkey', kind: 'cookie' } })
 
   const list = (await call(ctx, 'GET', '/passkeys', cookie)).json().passkeys
   t.equal(list.length, 1)
@@ -235,7 +235,7 @@ t.test('rename and delete; a deleted passkey no longer signs in; the last way to
   assertCode(t, await call(ctx, 'PATCH', '/passkeys/not-a-uuid', u.cookie, { name: 'x' }), 400, 'VALIDATION_FAILED')
 
   t.equal((await call(ctx, 'DELETE', `/passkeys/${a.passkey.id}`, u.cookie)).statusCode, 204)
-  t.match(seen.find(e => e.type === 'passkey.removed'), { userId: u.userId, data: { passkeyId: a.passkey.id } })
+  t.match(seen.find(e => e.type === 'passkey.removed'), { userId: u.userId, data: { name: 'Laptop' } })
   assertCode(t, await call(ctx, 'DELETE', `/passkeys/${a.passkey.id}`, u.cookie), 404, 'NOT_FOUND')
   assertProblem(t, await signInWith(ctx, a.auth), 401, 'INVALID_CREDENTIALS')
   t.equal((await signInWith(ctx, b.auth)).statusCode, 200)
@@ -313,7 +313,7 @@ t.test('failed passkey sign-ins count against the account\'s back-off; a disable
   const u = await signedInUser(ctx)
   const { auth } = await addPasskey(ctx, u)
   for (let i = 0; i < 2; i++) assertProblem(t, await signInWith(ctx, auth, {}, { origin: 'https://evil.example' }), 401, 'INVALID_CREDENTIALS')
-  t.match(seen.find(e => e.type === 'session.sign_in_failed'), { userId: u.userId, data: { method: 'passkey', reason: 'INVALID_CREDENTIALS' } })
+  t.same(seen.find(e => e.type === 'session.sign_in_failed')?.data, { method: 'passkey' })
   assertProblem(t, await signInWith(ctx, auth), 429, 'RATE_LIMITED')
   await ctx.redis.del(...await ctx.redis.keys('gh:login-throttle:*'))
   await ctx.redis.hset(`gh:user:{${u.userId}}`, 'disabled', '1')
