@@ -21,9 +21,11 @@ const CONTRACT_ROUTES: Array<[HTTPMethods, string]> = [
   ['POST', '/token'], ['POST', '/token/refresh'],
   ['GET', '/oauth/providers'], ['GET', '/oauth/:provider/start'], ['GET', '/oauth/:provider/callback'], ['POST', '/oauth/:provider/link'], ['POST', '/oauth/complete'],
   ['GET', '/identities'], ['DELETE', '/identities/:id'],
-  ['GET', '/activity']
+  ['GET', '/activity'],
+  ['POST', '/passkeys/register/options'], ['POST', '/passkeys/register/verify'], ['POST', '/passkeys/login/options'], ['POST', '/passkeys/login/verify'],
+  ['POST', '/passkeys/mfa/options'], ['POST', '/passkeys/mfa/verify'], ['GET', '/passkeys'], ['PATCH', '/passkeys/:id'], ['DELETE', '/passkeys/:id']
 ]
-const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback', '/oauth/complete'])
+const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback', '/oauth/complete', '/passkeys/login/options', '/passkeys/login/verify', '/passkeys/mfa/options', '/passkeys/mfa/verify'])
 
 interface Operation {
   operationId?: string
