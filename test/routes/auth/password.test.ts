@@ -178,8 +178,9 @@ t.test('a change keeps the current session under a new id and ends the others', 
   t.equal((await login(ctx, email, NEW_PASSWORD)).status, 200)
   t.equal((await login(ctx, email, PASSWORD)).status, 401)
   await ctx.app.mailer.drain()
-  const notice = ctx.sink.to(email).at(-1)!
-  t.equal(notice.subject, 'Your Gatehouse password was changed')
+  // The last of its kind: the sign-ins above, from "browsers" without the device cookie, are mailed about too.
+  const notice = ctx.sink.to(email).filter(m => m.subject === 'Your Gatehouse password was changed').at(-1)!
+  t.ok(notice, 'the owner is told')
   t.match(notice.text, /changed from a signed-in session/)
 })
 
