@@ -1,7 +1,7 @@
 import type {
   BackupCodes, ChangePasswordBody, DisableTotpBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
-  LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider, OAuthProviderList,
-  PasswordBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, VerifiedEmail,
+  LoginSuccess, LogoutBody, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider, OAuthProviderList,
+  PasswordBody, RegenerateBackupCodesBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, VerifiedEmail,
   VerifyEmailBody, VerifyMfaBody
 } from './api-types.js'
 import { GatehouseError } from './errors.js'
@@ -129,10 +129,18 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     return me
   }
 
-  /** Ends this session (bearer mode: this token family). Never fails for want of a session. */
+  /**
+   * Ends this session (bearer mode: this token family, named by its refresh token, so an
+   * expired access token needs no refresh first). Never fails for want of a session.
+   */
   async logout (): Promise<void> {
     try {
-      await this.#call('POST', '/logout', undefined, { auth: this.mode === 'cookie' || this.#tokens !== undefined })
+      if (this.mode === 'bearer') {
+        const refreshToken = this.#tokens?.refreshToken
+        await this.#call('POST', '/logout', refreshToken === undefined ? undefined : { refreshToken } satisfies LogoutBody)
+      } else {
+        await this.#call('POST', '/logout', undefined, { auth: true })
+      }
     } finally {
       this.#forget()
     }
@@ -185,7 +193,8 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     return await this.#call<Message>('POST', '/2fa/disable', body, { auth: true })
   }
 
-  async regenerateBackupCodes (body: PasswordBody): Promise<BackupCodes> {
+  /** Needs both factors: the password and a TOTP or backup code (a backup code is spent). */
+  async regenerateBackupCodes (body: RegenerateBackupCodesBody): Promise<BackupCodes> {
     return await this.#call<BackupCodes>('POST', '/2fa/backup-codes', body, { auth: true })
   }
 

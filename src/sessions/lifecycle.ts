@@ -116,9 +116,12 @@ export async function keepCurrent (deps: Pick<SessionDeps, 'users' | 'tokenStore
   }
 }
 
-/** POST /logout: a bearer client ends its token family, a browser its session (idempotent). */
-export async function logout (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await endFamilyOf(deps, request)
+/**
+ * POST /logout: a bearer client ends its token family (by its access token, or by its refresh
+ * token once the access token has expired), a browser its session (idempotent).
+ */
+export async function logout (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply, refreshToken?: string): Promise<void> {
+  await endFamilyOf(deps, request, refreshToken)
   await signOut(deps, request, reply)
 }
 

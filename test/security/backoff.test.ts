@@ -87,7 +87,7 @@ t.test('one budget for every password and second-factor check of an account', as
   // The same budget holds for the password checks of a signed-in session and for /2fa/disable.
   t.equal((await s.send(ip(60), 'POST', '/api/auth/password/change', { currentPassword: 'a wrong guess', newPassword: 'whatever new password' }, { cookie: e.cookie })).status, 429, 'password change waits too')
   t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/disable', { password: PASSWORD, code: e.backupCodes[0] }, { cookie: e.cookie })).status, 429, '2FA disable checks no code during the back-off')
-  t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })).status, 429, 'nor a password for new backup codes')
+  t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD, code: e.backupCodes[1] }, { cookie: e.cookie })).status, 429, 'nor a password and code for new backup codes')
 })
 
 t.test('wrong current passwords of a signed-in session reach the account back-off', async t => {
