@@ -106,3 +106,25 @@ t.test('the owner is mailed on every change of the second factor', async t => {
   t.match((await notices()).at(-1), /Two-factor authentication was turned off/)
   t.equal((await notices()).length, 4, 'one notice a change')
 })
+
+t.test('new backup codes need the second factor: a stolen session and password alone get none, and one backup code in flight twenty times makes one set', async t => {
+  const s = await target(t, { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1', DATA_ENCRYPTION_KEY: KEY })
+  const e = await enrolledUser(s)
+  const before = await s.redis.smembers(`gh:user:{${e.userId}}:backup-codes`)
+  // Someone with the session and the password, but not the phone or a code.
+  const stolen = await s.send(ip(1), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })
+  t.equal(stolen.status, 400, 'the password alone is not a valid request')
+  const guessed = await s.send(ip(1), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD, code: '000000' }, { cookie: e.cookie })
+  t.equal(guessed.body.code, 'INVALID_MFA_CODE')
+  t.same(await s.redis.smembers(`gh:user:{${e.userId}}:backup-codes`), before, 'the codes are unchanged')
+
+  const answers = await burst(20, async i => await s.send(ip(10 + i), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD, code: e.backupCodes[0] }, { cookie: e.cookie }))
+  const ok = answers.filter(a => a.status === 200)
+  t.equal(ok.length, 1, `one new set (${answers.map(a => a.status).join(' ')})`)
+  t.ok(answers.every(a => a.status === 200 || a.body.code === 'INVALID_MFA_CODE' || a.body.code === 'RATE_LIMITED'), 'the others: the code was spent, or the account backs off')
+  const now = await s.redis.smembers(`gh:user:{${e.userId}}:backup-codes`)
+  t.equal(now.length, 10)
+  t.equal(now.filter(d => before.includes(d)).length, 0, 'the stored set is the new one')
+  const mails = (await readOutbox(s.outbox)).filter(m => m.to.includes(e.email) && /New backup codes were made/.test(m.body))
+  t.equal(mails.length, 1, 'the owner is mailed once')
+})
