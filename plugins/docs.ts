@@ -7,6 +7,7 @@ import { problem } from '../src/http/problem.js'
 import { PROBLEM_EXAMPLES, REQUEST_EXAMPLES } from '../src/http/openapi-examples.js'
 import { ProblemSchema, declaredCodes, isOptionalBody } from '../src/http/schemas.js'
 import { TAGS } from '../src/http/tags.js'
+import { STATE_CHANGING } from '../src/http/csrf.js'
 
 type Schema = Record<string, unknown>
 
@@ -57,8 +58,6 @@ function guardsOf (route: RouteOptions): unknown[] {
   const hooks = route.onRequest
   return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
 }
-
-const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 /** The codes of a problem status, an example each, and the headers it carries. */
 function problemResponse (status: number, codes: ErrorCode[]): Schema {
