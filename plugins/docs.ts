@@ -5,8 +5,9 @@ import type { onRequestHookHandler, RouteOptions } from 'fastify'
 import { ERRORS, type ErrorCode } from '../src/http/errors.js'
 import { problem } from '../src/http/problem.js'
 import { PROBLEM_EXAMPLES, REQUEST_EXAMPLES } from '../src/http/openapi-examples.js'
-import { ProblemSchema, declaredCodes } from '../src/http/schemas.js'
+import { ProblemSchema, declaredCodes, isOptionalBody } from '../src/http/schemas.js'
 import { TAGS } from '../src/http/tags.js'
+import { STATE_CHANGING } from '../src/http/csrf.js'
 
 type Schema = Record<string, unknown>
 
@@ -57,8 +58,6 @@ function guardsOf (route: RouteOptions): unknown[] {
   const hooks = route.onRequest
   return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
 }
-
-const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 /** The codes of a problem status, an example each, and the headers it carries. */
 function problemResponse (status: number, codes: ErrorCode[]): Schema {
@@ -114,6 +113,8 @@ export default fp(async (app) => {
   const origin = app.config.publicUrl
   /** Top-level named response schemas, which @fastify/swagger would inline. */
   const named = new Map<string, Schema>()
+  /** Operations whose body may be left out, as `<method> <OpenAPI path>`. */
+  const optionalBodies = new Set<string>()
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -175,6 +176,8 @@ export default fp(async (app) => {
       }
       out.response = response
 
+      if (isOptionalBody(out.body)) optionalBodies.add(`${method.toLowerCase()} ${url.replace(/:(\w+)/g, '{$1}')}`)
+
       const example = REQUEST_EXAMPLES[`${method} ${url}`]
       if (example !== undefined && out.body !== undefined) {
         out.body = { ...(out.body as Schema), examples: [example] }
@@ -187,6 +190,11 @@ export default fp(async (app) => {
       addComponent(schemas, ProblemSchema)
       for (const s of named.values()) addComponent(schemas, s as Schema)
       documentProblems(doc)
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Schema>>)) {
+        for (const [method, op] of Object.entries(ops)) {
+          if (optionalBodies.has(`${method} ${path}`)) (op.requestBody as Schema).required = false
+        }
+      }
       documentMetrics(doc)
       return doc
     }

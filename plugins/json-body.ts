@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
 import { AuthError } from '../src/http/errors.js'
+import { isOptionalBody } from '../src/http/schemas.js'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
@@ -23,5 +25,11 @@ export default fp(async (app) => {
       return
     }
     parseJson(request, text, done)
+  })
+  // A request without a body, to a route whose body is optional, is validated as `{}`.
+  app.addHook('onRoute', (route) => {
+    if (!isOptionalBody(route.schema?.body)) return
+    const fill = async (request: FastifyRequest): Promise<void> => { request.body ??= {} }
+    route.preValidation = [fill, ...(route.preValidation === undefined ? [] : [route.preValidation].flat())]
   })
 }, { name: 'json-body' })

@@ -182,6 +182,7 @@ function renderSignedIn (me: Me | SignedIn<'cookie'>): void {
   $<HTMLInputElement>('profile-first').value = me.user.firstName ?? ''
   $<HTMLInputElement>('profile-last').value = me.user.lastName ?? ''
   show('delete-code-label', me.user.mfaEnabled)
+  show('twofa-backup-form', me.user.mfaEnabled)
 }
 
 /** /me decides what the page shows: a live session or the sign-in forms. */
@@ -505,10 +506,8 @@ function wire (): void {
   on('twofa-enable-form', async () => {
     const { backupCodes } = await client.enableTotp({ code: value('twofa-code').trim() })
     $<HTMLInputElement>('twofa-code').value = ''
-    const list = $('backup-codes')
-    list.replaceChildren(...backupCodes.map(c => { const li = document.createElement('li'); li.textContent = c; return li }))
+    showBackupCodes(backupCodes)
     show('twofa-enrol', false)
-    show('twofa-done')
     await loadMe()
     notice('Two-factor authentication is on.')
   })
@@ -531,6 +530,13 @@ function wire (): void {
     renderSignedOut()
     notice('Your account was deleted.')
   })
+  on('twofa-backup-form', async () => {
+    const { backupCodes } = await client.regenerateBackupCodes({ password: value('backup-password'), code: value('backup-code').trim() })
+    $<HTMLInputElement>('backup-password').value = ''
+    $<HTMLInputElement>('backup-code').value = ''
+    showBackupCodes(backupCodes)
+    notice('New backup codes: the old ones no longer work.')
+  })
   on('reset-form', async () => {
     const token = resetToken
     if (token === undefined) throw new Error('This page was not opened from a reset link.')
@@ -540,6 +546,11 @@ function wire (): void {
     show('reset', false)
     renderSignedOut()
   })
+}
+
+function showBackupCodes (codes: string[]): void {
+  $('backup-codes').replaceChildren(...codes.map(c => { const li = document.createElement('li'); li.textContent = c; return li }))
+  show('twofa-done')
 }
 
 let resetToken: string | undefined

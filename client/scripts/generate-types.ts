@@ -13,11 +13,11 @@ import type { TSchema } from '@sinclair/typebox'
 import { ERRORS } from '../../src/http/errors.js'
 import { MessageSchema, ProblemSchema, SessionSummarySchema, UserSchema } from '../../src/http/schemas.js'
 import { RegisterBodySchema, ResendBodySchema, VerifiedEmailSchema, VerifyEmailBodySchema } from '../../routes/auth/register.js'
-import { LoginBodySchema, LoginSuccessSchema, MeSchema, MfaChallengeSchema } from '../../routes/auth/session.js'
+import { LoginBodySchema, LoginSuccessSchema, LogoutBodySchema, MeSchema, MfaChallengeSchema } from '../../routes/auth/session.js'
 import { SessionInfoSchema, SessionListSchema } from '../../routes/auth/sessions.js'
 import { ChangeBodySchema, ForgotBodySchema, ResetBodySchema } from '../../routes/auth/password.js'
 import { RefreshBodySchema, TokenGrantSchema } from '../../routes/auth/token.js'
-import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
+import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, RegenerateBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
 import { ActivityEventSchema, ActivityPageSchema, ActivityQuerySchema } from '../../routes/auth/activity.js'
@@ -48,6 +48,7 @@ export const TYPES: Record<string, TSchema> = {
   VerifyEmailBody: VerifyEmailBodySchema,
   ResendBody: ResendBodySchema,
   LoginBody: LoginBodySchema,
+  LogoutBody: LogoutBodySchema,
   VerifyMfaBody: VerifyBodySchema,
   ForgotPasswordBody: ForgotBodySchema,
   ResetPasswordBody: ResetBodySchema,
@@ -55,6 +56,7 @@ export const TYPES: Record<string, TSchema> = {
   PasswordBody: PasswordBodySchema,
   EnableTotpBody: EnableBodySchema,
   DisableTotpBody: DisableBodySchema,
+  RegenerateBackupCodesBody: RegenerateBodySchema,
   RefreshBody: RefreshBodySchema,
   OAuthProvider: OAuthProviderSchema,
   OAuthProviderList: OAuthProviderListSchema,

@@ -174,6 +174,11 @@ export interface LoginBody {
   totpCode?: string
 }
 
+export interface LogoutBody {
+  /** a bearer client's refresh token (live or spent): its whole family ends */
+  refreshToken?: string
+}
+
 export interface VerifyMfaBody {
   /** the mfaToken of the login answer */
   mfaToken: string
@@ -210,6 +215,12 @@ export interface EnableTotpBody {
 }
 
 export interface DisableTotpBody {
+  password: string
+  /** a 6-digit TOTP code or a backup code (XXXX-XXXX-XXXX-XXXX; case, spaces and dashes do not matter) */
+  code: string
+}
+
+export interface RegenerateBackupCodesBody {
   password: string
   /** a 6-digit TOTP code or a backup code (XXXX-XXXX-XXXX-XXXX; case, spaces and dashes do not matter) */
   code: string

@@ -1,11 +1,11 @@
 import type {
   ActivityPage, AdminCreateUserBody, AdminListQuery, AdminUpdateUserBody, AdminUser, AdminUserAnswer, AdminUserDetail, BackupCodes,
   ChangePasswordBody, DeleteAccountBody, DisableTotpBody, EmailChangeBody, EmailTokenBody, EnableTotpBody, ForgotPasswordBody, Identity,
-  IdentityList, LoginBody, LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider,
+  IdentityList, LoginBody, LoginSuccess, LogoutBody, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider,
   OAuthProviderList, Passkey, PasskeyCreationOptions, PasskeyList, PasskeyMfaBody, PasskeyMfaOptionsBody, PasskeyRegisterBody,
   PasskeyRegisterOptionsBody, PasskeyRenameBody, PasskeyRequestOptions, PasskeySignInBody, PasskeySignInStart, PasswordBody, ProfileBody,
-  RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, UserAnswer, UserPage, VerifiedEmail,
-  VerifyEmailBody, VerifyMfaBody
+  RegenerateBackupCodesBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, UserAnswer,
+  UserPage, VerifiedEmail, VerifyEmailBody, VerifyMfaBody
 } from './api-types.js'
 import { GatehouseError } from './errors.js'
 
@@ -134,10 +134,18 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     return me
   }
 
-  /** Ends this session (bearer mode: this token family). Never fails for want of a session. */
+  /**
+   * Ends this session (bearer mode: this token family, named by its refresh token, so an
+   * expired access token needs no refresh first). Never fails for want of a session.
+   */
   async logout (): Promise<void> {
     try {
-      await this.#call('POST', '/logout', undefined, { auth: this.mode === 'cookie' || this.#tokens !== undefined })
+      if (this.mode === 'bearer') {
+        const refreshToken = this.#tokens?.refreshToken
+        await this.#call('POST', '/logout', refreshToken === undefined ? undefined : { refreshToken } satisfies LogoutBody)
+      } else {
+        await this.#call('POST', '/logout', undefined, { auth: true })
+      }
     } finally {
       this.#forget()
     }
@@ -190,7 +198,8 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     return await this.#call<Message>('POST', '/2fa/disable', body, { auth: true })
   }
 
-  async regenerateBackupCodes (body: PasswordBody): Promise<BackupCodes> {
+  /** Needs both factors: the password and a TOTP or backup code (a backup code is spent). */
+  async regenerateBackupCodes (body: RegenerateBackupCodesBody): Promise<BackupCodes> {
     return await this.#call<BackupCodes>('POST', '/2fa/backup-codes', body, { auth: true })
   }
 

@@ -29,7 +29,10 @@ export const TotpSetupSchema = Type.Object({
   qrSvg: Type.String({ description: 'the otpauthUrl as a QR code, an SVG document' })
 }, { $id: 'TotpSetup', additionalProperties: false })
 export const EnableBodySchema = Type.Object({ code: TotpCodeSchema }, { additionalProperties: false })
-export const DisableBodySchema = Type.Object({ password: AnyPasswordSchema, code: SecondFactorCodeSchema }, { additionalProperties: false })
+// Changing the second factor takes both factors: the password and a TOTP or backup code.
+const BothFactorsBodySchema = Type.Object({ password: AnyPasswordSchema, code: SecondFactorCodeSchema }, { additionalProperties: false })
+export const DisableBodySchema = BothFactorsBodySchema
+export const RegenerateBodySchema = BothFactorsBodySchema
 export const VerifyBodySchema = Type.Object({
   mfaToken: MfaTokenSchema,
   code: SecondFactorCodeSchema,
@@ -96,13 +99,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'regenerateBackupCodes',
       tags: tag('mfa'),
-      summary: 'Replace the backup codes (the old ones stop working); ends the other sessions',
-      body: PasswordBodySchema,
-      response: { 200: answer('The new backup codes, shown this once', BackupCodesSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'MFA_NOT_ENABLED') }
+      summary: 'Replace the backup codes (password and a TOTP or backup code; the old codes stop working); ends the other sessions',
+      description: 'A backup code given as `code` is spent like any other, then the whole set is replaced. The owner is mailed.',
+      body: RegenerateBodySchema,
+      response: { 200: answer('The new backup codes, shown this once', BackupCodesSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE', 'MFA_NOT_ENABLED') }
     },
     preHandler
   }, async (request) => {
-    const backupCodes = await regenerateBackupCodes(app.mfa, request.user!, request.body.password, currentKeep(request))
+    const backupCodes = await regenerateBackupCodes(app.mfa, request.user!, request.body.password, request.body.code, currentKeep(request))
     await keepCurrent(app.sessions, request)
     await app.events.emit({ type: 'mfa.backup_codes_regenerated', userId: request.user!.id, ...app.events.origin(request) })
     return { backupCodes }

@@ -36,6 +36,10 @@ export const MfaChallengeSchema = Type.Object({
   expiresIn: Type.Integer({ description: 'seconds' })
 }, { $id: 'MfaChallenge', additionalProperties: false, description: 'The password is right and 2FA is on: no session yet; answer at POST /mfa/verify.' })
 
+export const LogoutBodySchema = Type.Object({
+  refreshToken: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'a bearer client\'s refresh token (live or spent): its whole family ends' }))
+}, { additionalProperties: false })
+
 export const LoginAnswerSchema = Type.Union([LoginSuccessSchema, MfaChallengeSchema])
 
 export const MeSchema = Type.Object({
@@ -106,16 +110,18 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'logout',
       tags: tag('session'),
       summary: 'End this session, or with a bearer token its token family (idempotent)',
-      description: 'Answers 204 without credentials too, so a client can always call it.',
+      description: 'Answers 204 without credentials too, so a client can always call it. A bearer client sends its `refreshToken` in the body: ' +
+        'that ends the family even when the access token has expired (an expired access token alone names nothing), as OAuth token revocation (RFC 7009) does.',
       // Optional credentials: the empty requirement says that none is fine too.
       security: [{ cookie: [] }, { bearer: [] }, {}],
+      body: Type.Optional(LogoutBodySchema),
       response: {
         204: noContent('Signed out (or already signed out)', CLEAR_SESSION_COOKIE),
         ...problems(BODY, CSRF)
       }
     }
   }, async (request, reply) => {
-    const ended = await logout(app.sessions, request, reply)
+    const ended = await logout(app.sessions, request, reply, request.body?.refreshToken)
     if (ended !== null) await app.events.emit({ type: 'session.signed_out', userId: ended.userId, ...app.events.origin(request), data: { kind: ended.kind } })
     return await reply.code(204).send(null)
   })

@@ -24,69 +24,13 @@ export interface LoginThrottleOptions {
 export const DEFAULT_THROTTLE: Omit<LoginThrottleOptions, 'prefix'> = { freeFailures: 5, baseDelayMs: 1000, maxDelayMs: 900_000, windowMs: 3_600_000 }
 
 /*
- * One hash per subject: `n` failures so far, `until` the Redis time (ms) before which no
- * attempt is taken. Redis time, not the caller's clock, so every process agrees. The
- * script runs alone in Redis, so concurrent failures from many processes are all counted.
- */
-const RECORD_FAILURE: LuaScript = {
-  keys: ['subjectKey'],
-  argv: ['freeFailures', 'baseDelayMs', 'maxDelayMs', 'windowMs'],
-  lua: `
--- the subject's hash { n, until }
-local subjectKey = KEYS[1]
--- failures allowed before any delay
-local freeFailures = tonumber(ARGV[1])
--- delay at the first failure beyond the free ones, doubled with each further one
-local baseDelayMs = tonumber(ARGV[2])
--- the delay never grows beyond this
-local maxDelayMs = tonumber(ARGV[3])
--- the count is forgotten this long after the last delay runs out
-local windowMs = tonumber(ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = redis.call('HINCRBY', subjectKey, 'n', 1)
-local delay = 0
-if n >= freeFailures then
-  delay = math.min(baseDelayMs * 2 ^ math.min(n - freeFailures, 30), maxDelayMs)
-  redis.call('HSET', subjectKey, 'until', now + delay)
-end
-redis.call('PEXPIRE', subjectKey, delay + windowMs)
-return delay
-`
-}
-
-/* Milliseconds the subject must still wait, by Redis time; 0 when it may try now. */
-const WAIT_LEFT: LuaScript = {
-  keys: ['subjectKey'],
-  argv: [],
-  lua: `
--- the subject's hash { n, until }
-local subjectKey = KEYS[1]
-local u = redis.call('HGET', subjectKey, 'until')
-if not u then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local left = tonumber(u) - now
-if left < 0 then return 0 end
-return left
-`
-}
-
-declare module 'ioredis' {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
-  interface RedisCommander<Context> {
-    gatehouseLoginRecordFailure: (subjectKey: string, freeFailures: number, baseDelayMs: number, maxDelayMs: number, windowMs: number) => Promise<number>
-    gatehouseLoginWaitLeft: (subjectKey: string) => Promise<number>
-  }
-}
-
-/*
  * Reserves one attempt before the secret is checked, in the same script that decides whether
  * the subject may try now: a burst of attempts in flight is counted as it arrives, so only
  * the free ones are evaluated and the rest are refused, however many come at once. Each
  * reservation counts as a failure until the caller settles it (a success deletes the hash,
- * an attempt that was no failure is refunded). Returns {1, ms left} when refused, {0,
- * failures counted} when reserved.
+ * an attempt that was no failure is refunded). `until` is Redis time, not a caller's clock,
+ * so every process agrees. Returns {1, ms left} when refused, {0, failures counted} when
+ * reserved.
  */
 const RESERVE: LuaScript = {
   keys: ['subjectKey'],
@@ -175,7 +119,7 @@ export class LoginThrottle {
   constructor (redis: RedisClient, opts: Partial<LoginThrottleOptions> & { prefix: string }) {
     this.#redis = redis
     this.#opts = { ...DEFAULT_THROTTLE, ...opts }
-    defineScripts(redis, { gatehouseLoginRecordFailure: RECORD_FAILURE, gatehouseLoginWaitLeft: WAIT_LEFT, gatehouseLoginReserve: RESERVE, gatehouseLoginRefund: REFUND })
+    defineScripts(redis, { gatehouseLoginReserve: RESERVE, gatehouseLoginRefund: REFUND })
   }
 
   get options (): Readonly<LoginThrottleOptions> { return this.#opts }
@@ -188,29 +132,6 @@ export class LoginThrottle {
   /** The hash tag keeps the key in one Cluster slot; the digest keeps addresses out of key names. */
   key (subject: string): string {
     return `${this.#opts.prefix}login-throttle:{${digest(LoginThrottle.normalize(subject))}}`
-  }
-
-  /** Milliseconds the subject must still wait; 0 when an attempt may be made now. */
-  async check (subject: string): Promise<number> {
-    return Math.max(0, Number(await this.#redis.gatehouseLoginWaitLeft(this.key(subject))))
-  }
-
-  /** Throws RATE_LIMITED (with retryAfter) while the subject is backing off. */
-  async assertAllowed (subject: string): Promise<void> {
-    const waitMs = await this.check(subject)
-    // Retry-After speaks whole seconds; rounding up never invites an attempt that is refused.
-    const wait = Math.ceil(waitMs / 1000)
-    if (wait > 0) throw new AuthError('RATE_LIMITED', `Too many failed attempts; try again in ${wait} seconds.`, { retryAfter: wait })
-  }
-
-  /**
-   * Counts one failure (a wrong password, a wrong MFA code) against a login identifier
-   * or a user id; returns the milliseconds the next attempt must wait.
-   */
-  async recordFailure (identifierOrUserId: string): Promise<number> {
-    const o = this.#opts
-    return Number(await this.#redis.gatehouseLoginRecordFailure(this.key(identifierOrUserId),
-      o.freeFailures, o.baseDelayMs, o.maxDelayMs, o.windowMs))
   }
 
   async reset (identifierOrUserId: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox'
+import { OptionalKind, Type, type TSchema, type TUnsafe } from '@sinclair/typebox'
 import { ERRORS, type ErrorCode } from './errors.js'
 
 /*
@@ -121,4 +121,13 @@ export function answer<T extends TSchema> (description: string, schema: T, heade
 /** An empty 204 answer. */
 export function noContent (description: string, headers?: Record<string, HeaderDoc>): TUnsafe<null> {
   return answer(description, Type.Unsafe<null>({ type: 'null' }), headers)
+}
+
+/**
+ * A route body declared `Type.Optional(...)`: the request may come without one (`curl -X POST`).
+ * Fastify would refuse a missing body against an object schema, and @fastify/swagger marks
+ * every body required; plugins/json-body.ts and plugins/docs.ts read this to do otherwise.
+ */
+export function isOptionalBody (schema: unknown): boolean {
+  return typeof schema === 'object' && schema !== null && (schema as Record<symbol, unknown>)[OptionalKind] === 'Optional'
 }

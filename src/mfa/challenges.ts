@@ -253,16 +253,25 @@ export async function enableTotp (deps: MfaDeps, user: User, code: string, sessi
   return codes
 }
 
-/** Turns 2FA off; ends the user's sessions and token families but `keep`. */
-export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string, keep?: string): Promise<void> {
+/**
+ * Both factors of a signed-in user, for a change of the second factor: whoever holds a
+ * session (or a token) and the password must still show the app or a backup code. The code
+ * is checked under the account's back-off like every other second-factor check.
+ */
+async function requireBothFactors (deps: MfaDeps, user: User, password: string, code: string): Promise<void> {
   await requirePassword(deps, user, password, true)
   if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
-  // The code is checked under the account's back-off like every other second-factor check.
   await deps.beforeMfaAttempt?.(user.id)
   if (!await checkSecondFactor(deps, user.id, code)) {
     await deps.onMfaFailure(user.id)
     throw invalidCode()
   }
+  await deps.onMfaSuccess?.(user.id)
+}
+
+/** Turns 2FA off; ends the user's sessions and token families but `keep`. */
+export async function disableTotp (deps: MfaDeps, user: User, password: string, code: string, keep?: string): Promise<void> {
+  await requireBothFactors(deps, user, password, code)
   await deps.users.update(user.id, { mfaEnabled: false })
   await deps.totp.remove(user.id)
   await deps.backupCodes.remove(user.id)
@@ -271,10 +280,12 @@ export async function disableTotp (deps: MfaDeps, user: User, password: string, 
   deps.log.info({ userId: user.id, sessionsEnded }, 'mfa disabled')
 }
 
-/** New backup codes (the old ones stop working); ends the user's sessions and token families but `keep`. */
-export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string, keep?: string): Promise<string[]> {
-  await requirePassword(deps, user, password)
-  if (!user.mfaEnabled) throw new AuthError('MFA_NOT_ENABLED', 'Two-factor authentication is not on.')
+/**
+ * New backup codes (the old ones stop working); ends the user's sessions and token families
+ * but `keep`. A backup code given as the second factor is spent before the set is replaced.
+ */
+export async function regenerateBackupCodes (deps: MfaDeps, user: User, password: string, code: string, keep?: string): Promise<string[]> {
+  await requireBothFactors(deps, user, password, code)
   const codes = await deps.backupCodes.regenerate(user.id)
   await deps.users.bumpCredentials(user.id)
   const sessionsEnded = await endAllSessions(deps.sessions, user.id, keep)

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { v5 as uuidv5 } from 'uuid'
 import type { RedisClient } from '../redis/client.js'
 import { digest } from '../crypto/secrets.js'
 import { defineScripts, type LuaScript } from '../redis/scripts.js'
@@ -49,6 +49,19 @@ declare module 'ioredis' {
   }
 }
 
+/** The namespace of identity handles (UUID v5): any fixed UUID, Gatehouse's own. */
+const IDENTITY_NAMESPACE = 'c6b9a1d2-7f1e-4c3a-9b8e-2d4f6a0e1b57'
+
+/*
+ * The handle of a link is derived from what it links (RFC 9562 name-based UUID), not drawn
+ * at random: two links of one identity to one account racing each other then write the same
+ * field, so the account never holds two records of one identity (unlinking one would drop
+ * the index and leave the other counted as a way to sign in that no longer works).
+ */
+export function identityId (userId: string, issuer: string, subject: string): string {
+  return uuidv5(`${userId}\n${issuer}\n${subject}`, IDENTITY_NAMESPACE)
+}
+
 export type LinkResult = { ok: true, identity: Identity } | { ok: false, reason: 'taken', userId: string }
 
 /**
@@ -85,12 +98,16 @@ export class IdentityStore {
     if (claimed === null) {
       const owner = await this.#redis.get(index)
       if (owner !== userId) return { ok: false, reason: 'taken', userId: owner ?? '' }
+      // Linked before (under a random handle, as links made before derived handles are).
       const existing = (await this.list(userId)).find(i => i.issuer === input.issuer && i.subject === input.subject)
       if (existing !== undefined) return { ok: true, identity: existing }
     }
-    const identity: Identity = { id: randomUUID(), userId, linkedAt: new Date().toISOString(), ...input }
-    await this.#redis.hset(this.userIdentitiesKey(userId), identity.id, JSON.stringify(identity))
-    return { ok: true, identity }
+    const identity: Identity = { id: identityId(userId, input.issuer, input.subject), userId, linkedAt: new Date().toISOString(), ...input }
+    const key = this.userIdentitiesKey(userId)
+    // The first writer's record stands; a racing link of the same identity answers it.
+    if (await this.#redis.hsetnx(key, identity.id, JSON.stringify(identity)) === 1) return { ok: true, identity }
+    const stored = await this.#redis.hget(key, identity.id)
+    return { ok: true, identity: stored === null ? identity : JSON.parse(stored) as Identity }
   }
 
   async list (userId: string): Promise<Identity[]> {

@@ -137,11 +137,12 @@ export async function keepCurrent (deps: Pick<SessionDeps, 'users' | 'tokenStore
 }
 
 /**
- * POST /logout: a bearer client ends its token family, a browser its session (idempotent).
+ * POST /logout: a bearer client ends its token family (by its access token, or by its refresh
+ * token once the access token has expired), a browser its session (idempotent).
  * Whose token family or session ended, if one did.
  */
-export async function logout (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply): Promise<{ userId: string, kind: 'cookie' | 'token' } | null> {
-  const familyUser = await endFamilyOf(deps, request)
+export async function logout (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply, refreshToken?: string): Promise<{ userId: string, kind: 'cookie' | 'token' } | null> {
+  const familyUser = await endFamilyOf(deps, request, refreshToken)
   const sessionUser = sessionOf(request)?.userId
   await signOut(deps, request, reply)
   if (familyUser !== null) return { userId: familyUser, kind: 'token' }

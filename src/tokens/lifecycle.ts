@@ -117,8 +117,17 @@ export async function authenticateBearer (deps: TokenDeps, token: string): Promi
   return { user, grant: g }
 }
 
-/** Ends the token family of the request's bearer token, if it presents a live one. */
-export async function endFamilyOf (deps: Pick<TokenDeps, 'tokenStore'>, request: FastifyRequest): Promise<string | null> {
-  const g = await deps.tokenStore.authenticate(bearerToken(request) ?? '')
-  return g !== null && await deps.tokenStore.endFamily(g.userId, g.familyId) ? g.userId : null
+/**
+ * Ends the token family of the request's live bearer token and the family of `refreshToken`.
+ * An access token is forgotten when it expires, so a client whose access token has expired
+ * names its family by the refresh token it holds, as OAuth's token revocation (RFC 7009)
+ * does: ending a grant by its refresh token ends its access tokens too.
+ */
+export async function endFamilyOf (deps: Pick<TokenDeps, 'tokenStore'>, request: FastifyRequest, refreshToken?: string): Promise<string | null> {
+  const [byAccess, byRefresh] = await Promise.all([
+    deps.tokenStore.authenticate(bearerToken(request) ?? ''),
+    refreshToken === undefined ? null : deps.tokenStore.familyOfRefresh(refreshToken)
+  ])
+  const ended = await Promise.all([byAccess, byRefresh].map(async g => g !== null && await deps.tokenStore.endFamily(g.userId, g.familyId) ? g.userId : null))
+  return ended.find(userId => userId !== null) ?? null
 }

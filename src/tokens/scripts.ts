@@ -2,8 +2,10 @@ import type { LuaScript } from '../redis/scripts.js'
 
 /*
  * The Lua of the bearer token store (store.ts), registered once per client through
- * defineScripts (src/redis/scripts.ts). Token values are JSON: access `{u, f, e, t}` (user,
- * family, expiry ms, last touched ms), refresh `{u, f, x}` (user, family, spent 0/1).
+ * defineScripts (src/redis/scripts.ts). Token values are JSON: access `{u, f, e, t, cv}`
+ * (user, family, expiry ms, last touched ms, credential version), refresh `{u, f, x, cv}`
+ * (user, family, spent 0/1, credential version). Each script binds its KEYS and ARGV to
+ * locals named as in TOKEN_SCRIPTS below.
  */
 
 /*
@@ -15,16 +17,16 @@ const ACCESS_READ = `
 -- KEYS[1]  access token key: prefix .. 'at:' .. SHA-256 of the token
 -- ARGV[1]  now, ms
 -- ARGV[2]  touch step, ms
-local key = KEYS[1]
+local access = KEYS[1]
 local now = tonumber(ARGV[1])
 local step = tonumber(ARGV[2])
 
-local v = redis.call('GET', key)
+local v = redis.call('GET', access)
 if not v then return false end
 local s = cjson.decode(v)
 if now - tonumber(s.t) >= step then
   s.t = now
-  redis.call('SET', key, cjson.encode(s), 'KEEPTTL')
+  redis.call('SET', access, cjson.encode(s), 'KEEPTTL')
   return {v, 1}
 end
 return {v, 0}
@@ -37,14 +39,14 @@ return {v, 0}
  */
 const REFRESH_SPEND = `
 -- KEYS[1]  refresh token key: prefix .. 'rt:' .. SHA-256 of the token
-local key = KEYS[1]
+local refresh = KEYS[1]
 
-local v = redis.call('GET', key)
+local v = redis.call('GET', refresh)
 if not v then return false end
 local s = cjson.decode(v)
 if tonumber(s.x) == 1 then return {'spent', v} end
 s.x = 1
-redis.call('SET', key, cjson.encode(s), 'KEEPTTL')
+redis.call('SET', refresh, cjson.encode(s), 'KEEPTTL')
 return {'live', v}
 `
 
@@ -69,25 +71,25 @@ const FAMILY_ATTACH = `
 -- ARGV[10]  digest of the refresh token just spent ('rotate' only)
 -- ARGV[11]  how the login signed in ('create' only; absent or '' for a password)
 local family, index = KEYS[1], KEYS[2]
-local mode, fid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local accessDigest, accessExp = ARGV[4], ARGV[5]
-local refreshDigest, refreshExp = ARGV[6], tonumber(ARGV[7])
-local ip, ua, spentDigest = ARGV[8], ARGV[9], ARGV[10]
+local mode, familyId, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local accessDigest, accessExpiry = ARGV[4], ARGV[5]
+local refreshDigest, refreshExpiry = ARGV[6], tonumber(ARGV[7])
+local ip, userAgent, spentRefreshDigest, method = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 
 if mode == 'create' then
-  redis.call('HSET', family, 'c', now, 'l', now, 'ip', ip, 'ua', ua)
-  if ARGV[11] and ARGV[11] ~= '' then redis.call('HSET', family, 'm', ARGV[11]) end
+  redis.call('HSET', family, 'c', now, 'l', now, 'ip', ip, 'ua', userAgent)
+  if method and method ~= '' then redis.call('HSET', family, 'm', method) end
 else
-  if redis.call('HGET', family, 'rt') ~= spentDigest then return 0 end
+  if redis.call('HGET', family, 'rt') ~= spentRefreshDigest then return 0 end
   redis.call('HSET', family, 'l', now)
   local h = redis.call('HGETALL', family)
   for i = 1, #h, 2 do
     if string.sub(h[i], 1, 2) == 'a:' and tonumber(h[i + 1]) <= now then redis.call('HDEL', family, h[i]) end
   end
 end
-redis.call('HSET', family, 'rt', refreshDigest, 'e', refreshExp, 'a:' .. accessDigest, accessExp)
-redis.call('PEXPIREAT', family, refreshExp)
-redis.call('ZADD', index, refreshExp, fid)
+redis.call('HSET', family, 'rt', refreshDigest, 'e', refreshExpiry, 'a:' .. accessDigest, accessExpiry)
+redis.call('PEXPIREAT', family, refreshExpiry)
+redis.call('ZADD', index, refreshExpiry, familyId)
 redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
 local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', index, last[2])
@@ -102,11 +104,11 @@ const FAMILY_END = `
 -- KEYS[1]  family hash
 -- KEYS[2]  the user's family index
 -- ARGV[1]  family id
-local family, index, fid = KEYS[1], KEYS[2], ARGV[1]
+local family, index, familyId = KEYS[1], KEYS[2], ARGV[1]
 
 local h = redis.call('HGETALL', family)
 redis.call('DEL', family)
-redis.call('ZREM', index, fid)
+redis.call('ZREM', index, familyId)
 local out = {}
 for i = 1, #h, 2 do
   if string.sub(h[i], 1, 2) == 'a:' then out[#out + 1] = 'a' .. string.sub(h[i], 3) end
@@ -115,7 +117,6 @@ end
 return out
 `
 
-/* Bumps lastSeen, but never re-creates a family that was ended. */
 /*
  * Records the credential version a family was kept under by a credential change made with
  * it (see User.credVersion), only while the family lives. Answers 1 when recorded.
@@ -123,11 +124,14 @@ return out
 const FAMILY_SET_CV = `
 -- KEYS[1]  family hash: prefix .. 'user:{' .. userId .. '}:tf:' .. familyId
 -- ARGV[1]  the user's credential version
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'cv', ARGV[1])
+local family, cv = KEYS[1], ARGV[1]
+
+if redis.call('EXISTS', family) == 0 then return 0 end
+redis.call('HSET', family, 'cv', cv)
 return 1
 `
 
+/* Bumps lastSeen, but never re-creates a family that was ended. */
 const FAMILY_TOUCH = `
 -- KEYS[1]  family hash
 -- ARGV[1]  now, ms

@@ -123,6 +123,19 @@ export class TokenStore {
     return { ok: true, userId: v.u, familyId: v.f, cv: v.cv ?? 0 }
   }
 
+  /**
+   * The family a refresh token belongs to, live or spent, without spending it: for logout,
+   * which must end a family whose access token has already expired (RFC 7009 revokes the
+   * whole grant by its refresh token). Null when the token is malformed, unknown or expired.
+   */
+  async familyOfRefresh (refreshToken: string): Promise<{ userId: string, familyId: string } | null> {
+    if (!TokenStore.isWellFormed(refreshToken, 'refresh')) return null
+    const raw = await this.#redis.get(this.refreshKey(digest(refreshToken)))
+    if (raw === null) return null
+    const v = JSON.parse(raw) as RefreshValue
+    return { userId: v.u, familyId: v.f }
+  }
+
   /** Issues the next pair of a family whose refresh token `spentToken` was just spent; null if the family has ended. */
   async rotate (userId: string, familyId: string, spentToken: string, cv = 0): Promise<IssuedTokens | null> {
     const now = this.#now()

@@ -4,6 +4,24 @@ import { LoginThrottle } from '../../src/accounts/login-throttle.js'
 import { AuthError } from '../../src/http/errors.js'
 import { startTestRedis } from '../helper.js'
 
+/** The seconds of the RATE_LIMITED a reservation is refused with, or 0 when it was taken. */
+async function refusedFor (th: LoginThrottle, subject: string, device?: string): Promise<number> {
+  try {
+    await th.reserve(subject, device)
+    return 0
+  } catch (err) {
+    if (err instanceof AuthError && err.code === 'RATE_LIMITED') return err.retryAfter ?? -1
+    throw err
+  }
+}
+
+/** How long the subject's budget waits now, by the `until` field the script keeps. */
+async function waitMs (redis: Redis, th: LoginThrottle, subject: string, fields = ''): Promise<number> {
+  const until = await redis.hget(th.key(subject), `${fields}until`)
+  const [s, us] = await redis.time()
+  return until === null ? 0 : Math.max(0, Number(until) - (Number(s) * 1000 + Math.floor(Number(us) / 1000)))
+}
+
 t.test('login throttle', async t => {
   const server = await startTestRedis(t)
   const a = new Redis(server.url)
@@ -11,66 +29,75 @@ t.test('login throttle', async t => {
   t.teardown(() => { a.disconnect(); b.disconnect() })
   const opts = { prefix: 'gh:', freeFailures: 5, baseDelayMs: 10_000, maxDelayMs: 900_000, windowMs: 3_600_000 }
 
-  t.test('five failures are free, then the wait doubles from the base up to the cap', async t => {
+  t.test('five reservations are free, then each one starts a wait that doubles from the base up to the cap', async t => {
     const th = new LoginThrottle(a, opts)
+    const subject = 'victim@example.com'
     const waits: number[] = []
-    for (let i = 0; i < 12; i++) waits.push(await th.recordFailure('victim@example.com'))
-    t.same(waits, [0, 0, 0, 0, 10, 20, 40, 80, 160, 320, 640, 900].map(s => s * 1000))
-    const left = await th.check('victim@example.com')
-    t.ok(left > 890_000 && left <= 900_000, `waits at most the cap (${left} ms)`)
+    for (let i = 0; i < 12; i++) {
+      t.equal(await refusedFor(th, subject), 0, `attempt ${i + 1} is reserved`)
+      // Whole seconds, as Retry-After would say; then the wait is made to run out at once.
+      waits.push(Math.ceil(await waitMs(a, th, subject) / 1000))
+      await a.hset(th.key(subject), 'until', 0)
+    }
+    t.same(waits, [0, 0, 0, 0, 10, 20, 40, 80, 160, 320, 640, 900])
+    t.equal(await a.hget(th.key(subject), 'n'), '12', 'every reservation counted')
   })
 
-  t.test('a waiting subject is refused with RATE_LIMITED and a retryAfter', async t => {
+  t.test('a waiting subject is refused with RATE_LIMITED and a retryAfter, and the refusal counts nothing', async t => {
     const th = new LoginThrottle(a, opts)
-    for (let i = 0; i < 5; i++) await th.recordFailure('x@example.com')
-    const err = await th.assertAllowed('x@example.com').then(() => null, (e: unknown) => e)
-    t.ok(err instanceof AuthError)
-    t.equal((err as AuthError).code, 'RATE_LIMITED')
-    t.ok((err as AuthError).retryAfter! >= 9 && (err as AuthError).retryAfter! <= 10)
+    for (let i = 0; i < 5; i++) await th.reserve('x@example.com')
+    const retryAfter = await refusedFor(th, 'x@example.com')
+    t.ok(retryAfter >= 9 && retryAfter <= 10, `retryAfter ${retryAfter} s`)
+    t.equal(await a.hget(th.key('x@example.com'), 'n'), '5', 'a refused attempt is not counted')
   })
 
-  t.test('the count is shared by every process and keyed by the normalised identifier', async t => {
+  t.test('reservations in flight from two processes are counted as they arrive: only the free ones are taken', async t => {
     const one = new LoginThrottle(a, opts)
     const two = new LoginThrottle(b, opts)
-    for (let i = 0; i < 4; i++) await (i % 2 === 0 ? one : two).recordFailure(i % 2 === 0 ? 'Shared@Example.com ' : 'shared@example.com')
-    t.equal(await two.check('shared@example.com'), 0)
-    t.equal(await one.recordFailure('SHARED@example.com'), 10_000)
-    t.ok(await two.check('shared@example.com') > 0)
-    const key = one.key('shared@example.com')
+    const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await refusedFor(i % 2 === 0 ? one : two, i % 3 === 0 ? 'Burst@Example.com ' : 'burst@example.com')))
+    t.equal(results.filter(r => r === 0).length, 5, 'five reserved, whatever the spelling or the process')
+    t.equal(results.filter(r => r > 0).length, 15, 'fifteen refused')
+    const key = one.key('burst@example.com')
     t.match(key, /^gh:login-throttle:\{[A-Za-z0-9_-]{43}\}$/, 'one slot, no address in the key name')
-    t.notOk(key.includes('shared'), 'the address is hashed')
+    t.notOk(key.includes('burst'), 'the address is hashed')
   })
 
-  t.test('a success resets; the key never outlives the window plus the wait', async t => {
+  t.test('a device has a budget of its own beside the account\'s', async t => {
     const th = new LoginThrottle(a, opts)
-    for (let i = 0; i < 6; i++) await th.recordFailure('reset@example.com')
-    const ttl = await a.pttl(th.key('reset@example.com'))
-    t.ok(ttl > 0 && ttl <= (3600 + 20) * 1000, 'expires: no permanent lock')
-    await th.reset('reset@example.com')
-    t.equal(await th.check('reset@example.com'), 0)
-    t.equal(await a.exists(th.key('reset@example.com')), 0)
+    for (let i = 0; i < 6; i++) await th.reserve('shared@example.com').catch(() => {})
+    t.ok(await refusedFor(th, 'shared@example.com') > 0, 'the account backs off')
+    t.equal(await refusedFor(th, 'shared@example.com', 'device-1'), 0, 'a known device still has its own budget')
+    for (let i = 0; i < 4; i++) await th.reserve('shared@example.com', 'device-1')
+    t.ok(await refusedFor(th, 'shared@example.com', 'device-1') > 0, 'which backs off after its own free failures')
+    t.equal(await refusedFor(th, 'shared@example.com', 'device-2'), 0, 'another device is not affected')
   })
 
-  t.test('guard counts wrong passwords only and resets on success', async t => {
+  t.test('guard keeps wrong secrets counted, refunds what tested none, and resets on success', async t => {
     const th = new LoginThrottle(a, { ...opts, freeFailures: 2 })
     const wrong = async (): Promise<never> => { throw new AuthError('INVALID_CREDENTIALS') }
     const unverified = async (): Promise<never> => { throw new AuthError('EMAIL_NOT_VERIFIED') }
     await t.rejects(th.guard('g@example.com', unverified), { code: 'EMAIL_NOT_VERIFIED' })
+    t.equal(await a.hget(th.key('g@example.com'), 'n'), '0', 'an attempt that tested no secret is refunded')
     await t.rejects(th.guard('g@example.com', wrong), { code: 'INVALID_CREDENTIALS' })
+    t.equal(await a.hget(th.key('g@example.com'), 'n'), '1')
     t.equal(await th.guard('g@example.com', async () => 'ok'), 'ok')
     t.equal(await a.exists(th.key('g@example.com')), 0, 'reset by the success')
+    t.equal(await th.guard('g@example.com', async () => 'half', undefined, () => false), 'half')
+    t.equal(await a.hget(th.key('g@example.com'), 'n'), '0', 'a success that does not complete the sign-in is refunded, not reset')
     await t.rejects(th.guard('g@example.com', wrong), { code: 'INVALID_CREDENTIALS' })
     await t.rejects(th.guard('g@example.com', wrong), { code: 'INVALID_CREDENTIALS' })
     let ran = false
     await t.rejects(th.guard('g@example.com', async () => { ran = true }), { code: 'RATE_LIMITED' })
-    t.notOk(ran, 'no password check while backing off')
+    t.notOk(ran, 'no secret check while backing off')
   })
 
-  t.test('the wait runs out: the lock is never permanent', async t => {
-    const th = new LoginThrottle(a, { ...opts, freeFailures: 1, baseDelayMs: 2000, maxDelayMs: 2000 })
-    t.equal(await th.recordFailure('short@example.com'), 2000)
-    t.ok(await th.check('short@example.com') > 0)
-    await new Promise(resolve => setTimeout(resolve, 2100))
-    t.equal(await th.check('short@example.com'), 0)
+  t.test('the wait runs out and the key expires: the lock is never permanent', async t => {
+    const th = new LoginThrottle(a, { ...opts, freeFailures: 1, baseDelayMs: 1000, maxDelayMs: 1000, windowMs: 2000 })
+    await th.reserve('short@example.com')
+    t.ok(await refusedFor(th, 'short@example.com') > 0)
+    const ttl = await a.pttl(th.key('short@example.com'))
+    t.ok(ttl > 0 && ttl <= 3000, `the key expires with the wait plus the window (${ttl} ms)`)
+    await new Promise(resolve => setTimeout(resolve, 1100))
+    t.equal(await refusedFor(th, 'short@example.com'), 0, 'the next attempt is taken once the wait has run out')
   })
 })

@@ -154,6 +154,15 @@ export async function demoFlow (t: Test, s: Setup): Promise<void> {
     t.equal(await page.locator('#backup-codes li').count(), 10, 'ten backup codes are shown')
     t.equal(await page.textContent('#me-mfa'), 'on')
 
+    // New backup codes take both factors: the password and, here, one of the codes just shown.
+    const first = (await page.locator('#backup-codes li').first().textContent()) ?? ''
+    await page.fill('#backup-password', PASSWORD)
+    await page.fill('#backup-code', first)
+    await page.click('#twofa-backup-form button[type="submit"]')
+    await page.locator('#notice').filter({ hasText: 'New backup codes' }).waitFor()
+    t.equal(await page.locator('#backup-codes li').count(), 10, 'ten new backup codes are shown')
+    t.not(await page.locator('#backup-codes li').first().textContent(), first, 'they replace the old ones')
+
     await page.click('#logout')
     await page.locator('#login-form').waitFor()
     await signIn(page, email)

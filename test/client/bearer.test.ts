@@ -104,6 +104,25 @@ t.test('bearer mode: a family ended elsewhere ends the session once, with a type
   t.equal((await admin.me()).user.email, email, 'the other client is still signed in')
 })
 
+t.test('bearer mode: logout after the access token expired ends the family with its refresh token, without refreshing first', async t => {
+  const ctx = await build(t, { ACCESS_TOKEN_TTL: '1' })
+  const origin = await listening(ctx)
+  const email = await verifiedUser(ctx)
+  const counter = countingFetch()
+  const app = createClient({ mode: 'bearer', baseUrl: origin, fetch: counter.fetch })
+  const other = createClient({ mode: 'bearer', baseUrl: origin })
+  await app.login({ email, password: PASSWORD })
+  await other.login({ email, password: PASSWORD })
+  const held = app.tokens!
+  await sleep(Date.parse(held.expiresAt) - Date.now() + 200)
+  await app.logout()
+  t.same(counter.refreshes, [], 'no refresh was spent to log out')
+  t.equal(app.tokens, undefined, 'the tokens are forgotten')
+  const refused = await fetch(`${origin}/api/auth/token/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: held.refreshToken }) })
+  t.equal(refused.status, 401, 'the family ended on the server')
+  t.equal((await other.sessions()).filter(s => s.kind === 'token').length, 1, 'only the other client\'s family is left')
+})
+
 t.test('errors carry the problem document: code, fieldErrors, retryAfter', async t => {
   const ctx = await build(t, { LOGIN_RATE_LIMIT: '3' })
   const origin = await listening(ctx)

@@ -87,7 +87,7 @@ t.test('one budget for every password and second-factor check of an account', as
   // The same budget holds for the password checks of a signed-in session and for /2fa/disable.
   t.equal((await s.send(ip(60), 'POST', '/api/auth/password/change', { currentPassword: 'a wrong guess', newPassword: 'whatever new password' }, { cookie: e.cookie })).status, 429, 'password change waits too')
   t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/disable', { password: PASSWORD, code: e.backupCodes[0] }, { cookie: e.cookie })).status, 429, '2FA disable checks no code during the back-off')
-  t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD }, { cookie: e.cookie })).status, 429, 'nor a password for new backup codes')
+  t.equal((await s.send(ip(60), 'POST', '/api/auth/2fa/backup-codes', { password: PASSWORD, code: e.backupCodes[1] }, { cookie: e.cookie })).status, 429, 'nor a password and code for new backup codes')
 })
 
 t.test('wrong current passwords of a signed-in session reach the account back-off', async t => {
@@ -97,4 +97,24 @@ t.test('wrong current passwords of a signed-in session reach the account back-of
   for (let i = 0; i < 5; i++) statuses.push((await s.send(ip(i), 'POST', '/api/auth/password/change', { currentPassword: `guess ${i}`, newPassword: 'a brand new password' }, { cookie: user.cookie })).status)
   t.same(statuses, [401, 401, 401, 401, 401])
   t.equal((await s.send(ip(9), 'POST', '/api/auth/login', { email: user.email, password: PASSWORD })).status, 429, 'the account now backs off for /login as well')
+})
+
+t.test('wrong passwords at every signed-in route that checks one spend the account budget, in flight from many addresses', async t => {
+  const s = await target(t, BACKOFF)
+  const user = await signedInUser(s, uniqueEmail('routes'))
+  const routes: Array<[string, (i: number) => Record<string, string>]> = [
+    ['/api/auth/password/change', i => ({ currentPassword: `guess ${i}`, newPassword: 'a brand new password' })],
+    ['/api/auth/2fa/setup', i => ({ password: `guess ${i}` })],
+    ['/api/auth/2fa/backup-codes', i => ({ password: `guess ${i}`, code: '123456' })],
+    ['/api/auth/2fa/disable', i => ({ password: `guess ${i}`, code: '123456' })]
+  ]
+  const answers = await burst(12, async i => {
+    const [path, body] = routes[i % routes.length]
+    return { path, a: await s.send(ip(i), 'POST', path, body(i), { cookie: user.cookie }) }
+  })
+  const checked = answers.filter(x => x.a.status === 401)
+  t.equal(checked.length, 5, `five wrong passwords were checked (${answers.map(x => `${x.path.split('/').at(-1) ?? ''} ${x.a.status}`).join(', ')})`)
+  t.ok(checked.every(x => x.a.body.code === 'INVALID_CREDENTIALS'))
+  t.equal(answers.filter(x => x.a.status === 429).length, 7, 'the others were refused before any check')
+  t.equal((await s.send(ip(30), 'POST', '/api/auth/login', { email: user.email, password: PASSWORD })).status, 429, 'and /login backs off for the account too')
 })

@@ -96,8 +96,9 @@ t.test('Redis out of memory: 503 with Retry-After on every write path, and readi
   t.equal((await s.send(ip(1), 'GET', '/health/ready')).status, 200)
   await s.redis.config('SET', 'maxmemory', '1')
   t.teardown(async () => { await s.redis.config('SET', 'maxmemory', '0') })
+  const refused = uniqueEmail('oom')
   const answers = await Promise.all([
-    s.send(ip(1), 'POST', '/api/auth/register', { email: uniqueEmail('oom'), password: PASSWORD }),
+    s.send(ip(1), 'POST', '/api/auth/register', { email: refused, password: PASSWORD, username: `oom_${process.pid}` }),
     s.send(ip(2), 'POST', '/api/auth/login', { email: user.email, password: PASSWORD }),
     s.send(ip(3), 'POST', '/api/auth/login', { email: user.email, password: 'a wrong password' }),
     s.send(ip(4), 'POST', '/api/auth/password/forgot', { email: user.email })
@@ -107,6 +108,7 @@ t.test('Redis out of memory: 503 with Retry-After on every write path, and readi
     t.equal(a.body.code, 'SERVICE_UNAVAILABLE')
     t.ok(Number(a.headers.get('retry-after')) >= 1, 'Retry-After')
   }
+  t.equal(await s.redis.exists(`gh:email:${refused}`, `gh:username:oom_${process.pid}`), 0, 'the refused registration claimed neither its address nor its username')
   const ready = await s.send(ip(1), 'GET', '/health/ready')
   t.equal(ready.status, 503)
   t.same(ready.body, { status: 'unavailable', redis: 'out-of-memory' })

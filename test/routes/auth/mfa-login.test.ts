@@ -120,6 +120,6 @@ t.test('a user without 2FA never sees a challenge', async t => {
   assertProblem(t, await post(ctx, '/mfa/verify', { mfaToken: randomBytes(32).toString('base64url'), code: '123456' }), 400, 'INVALID_TOKEN')
   const cookie = cookieOf(plain) as string
   assertProblem(t, await post(ctx, '/2fa/disable', { password: PASSWORD, code: '123456' }, cookie), 409, 'MFA_NOT_ENABLED')
-  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: PASSWORD }, cookie), 409, 'MFA_NOT_ENABLED')
+  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: PASSWORD, code: '123456' }, cookie), 409, 'MFA_NOT_ENABLED')
   assertProblem(t, await post(ctx, '/2fa/enable', { code: '123456' }, cookie), 409, 'MFA_SETUP_REQUIRED')
 })

@@ -64,9 +64,13 @@ t.test('a backup code works once, through the challenge, and regenerating replac
   assertLoginSuccess(t, await post(ctx, '/mfa/verify', { mfaToken: ch2, code: e.backupCodes[1].toLowerCase().replace(/-/g, '') }), e.email)
 
   const before = await mfaState(ctx, e.userId)
-  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: 'wrong password' }, e.cookie), 401, 'INVALID_CREDENTIALS')
-  t.same(await mfaState(ctx, e.userId), before, 'a wrong password changes nothing')
-  const regen = await post(ctx, '/2fa/backup-codes', { password: PASSWORD }, e.cookie)
+  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: 'wrong password', code: e.backupCodes[2] }, e.cookie), 401, 'INVALID_CREDENTIALS')
+  t.same(await mfaState(ctx, e.userId), before, 'a wrong password changes nothing (and spends no code)')
+  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: PASSWORD }, e.cookie), 400, 'VALIDATION_FAILED')
+  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: PASSWORD, code: e.auth.codeAgo(4) }, e.cookie), 401, 'INVALID_MFA_CODE')
+  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: PASSWORD, code: e.backupCodes[0] }, e.cookie), 401, 'INVALID_MFA_CODE')
+  t.same(await mfaState(ctx, e.userId), before, 'the password alone, a stale TOTP code or a spent backup code change nothing')
+  const regen = await post(ctx, '/2fa/backup-codes', { password: PASSWORD, code: await e.auth.next() }, e.cookie)
   t.equal(regen.statusCode, 200)
   const fresh: string[] = regen.json().backupCodes
   t.equal(fresh.length, 10)
@@ -77,6 +81,12 @@ t.test('a backup code works once, through the challenge, and regenerating replac
   const ch3 = (await login(ctx, e.email)).json().mfaToken
   assertProblem(t, await post(ctx, '/mfa/verify', { mfaToken: ch3, code: e.backupCodes[2] }), 401, 'INVALID_MFA_CODE')
   assertLoginSuccess(t, await post(ctx, '/mfa/verify', { mfaToken: ch3, code: fresh[0] }), e.email)
+
+  // A backup code is a second factor for new codes too: it is spent, then the set replaced.
+  const again = await post(ctx, '/2fa/backup-codes', { password: PASSWORD, code: fresh[1] }, e.cookie)
+  t.equal(again.statusCode, 200)
+  t.equal(await ctx.redis.scard(`gh:user:{${e.userId}}:backup-codes`), 10)
+  assertProblem(t, await post(ctx, '/2fa/backup-codes', { password: PASSWORD, code: fresh[2] }, e.cookie), 401, 'INVALID_MFA_CODE')
 })
 
 t.test('disabling needs the password and a valid code, ends other sessions, and removes every trace', async t => {
@@ -153,8 +163,9 @@ t.test('bad input on every new route is refused with a 4xx and changes nothing',
     ['/2fa/disable', { password: PASSWORD, code: 123456 }], ['/2fa/disable', { password: PASSWORD, code: '123456', x: true }],
     ['/2fa/disable', { password: PASSWORD, code: 'a'.repeat(25) }], ['/2fa/disable', { password: PASSWORD, code: '12345' }],
     ['/2fa/disable', { password: PASSWORD, code: '<script>' }],
-    ['/2fa/backup-codes', {}], ['/2fa/backup-codes', { password: true }], ['/2fa/backup-codes', { password: PASSWORD, regenerate: true }],
-    ['/2fa/backup-codes', { password: huge }], ['/2fa/disable', { password: PASSWORD, code: '123456', pad: huge }],
+    ['/2fa/backup-codes', {}], ['/2fa/backup-codes', { password: true, code: '123456' }], ['/2fa/backup-codes', { password: PASSWORD, code: '123456', regenerate: true }],
+    ['/2fa/backup-codes', { password: huge, code: '123456' }], ['/2fa/backup-codes', { password: PASSWORD }], ['/2fa/backup-codes', { code: '123456' }],
+    ['/2fa/backup-codes', { password: PASSWORD, code: 123456 }], ['/2fa/backup-codes', { password: PASSWORD, code: huge }], ['/2fa/disable', { password: PASSWORD, code: '123456', pad: huge }],
     ['/mfa/verify', {}], ['/mfa/verify', { mfaToken: token }], ['/mfa/verify', { code: '123456' }],
     ['/mfa/verify', { mfaToken: token, code: '123456', method: 'sms' }], ['/mfa/verify', { mfaToken: token, code: '123456', userId: e.userId }],
     ['/mfa/verify', { mfaToken: token.slice(1), code: '123456' }], ['/mfa/verify', { mfaToken: token + '=', code: '123456' }],
@@ -163,7 +174,7 @@ t.test('bad input on every new route is refused with a 4xx and changes nothing',
     ['/login', { email: e.email, password: PASSWORD, totpCode: 123456 }], ['/login', { email: e.email, password: PASSWORD, totpCode: '12345' }]
   ]
   for (const code of odd) {
-    cases.push(['/2fa/enable', { code }], ['/2fa/disable', { password: PASSWORD, code }], ['/mfa/verify', { mfaToken: token, code }],
+    cases.push(['/2fa/enable', { code }], ['/2fa/disable', { password: PASSWORD, code }], ['/2fa/backup-codes', { password: PASSWORD, code }], ['/mfa/verify', { mfaToken: token, code }],
       ['/login', { email: e.email, password: PASSWORD, totpCode: code }], ['/mfa/verify', { mfaToken: `${token.slice(0, 42)}\u00e9`, code: '123456' }])
   }
 
