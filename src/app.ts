@@ -37,6 +37,8 @@ import passwordRoutes from '../routes/auth/password.js'
 import oauthPlugin from '../plugins/oauth.js'
 import oauthRoutes from '../routes/auth/oauth.js'
 import identitiesRoutes from '../routes/auth/identities.js'
+import emailCodePlugin from '../plugins/email-code.js'
+import emailCodeRoutes from '../routes/auth/email-code.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -148,6 +150,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(demoPlugin)
   await fastify.register(metricsPlugin)
   await fastify.register(oauthPlugin)
+  await fastify.register(emailCodePlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
@@ -165,5 +168,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
     await api.register(passwordRoutes)
     await api.register(oauthRoutes)
     await api.register(identitiesRoutes)
+    // EMAIL_CODE_SIGN_IN=false: the routes do not exist (404 NOT_FOUND).
+    if (api.config.emailCodeSignIn) await api.register(emailCodeRoutes)
   }, { prefix: '/api/auth' })
 }
