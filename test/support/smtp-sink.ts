@@ -77,7 +77,7 @@ export async function closedPort (): Promise<number> {
 }
 
 /** The token of the last link of `kind` in the mail's text part, checked against the HTML part. */
-export function linkToken (mail: SinkMail, appOrigin: string, kind: 'reset-password' | 'verify-email'): string {
+export function linkToken (mail: SinkMail, appOrigin: string, kind: 'reset-password' | 'verify-email' | 'sign-in'): string {
   const re = new RegExp(`${appOrigin.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/${kind}\\?token=([A-Za-z0-9_-]+)`)
   const text = mail.text.match(re)
   const html = mail.html.match(re)
