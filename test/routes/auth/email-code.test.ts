@@ -204,7 +204,7 @@ t.test('wrong codes spend the account\'s back-off; the link is not held back by 
   const ctx = await build(t, { LOGIN_FREE_FAILURES: '3' })
   const u = await withCode(ctx)
   const statuses: number[] = []
-  for (let i = 0; i < 4; i++) statuses.push((await verify(ctx, { email: u.email, code: '999999' === u.code ? '999998' : '999999' }, `192.0.2.${i + 10}`)).statusCode)
+  for (let i = 0; i < 4; i++) statuses.push((await verify(ctx, { email: u.email, code: u.code === '999999' ? '999998' : '999999' }, `192.0.2.${i + 10}`)).statusCode)
   t.same(statuses, [401, 401, 401, 429])
   assertSignedIn(t, await verify(ctx, { token: u.token }), u.email)
   t.equal(await ctx.redis.exists(ctx.app.loginThrottle.key(u.userId)), 0, 'the link\'s sign-in ended the back-off')
