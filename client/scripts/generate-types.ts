@@ -20,6 +20,7 @@ import { RefreshBodySchema, TokenGrantSchema } from '../../routes/auth/token.js'
 import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
+import { EmailCodeRequestBodySchema, EmailCodeVerifyBodySchema } from '../../routes/auth/email-code.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -54,7 +55,9 @@ export const TYPES: Record<string, TSchema> = {
   OAuthLinkBody: OAuthLinkBodySchema,
   OAuthCompleteBody: OAuthCompleteBodySchema,
   Identity: IdentitySchema,
-  IdentityList: IdentityListSchema
+  IdentityList: IdentityListSchema,
+  EmailCodeRequestBody: EmailCodeRequestBodySchema,
+  EmailCodeVerifyBody: EmailCodeVerifyBodySchema
 }
 
 type Schema = Record<string, unknown>

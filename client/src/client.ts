@@ -1,5 +1,5 @@
 import type {
-  BackupCodes, ChangePasswordBody, DisableTotpBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
+  BackupCodes, ChangePasswordBody, DisableTotpBody, EmailCodeRequestBody, EmailCodeVerifyBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
   LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider, OAuthProviderList,
   PasswordBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, VerifiedEmail,
   VerifyEmailBody, VerifyMfaBody
@@ -113,6 +113,24 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
   /** POST /login (cookie mode) or POST /token (bearer mode). */
   async login (body: LoginBody): Promise<LoginResult<M>> {
     const answer = await this.#call<LoginSuccess | TokenGrant | MfaChallenge>('POST', this.mode === 'bearer' ? '/token' : '/login', body)
+    if ('mfaRequired' in answer) return answer
+    return this.#signedIn(answer)
+  }
+
+  /**
+   * Mails a 6-digit code and a sign-in link (`/sign-in?token=...`) to the address if it
+   * belongs to a verified account; the same answer for any address.
+   */
+  async requestEmailCode (body: EmailCodeRequestBody): Promise<Message> {
+    return await this.#call<Message>('POST', '/email-code/request', body)
+  }
+
+  /**
+   * Signs in with the emailed code (`{ email, code }`) or the link's token (`{ token }`): as
+   * login does, a session (cookie mode) or tokens (bearer mode), or a second-factor challenge.
+   */
+  async verifyEmailCode (body: Omit<EmailCodeVerifyBody, 'grant'>): Promise<LoginResult<M>> {
+    const answer = await this.#call<LoginSuccess | TokenGrant | MfaChallenge>('POST', '/email-code/verify', { ...body, ...(this.mode === 'bearer' ? { grant: 'token' } : {}) })
     if ('mfaRequired' in answer) return answer
     return this.#signedIn(answer)
   }
