@@ -20,9 +20,10 @@ const CONTRACT_ROUTES: Array<[HTTPMethods, string]> = [
   ['POST', '/2fa/setup'], ['POST', '/2fa/enable'], ['POST', '/2fa/disable'], ['POST', '/2fa/backup-codes'],
   ['POST', '/token'], ['POST', '/token/refresh'],
   ['GET', '/oauth/providers'], ['GET', '/oauth/:provider/start'], ['GET', '/oauth/:provider/callback'], ['POST', '/oauth/:provider/link'], ['POST', '/oauth/complete'],
-  ['GET', '/identities'], ['DELETE', '/identities/:id']
+  ['GET', '/identities'], ['DELETE', '/identities/:id'],
+  ['POST', '/email-code/request'], ['POST', '/email-code/verify']
 ]
-const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback', '/oauth/complete'])
+const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback', '/oauth/complete', '/email-code/request', '/email-code/verify'])
 
 interface Operation {
   operationId?: string
