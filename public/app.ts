@@ -313,6 +313,17 @@ function wire (): void {
   on('resend-form', async () => {
     notice((await client.resendVerification({ email: value('resend-email') })).message)
   })
+  on('email-code-request-form', async () => {
+    notice((await client.requestEmailCode({ email: value('email-code-email') })).message)
+    show('email-code-form')
+    $('email-code-code').focus()
+  })
+  on('email-code-form', async () => {
+    const answer = await client.verifyEmailCode({ email: value('email-code-email'), code: value('email-code-code').trim() })
+    $<HTMLInputElement>('email-code-code').value = ''
+    show('email-code-form', false)
+    await afterLogin(answer)
+  })
   on('forgot-form', async () => {
     notice((await client.forgotPassword({ email: value('forgot-email') })).message)
   })
@@ -375,13 +386,22 @@ function wire (): void {
 
 let resetToken: string | undefined
 
-/** The emailed links: /verify-email?token=... and /reset-password?token=... */
+/** The emailed links: /verify-email?token=..., /reset-password?token=... and /sign-in?token=... */
 async function handleLink (): Promise<void> {
   const token = new URLSearchParams(location.search).get('token')
   const path = location.pathname.replace(/\/+$/, '')
-  if (token === null || (path !== '/verify-email' && path !== '/reset-password')) return
+  if (token === null || (path !== '/verify-email' && path !== '/reset-password' && path !== '/sign-in')) return
   // The token leaves the address bar (and so the history) at once.
   history.replaceState(null, '', '/')
+  if (path === '/sign-in') {
+    // The session or the 2FA challenge this gives is what loadMe then finds.
+    try {
+      await afterLogin(await client.verifyEmailCode({ token }))
+    } catch (err) {
+      showError(err)
+    }
+    return
+  }
   if (path === '/reset-password') {
     resetToken = token
     show('reset')
