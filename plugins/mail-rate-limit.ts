@@ -9,8 +9,9 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * preHandler for routes that mail the address in `body.email`: at most
-     * EMAIL_ADDRESS_RATE_LIMIT requests per EMAIL_ADDRESS_RATE_WINDOW per address, counted
-     * in one bucket across those routes, so nobody can bomb one mailbox.
+     * EMAIL_ADDRESS_RATE_LIMIT requests per EMAIL_ADDRESS_RATE_WINDOW per address (verification
+     * mails in one bucket; reset links and sign-in codes each in budgets of their own, below),
+     * so nobody can bomb one mailbox.
      */
     limitMailPerAddress: (request: FastifyRequest) => Promise<void>
   }
