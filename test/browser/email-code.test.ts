@@ -8,11 +8,10 @@ t.test('a person signs in on the demo page with only an emailed code, then with 
   const api = await startApiServer(t)
   const email = await verifiedUser({ url: api.url, outbox: api.outbox })
   const browser = await launchChromium(t)
-  let page: Page | undefined
-  screenshotOnFailure(t, () => page, 'email-code')
   const context = await browser.newContext()
   t.teardown(async () => { await context.close() })
-  page = await context.newPage()
+  const page: Page = await context.newPage()
+  screenshotOnFailure(t, () => page, 'email-code')
 
   await page.goto(`${api.origin}/`)
   await page.waitForSelector('body[data-ready="true"]')
