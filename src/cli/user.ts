@@ -3,6 +3,7 @@
  *   npm run user -- add <email> [--password <pw>] [--username <name>] [--admin] [--unverified]
  *   npm run user -- disable <email>     (ends every session and token family of the account)
  *   npm run user -- enable <email>
+ *   npm run user -- role <email> <admin|user>   (the first admin is made this way)
  *   npm run user -- list
  * Runs on the server's own wiring (the app plugin of src/app.ts, built but never listening),
  * so it reaches Redis exactly as the server does: REDIS_URL, REDIS_SENTINELS or
@@ -26,7 +27,7 @@ import { endAllSessions } from '../sessions/end-all.js'
 import { randomToken } from '../crypto/secrets.js'
 import { AuthError } from '../http/errors.js'
 
-const USAGE = 'usage: npm run user -- add <email> [--password <pw>] [--username <name>] [--admin] [--unverified] | disable <email> | enable <email> | list'
+const USAGE = 'usage: npm run user -- add <email> [--password <pw>] [--username <name>] [--admin] [--unverified] | disable <email> | enable <email> | role <email> <admin|user> | list'
 
 /** The config with a Redis to use: as configured, else the local one of `npm start`, else a new local one. */
 async function withRedis (config: Config): Promise<{ config: Config, local?: LocalRedis }> {
@@ -73,7 +74,7 @@ export async function run (argv: string[], server: FastifyInstance, out: (line: 
       unverified: { type: 'boolean', default: false }
     }
   })
-  const [command, emailArg] = positionals
+  const [command, emailArg, roleArg] = positionals
   const users = server.users
   switch (command) {
     case 'add': {
@@ -110,6 +111,14 @@ export async function run (argv: string[], server: FastifyInstance, out: (line: 
       if (user === null) { out('error: no such user'); return 1 }
       await users.update(user.id, { disabled: false })
       out(`enabled ${user.email}`)
+      return 0
+    }
+    case 'role': {
+      if (emailArg === undefined || (roleArg !== 'admin' && roleArg !== 'user')) { out(USAGE); return 2 }
+      const user = await users.findByEmail(emailArg)
+      if (user === null) { out('error: no such user'); return 1 }
+      await users.update(user.id, { role: roleArg })
+      out(`${user.email} is now ${roleArg === 'admin' ? 'an admin' : 'a user'}`)
       return 0
     }
     case 'list': {

@@ -59,6 +59,8 @@ export const BODY: readonly ErrorCode[] = ['VALIDATION_FAILED', 'PAYLOAD_TOO_LAR
 export const CSRF: readonly ErrorCode[] = ['CSRF_REJECTED']
 /** The guard, `onRequest: app.authenticate`. */
 export const GUARD: readonly ErrorCode[] = ['UNAUTHENTICATED']
+/** The admin guard, `onRequest: app.authenticateAdmin`: signed in, and with the admin role. */
+export const ADMIN_GUARD: readonly ErrorCode[] = ['UNAUTHENTICATED', 'FORBIDDEN']
 /** `config.rateLimit` or a back-off. */
 export const LIMITED: readonly ErrorCode[] = ['RATE_LIMITED']
 /** Every route: Redis unreachable, or a bug. */

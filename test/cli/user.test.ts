@@ -49,6 +49,21 @@ t.test('npm run user adds, lists, disables and enables accounts', async t => {
   t.equal(await run(['frobnicate'], ctx.app, out), 2)
 })
 
+t.test('npm run user role makes an account an admin and back', async t => {
+  const ctx = await build(t)
+  const lines: string[] = []
+  const out = (l: string): void => { lines.push(l) }
+  t.equal(await run(['add', 'first@example.com', '--password', PASSWORD], ctx.app, out), 0)
+  t.equal(await run(['role', 'First@Example.com', 'admin'], ctx.app, out), 0)
+  t.equal(lines.at(-1), 'first@example.com is now an admin')
+  t.equal((await ctx.app.users.findByEmail('first@example.com'))!.role, 'admin')
+  t.equal(await run(['role', 'first@example.com', 'user'], ctx.app, out), 0)
+  t.equal((await ctx.app.users.findByEmail('first@example.com'))!.role, 'user')
+  t.equal(await run(['role', 'first@example.com', 'root'], ctx.app, out), 2, 'an unknown role is a usage error')
+  t.equal(await run(['role', 'nobody@example.com', 'admin'], ctx.app, out), 1)
+  t.equal(lines.at(-1), 'error: no such user')
+})
+
 t.test('openApp refuses to run a command while Redis cannot be reached', async t => {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1', REDIS_COMMAND_TIMEOUT_MS: '200' })
   await t.rejects(openApp(config), /Redis cannot be reached/)
