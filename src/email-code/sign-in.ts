@@ -76,9 +76,11 @@ export async function checkEmailCode (deps: EmailCodeDeps, rawEmail: string, cod
 
 /** The account an emailed link signs in to; INVALID_TOKEN when it is unknown, expired, used or replaced. */
 export async function checkEmailLink (deps: EmailCodeDeps, token: string, onFailure?: FailureReport): Promise<User> {
-  const claimed = await deps.codes.claimLink(token)
-  const user = claimed === null ? null : await deps.users.findById(claimed.userId)
-  if (user === null || claimed === null || claimed.cv !== user.credVersion || !user.emailVerified) {
+  // The account is read before the link is spent: a Redis failure in between leaves it working.
+  const userId = await deps.codes.linkOwner(token)
+  const user = userId === null ? null : await deps.users.findById(userId)
+  const cv = user === null ? null : await deps.codes.claimLink(user.id, token)
+  if (user === null || cv === null || cv !== user.credVersion || !user.emailVerified) {
     if (user !== null) await onFailure?.(user.id, 'INVALID_TOKEN')
     throw new AuthError('INVALID_TOKEN', 'This sign-in link is expired, used or unknown; ask for a new one.')
   }

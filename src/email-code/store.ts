@@ -139,13 +139,19 @@ export class EmailCodes {
     return { ok: true, cv: Number(r[1]) }
   }
 
-  /** The user a link was issued to, and the request spent; null when unknown, expired, used or replaced. */
-  async claimLink (token: string): Promise<{ userId: string, cv: number } | null> {
+  /** The user a link was issued to, without spending it; null when unknown or expired. */
+  async linkOwner (token: string): Promise<string | null> {
+    return await this.#redis.get(this.#linkKey(digest(token)))
+  }
+
+  /**
+   * Spends the user's request by its link: the credential version it was issued under, or
+   * null when the request was spent, replaced or has expired meanwhile.
+   */
+  async claimLink (userId: string, token: string): Promise<number | null> {
     const tokenDigest = digest(token)
-    const userId = await this.#redis.get(this.#linkKey(tokenDigest))
-    if (userId === null) return null
     const cv = await this.#redis.gatehouseEmailCodeClaimLink(this.requestKey(userId), tokenDigest)
     await this.#redis.del(this.#linkKey(tokenDigest))
-    return cv === null ? null : { userId, cv: Number(cv) }
+    return cv === null ? null : Number(cv)
   }
 }
