@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import type { SecurityEvent } from '../../../src/events/catalogue.js'
-import { build, cookieOf, emailCodeFromOutbox, outboxMessages, registerUser, signedInUser, uniqueEmail, type TestContext } from '../../helper.js'
+import { build, cookieOf, emailCodeFromOutbox, kill9, outboxMessages, registerUser, signedInUser, uniqueEmail, type TestContext } from '../../helper.js'
 import { assertProblem, dumpRedis, enrolledUser, KEY, me, post } from '../../support/mfa.js'
 
 const ask = async (ctx: TestContext, email: string, ip = '192.0.2.1'): Promise<LightMyRequestResponse> =>
@@ -262,4 +262,16 @@ t.test('EMAIL_CODE_SIGN_IN=false: both routes answer 404', async t => {
   const u = await signedInUser(ctx)
   assertProblem(t, await ask(ctx, u.email), 404, 'NOT_FOUND')
   assertProblem(t, await verify(ctx, { token: 'a'.repeat(43) }), 404, 'NOT_FOUND')
+})
+
+t.test('with Redis gone, both routes answer a fast 503 and nothing is mailed', async t => {
+  const ctx = await build(t)
+  const u = await withCode(ctx)
+  const mailed = (await outboxMessages(ctx.outbox, u.email)).length
+  await kill9(ctx.server)
+  for (const res of [await ask(ctx, u.email), await verify(ctx, { email: u.email, code: u.code }), await verify(ctx, { token: u.token })]) {
+    assertProblem(t, res, 503, 'SERVICE_UNAVAILABLE')
+    t.ok(Number(res.headers['retry-after']) > 0, 'with Retry-After')
+  }
+  t.equal((await outboxMessages(ctx.outbox, u.email)).length, mailed, 'no new mail')
 })
