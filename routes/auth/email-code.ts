@@ -5,7 +5,7 @@ import { loginStep } from '../../src/mfa/challenges.js'
 import { publicUser, type User } from '../../src/accounts/users.js'
 import { signIn } from '../../src/sessions/lifecycle.js'
 import { issueTokens } from '../../src/tokens/lifecycle.js'
-import { validationError } from '../../src/http/errors.js'
+import { AuthError } from '../../src/http/errors.js'
 import { loginOutcome } from '../../plugins/metrics.js'
 import { BODY, CSRF, EmailSchema, EmailedTokenSchema, LIMITED, MessageSchema, SET_SESSION_COOKIE, answer, problems } from '../../src/http/schemas.js'
 import { tag } from '../../src/http/tags.js'
@@ -65,7 +65,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const { email, code, token, grant = 'session' } = request.body
     const byCode = email !== undefined && code !== undefined && token === undefined
     if (!byCode && (token === undefined || email !== undefined || code !== undefined)) {
-      throw validationError('body', 'give either email and code, or token')
+      const message = 'give either email and code, or token'
+      throw new AuthError('VALIDATION_FAILED', message, { fieldErrors: {}, formErrors: [message] })
     }
     const failed: FailureReport = async (userId, reason) => {
       await app.events.emit({ type: 'session.sign_in_failed', userId, ...app.events.origin(request), data: { method: 'email_code', reason: reason.toLowerCase() } })

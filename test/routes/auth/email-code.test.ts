@@ -246,6 +246,7 @@ t.test('bad input is a clear 400 and changes nothing stored', async t => {
     const res = await verify(ctx, payload as Record<string, unknown>)
     assertProblem(t, res, 400, 'VALIDATION_FAILED')
   }
+  t.same(((await verify(ctx, { email: u.email })).json()).formErrors, ['give either email and code, or token'], 'a half body says what is missing')
   for (const payload of [{}, { email: 42 }, { email: u.email, more: true }, { email: 'a\u0000@example.com' }, { email: 'nope' }]) {
     assertProblem(t, await ctx.app.inject({ method: 'POST', url: '/api/auth/email-code/request', payload }), 400, 'VALIDATION_FAILED')
   }
