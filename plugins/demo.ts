@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify'
 import { demoCss, demoHtml, demoScript } from '../src/http/demo-page.js'
 
 /**
- * The demo page at `/`, and at the three paths the emails link to, which the page handles
+ * The demo page at `/`, and at the paths the emails link to, which the page handles
  * itself. The script is the bundle `npm run build` made, or under tsx the bundle of
  * public/app.ts made on first request; either is kept in memory. Plain routes: three
  * files need no static-file plugin.
@@ -21,6 +21,8 @@ export default fp(async (app) => {
   app.get('/verify-email', hide, page)
   app.get('/reset-password', hide, page)
   app.get('/sign-in', hide, page)
+  app.get('/confirm-email', hide, page)
+  app.get('/cancel-email-change', hide, page)
 
   app.get('/app.js', hide, async (_request, reply) => {
     script ??= demoScript().catch((err: unknown) => {

@@ -146,7 +146,8 @@ export default fp(async (app) => {
       const out: Schema = { ...(schema as Schema) }
       const method = String(Array.isArray(route.method) ? route.method[0] : route.method).toUpperCase()
 
-      if (guardsOf(route).includes(app.authenticate as onRequestHookHandler)) {
+      const guards = guardsOf(route)
+      if (guards.includes(app.authenticate as onRequestHookHandler) || guards.includes(app.authenticateAdmin as onRequestHookHandler)) {
         out.security ??= [{ cookie: [] }, { bearer: [] }]
       }
       if (out.security === undefined) throw new Error(`${method} ${url}: a route without the guard says \`security: []\` (public) or names its schemes`)

@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
-import { LoginThrottle } from '../src/accounts/login-throttle.js'
+import type { FastifyRequest } from 'fastify'
+import { LoginThrottle, type FailedAttempt } from '../src/accounts/login-throttle.js'
+import type { SignInMethod } from '../src/events/catalogue.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,6 +10,8 @@ declare module 'fastify' {
      * Wrong MFA codes count too: every secret check runs under `app.loginThrottle.guard()`.
      */
     loginThrottle: LoginThrottle
+    /** `guard`'s `failed`: records a failed sign-in of a known account (and a back-off it starts) */
+    failedSignIn: (request: FastifyRequest, method: SignInMethod) => (failure: FailedAttempt) => Promise<void>
   }
 }
 
@@ -22,4 +26,9 @@ export default fp(async (app) => {
     maxDelayMs: c.loginBackoffMaxMs,
     windowMs: c.loginFailureWindowMs
   }))
-}, { name: 'login-throttle', dependencies: ['config', 'redis', 'accounts'] })
+  app.decorate('failedSignIn', (request: FastifyRequest, method: SignInMethod) => async (f: FailedAttempt) => {
+    const origin = app.events.origin(request)
+    await app.events.emit({ type: 'session.sign_in_failed', userId: f.userId, ...origin, data: { method, failures: f.failures } })
+    if (f.backoffStarted) await app.events.emit({ type: 'session.backoff_started', userId: f.userId, ...origin, data: { failures: f.failures, device: f.device } })
+  })
+}, { name: 'login-throttle', dependencies: ['config', 'redis', 'accounts', 'events'] })

@@ -4,6 +4,7 @@ import { AuthError } from '../src/http/errors.js'
 import { isRedisUnavailable } from '../src/redis/client.js'
 import { safeEqual } from '../src/crypto/secrets.js'
 import { problem, sendProblem } from '../src/http/problem.js'
+import { EVENT_TYPES } from '../src/events/catalogue.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +13,8 @@ declare module 'fastify' {
       registry: Registry
       /** Counts one login attempt; `outcome` is a small closed set (see loginOutcome). */
       countLogin: (outcome: string) => void
+      /** Counts one webhook delivery outcome (src/webhooks/worker.ts); the lag with `delivered`. */
+      countWebhook: (outcome: string, lagMs?: number) => void
     }
   }
 }
@@ -64,6 +67,14 @@ export default fp(async (app) => {
     registers: [registry]
   })
   for (const kind of ['connection', 'command', 'not_ready']) redisErrors.inc({ kind }, 0)
+  const events = new Counter({
+    name: 'gatehouse_events_total',
+    help: 'Security events emitted, by type (the event catalogue: a closed set)',
+    labelNames: ['type'] as const,
+    registers: [registry]
+  })
+  for (const type of EVENT_TYPES) events.inc({ type }, 0)
+  app.events.addSink(async (event) => { events.inc({ type: event.type }) })
 
   const redis = app.redis
   // eslint-disable-next-line no-new -- registered in the registry; read on scrape
@@ -91,13 +102,54 @@ export default fp(async (app) => {
     }
   })
 
+  const webhookDeliveries = new Counter({
+    name: 'gatehouse_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, failed, timeout, refused), and deliveries given up (parked after the retry window, dropped by the queue cap)',
+    labelNames: ['outcome'] as const,
+    registers: [registry]
+  })
+  for (const outcome of ['delivered', 'failed', 'timeout', 'refused', 'parked', 'dropped']) webhookDeliveries.inc({ outcome }, 0)
+  const webhookLag = new Histogram({
+    name: 'gatehouse_webhook_delivery_lag_seconds',
+    help: 'Time from a security event to its webhook delivery (a 2xx from the receiver), retries included',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+    registers: [registry]
+  })
+  // Read from Redis, so every process reports the same totals for all of them.
+  const webhookDepth = async (which: 'queued' | 'parked'): Promise<number> => {
+    if (!app.hasDecorator('webhooks') || redis.status !== 'ready') return -1
+    try {
+      return (await app.webhooks.depth())[which]
+    } catch {
+      return -1
+    }
+  }
+  // eslint-disable-next-line no-new -- registered in the registry; read on scrape
+  new Gauge({
+    name: 'gatehouse_webhook_parked',
+    help: 'Webhook deliveries parked after their retry window, all endpoints (the capped parked streams; -1 when Redis cannot be asked)',
+    registers: [registry],
+    async collect () { this.set(await webhookDepth('parked')) }
+  })
+  // eslint-disable-next-line no-new -- registered in the registry; read on scrape
+  new Gauge({
+    name: 'gatehouse_webhook_queued',
+    help: 'Webhook deliveries queued and not yet delivered or parked, all endpoints (-1 when Redis cannot be asked)',
+    registers: [registry],
+    async collect () { this.set(await webhookDepth('queued')) }
+  })
+
   // One count per reconnect attempt: a connection lost (kill -9 closes it without an
   // 'error' event) or an attempt that failed (ECONNREFUSED).
   redis.on('reconnecting', () => redisErrors.inc({ kind: 'connection' }))
 
   app.decorate('metrics', {
     registry,
-    countLogin: (outcome: string) => logins.inc({ outcome })
+    countLogin: (outcome: string) => logins.inc({ outcome }),
+    countWebhook: (outcome: string, lagMs?: number) => {
+      webhookDeliveries.inc({ outcome })
+      if (lagMs !== undefined) webhookLag.observe(Math.max(0, lagMs) / 1000)
+    }
   })
 
   app.addHook('onError', async (_request, _reply, err) => {
@@ -138,4 +190,4 @@ export default fp(async (app) => {
     const body = await registry.metrics()
     return await reply.type(registry.contentType).send(body)
   })
-}, { name: 'metrics', dependencies: ['config', 'redis'] })
+}, { name: 'metrics', dependencies: ['config', 'redis', 'events'] })

@@ -22,6 +22,7 @@ export default fp(async (app) => {
     log: app.log.child({ module: 'oauth' }),
     appOrigin,
     autoCreate: c.oauthAutoCreate,
+    emit: app.events.emit,
     providers: new Map(c.oauthProviders.map(p => [p.id, p])),
     clients: new OAuthClients({ timeoutMs: c.oauthHttpTimeoutMs }),
     flows: new FlowStore(app.redis, prefix, c.oauthFlowTtlMs),
@@ -29,4 +30,4 @@ export default fp(async (app) => {
     redirectOrigin: c.oauthRedirectOrigin,
     allowedOrigins: new Set([appOrigin, ...c.corsOrigins])
   })
-}, { name: 'oauth', dependencies: ['config', 'redis', 'accounts', 'mailer'] })
+}, { name: 'oauth', dependencies: ['config', 'redis', 'accounts', 'mailer', 'events'] })

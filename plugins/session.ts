@@ -62,7 +62,8 @@ export default fp(async (app) => {
     users: app.users,
     secret: c.sessionSecret,
     cookie: { name: cookieName, options: cookieOptions },
-    prefetched: new WeakMap<FastifyRequest, User | null>()
+    prefetched: new WeakMap<FastifyRequest, User | null>(),
+    emit: app.events.emit
   }
   app.decorate('sessionStore', store)
   app.decorate('sessions', deps)
@@ -115,4 +116,4 @@ export default fp(async (app) => {
       done(null, payload)
     })
   }, { name: 'session-cookies' }))
-}, { name: 'session', dependencies: ['config', 'redis', 'tokens', 'accounts'] })
+}, { name: 'session', dependencies: ['config', 'redis', 'tokens', 'accounts', 'events'] })

@@ -6,7 +6,7 @@
  * token from /login and /me sent back by the client on every state-changing call.
  * Text from the server is only ever set with textContent.
  */
-import { createClient, GatehouseError, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
+import { createClient, GatehouseError, type ActivityEvent, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
 
 const apiBase = (document.querySelector('meta[name="api-base"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 let mfaToken: string | undefined
@@ -114,6 +114,10 @@ function renderSignedIn (me: Me | SignedIn<'cookie'>): void {
   $('me-mfa').textContent = me.user.mfaEnabled ? 'on' : 'off'
   $('me-expires').textContent = new Date(me.session.expiresAt).toLocaleString()
   show('twofa-setup-form', !me.user.mfaEnabled)
+  $<HTMLInputElement>('profile-username').value = me.user.username ?? ''
+  $<HTMLInputElement>('profile-first').value = me.user.firstName ?? ''
+  $<HTMLInputElement>('profile-last').value = me.user.lastName ?? ''
+  show('delete-code-label', me.user.mfaEnabled)
 }
 
 /** /me decides what the page shows: a live session or the sign-in forms. */
@@ -122,6 +126,7 @@ async function loadMe (): Promise<boolean> {
     renderSignedIn(await client.me())
     await loadSessions()
     await loadIdentities()
+    await loadActivity()
     return true
   } catch (err) {
     if (err instanceof GatehouseError && err.code === 'UNAUTHENTICATED') {
@@ -280,6 +285,57 @@ async function loadSessions (): Promise<void> {
   }
 }
 
+/** What each event says to the person it happened to; the type itself for any other. */
+const ACTIVITY: Record<string, string> = {
+  'user.signed_up': 'Account created',
+  'user.email_verified': 'Email address confirmed',
+  'user.email_changed': 'Email address changed',
+  'session.signed_in': 'Signed in',
+  'session.sign_in_failed': 'Wrong password',
+  'session.backoff_started': 'Sign-ins slowed down after failures',
+  'session.signed_out': 'Signed out',
+  'session.ended': 'A session was signed out',
+  'session.all_ended': 'Signed out everywhere',
+  'password.changed': 'Password changed',
+  'password.reset': 'Password reset by email',
+  'mfa.enabled': 'Two-factor turned on',
+  'mfa.disabled': 'Two-factor turned off',
+  'mfa.backup_codes_regenerated': 'New backup codes',
+  'passkey.added': 'Passkey added',
+  'passkey.removed': 'Passkey removed',
+  'identity.linked': 'Identity linked',
+  'identity.unlinked': 'Identity unlinked',
+  'token.family_revoked': 'A reused sign-in token was blocked'
+}
+
+function describe (e: ActivityEvent): string {
+  const what = ACTIVITY[e.type] ?? e.type
+  if (e.type === 'session.signed_in' && e.data.newDevice === true) return `${what} (new browser or device)`
+  if (typeof e.data.provider === 'string') return `${what} (${e.data.provider})`
+  return what
+}
+
+let activityCursor: string | null = null
+
+/** The user's security events, newest first; `more` appends the next older page. */
+async function loadActivity (more = false): Promise<void> {
+  const body = $('activity').querySelector('tbody') as HTMLTableSectionElement
+  const page = await client.activity(more && activityCursor !== null ? { cursor: activityCursor, limit: 10 } : { limit: 10 })
+  if (!more) body.replaceChildren()
+  for (const e of page.events) {
+    const row = document.createElement('tr')
+    row.dataset.type = e.type
+    for (const text of [new Date(e.at).toLocaleString(), describe(e), e.ip ?? '', e.userAgent ?? '']) {
+      const td = document.createElement('td')
+      td.textContent = text
+      row.append(td)
+    }
+    body.append(row)
+  }
+  activityCursor = page.nextCursor
+  show('activity-more', activityCursor !== null)
+}
+
 async function revoke (s: SessionInfo): Promise<void> {
   await client.endSession(s.id)
   if (s.current) {
@@ -303,6 +359,7 @@ async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
   notice(`Signed in as ${answer.user.email}.`)
   await loadSessions()
   await loadIdentities()
+  await loadActivity()
 }
 
 function wire (): void {
@@ -350,6 +407,7 @@ function wire (): void {
     renderSignedOut()
     notice('Signed out.')
   })
+  on('activity-more', async () => { await loadActivity(true) })
   on('logout-all', async () => {
     await client.logoutAll()
     renderSignedOut()
@@ -373,6 +431,25 @@ function wire (): void {
     await loadMe()
     notice('Two-factor authentication is on.')
   })
+  on('profile-form', async () => {
+    const text = (id: string): string | null => value(id).trim() === '' ? null : value(id)
+    const { user } = await client.updateProfile({ username: text('profile-username'), firstName: text('profile-first'), lastName: text('profile-last') })
+    $<HTMLInputElement>('profile-username').value = user.username ?? ''
+    notice('Profile saved.')
+  })
+  on('email-change-form', async () => {
+    const answer = await client.requestEmailChange({ newEmail: value('email-change-new'), password: value('email-change-password') })
+    $<HTMLInputElement>('email-change-password').value = ''
+    notice(`${answer.message} The address changes once you follow it.`)
+  })
+  on('delete-form', async () => {
+    if (!confirm('Delete your account and everything kept about it? This cannot be undone.')) return
+    const code = value('delete-code').trim()
+    await client.deleteAccount({ password: value('delete-password'), ...(code === '' ? {} : { totpCode: code }) })
+    $<HTMLInputElement>('delete-password').value = ''
+    renderSignedOut()
+    notice('Your account was deleted.')
+  })
   on('reset-form', async () => {
     const token = resetToken
     if (token === undefined) throw new Error('This page was not opened from a reset link.')
@@ -386,11 +463,15 @@ function wire (): void {
 
 let resetToken: string | undefined
 
-/** The emailed links: /verify-email?token=..., /reset-password?token=... and /sign-in?token=... */
+/**
+ * The emailed links: /verify-email, /reset-password, /confirm-email (a new address) and
+ * /cancel-email-change ("this wasn't me") and /sign-in (an emailed sign-in link), each
+ * with ?token=...
+ */
 async function handleLink (): Promise<void> {
   const token = new URLSearchParams(location.search).get('token')
   const path = location.pathname.replace(/\/+$/, '')
-  if (token === null || (path !== '/verify-email' && path !== '/reset-password' && path !== '/sign-in')) return
+  if (token === null || !['/verify-email', '/reset-password', '/confirm-email', '/cancel-email-change', '/sign-in'].includes(path)) return
   // The token leaves the address bar (and so the history) at once.
   history.replaceState(null, '', '/')
   if (path === '/sign-in') {
@@ -405,6 +486,18 @@ async function handleLink (): Promise<void> {
   if (path === '/reset-password') {
     resetToken = token
     show('reset')
+    return
+  }
+  if (path === '/confirm-email' || path === '/cancel-email-change') {
+    show('email-link')
+    try {
+      $('email-link-state').textContent = path === '/confirm-email'
+        ? `Your account's address is now ${(await client.confirmEmailChange({ token })).user.email}.`
+        : (await client.cancelEmailChange({ token })).message
+    } catch (err) {
+      $('email-link-state').textContent = 'This link cannot be used.'
+      showError(err)
+    }
     return
   }
   show('verify')

@@ -25,6 +25,8 @@ import docsPlugin from '../plugins/docs.js'
 import demoPlugin from '../plugins/demo.js'
 import metricsPlugin from '../plugins/metrics.js'
 import eventsPlugin from '../plugins/events.js'
+import eventMailPlugin from '../plugins/event-mail.js'
+import webhooksPlugin from '../plugins/webhooks.js'
 import healthRoutes from '../routes/health.js'
 import registerRoutes from '../routes/auth/register.js'
 import sessionRoutes from '../routes/auth/session.js'
@@ -39,6 +41,11 @@ import oauthRoutes from '../routes/auth/oauth.js'
 import identitiesRoutes from '../routes/auth/identities.js'
 import emailCodePlugin from '../plugins/email-code.js'
 import emailCodeRoutes from '../routes/auth/email-code.js'
+import activityRoutes from '../routes/auth/activity.js'
+import adminActivityRoutes from '../routes/admin/activity.js'
+import accountManagementPlugin from '../plugins/account-management.js'
+import accountRoutes from '../routes/auth/account.js'
+import adminUserRoutes from '../routes/admin/users.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -131,6 +138,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(hasherPlugin)
   await fastify.register(mailerPlugin)
   await fastify.register(accountsPlugin)
+  await fastify.register(eventMailPlugin)
   await fastify.register(tokensPlugin)
   await fastify.register(cookieGuardPlugin)
   await fastify.register(sessionPlugin)
@@ -149,26 +157,36 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
   await fastify.register(metricsPlugin)
+  await fastify.register(webhooksPlugin)
   await fastify.register(oauthPlugin)
   await fastify.register(emailCodePlugin)
+  await fastify.register(accountManagementPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(async (api) => {
     api.addHook('onRequest', api.requireRedis)
-    // Sessions are read here only, after the Redis check: nothing outside /api/auth waits
-    // on Redis for a cookie it does not use. The CSRF check reads the session, so it
-    // comes right after.
+    // Sessions are read here only, after the Redis check: nothing outside /api waits on
+    // Redis for a cookie it does not use. The CSRF check reads the session, so it comes
+    // right after.
     await api.register(api.sessionCookies)
     await api.register(csrfPlugin)
-    await api.register(registerRoutes)
-    await api.register(sessionRoutes)
-    await api.register(sessionsRoutes)
-    await api.register(tokenRoutes)
-    await api.register(mfaRoutes)
-    await api.register(passwordRoutes)
-    await api.register(oauthRoutes)
-    await api.register(identitiesRoutes)
-    // EMAIL_CODE_SIGN_IN=false: the routes do not exist (404 NOT_FOUND).
-    if (api.config.emailCodeSignIn) await api.register(emailCodeRoutes)
-  }, { prefix: '/api/auth' })
+    await api.register(async (auth) => {
+      await auth.register(registerRoutes)
+      await auth.register(sessionRoutes)
+      await auth.register(sessionsRoutes)
+      await auth.register(tokenRoutes)
+      await auth.register(mfaRoutes)
+      await auth.register(passwordRoutes)
+      await auth.register(oauthRoutes)
+      await auth.register(identitiesRoutes)
+      await auth.register(activityRoutes)
+      await auth.register(accountRoutes)
+      // EMAIL_CODE_SIGN_IN=false: the routes do not exist (404 NOT_FOUND).
+      if (auth.config.emailCodeSignIn) await auth.register(emailCodeRoutes)
+    }, { prefix: '/auth' })
+    await api.register(async (admin) => {
+      await admin.register(adminUserRoutes)
+      await admin.register(adminActivityRoutes)
+    }, { prefix: '/admin' })
+  }, { prefix: '/api' })
 }

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ephemeralKeyRing, parseKeyRing, type KeyRing } from './crypto/box.js'
 import { parseProviders, type ProviderSpec } from './oauth/providers.js'
+import { parseEndpoints, type WebhookEndpoint } from './webhooks/endpoints.js'
 
 const Seconds = (def: number) => Type.Integer({ minimum: 1, default: def })
 
@@ -68,7 +69,22 @@ export const ConfigSchema = Type.Object({
   OAUTH_FLOW_TTL: Type.Integer({ minimum: 30, maximum: 3600, default: 600 }),
   OAUTH_HTTP_TIMEOUT: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
   // The public origin of this server, where providers send the browser back; APP_ORIGIN when unset.
-  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' }))
+  OAUTH_REDIRECT_ORIGIN: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+$' })),
+  // Security events (src/events/): each user's stream and the global one, capped by count and age.
+  EVENTS_USER_MAX_COUNT: Type.Integer({ minimum: 1, maximum: 100000, default: 1000 }),
+  EVENTS_USER_MAX_AGE: Seconds(7776000),
+  EVENTS_GLOBAL_MAX_COUNT: Type.Integer({ minimum: 1, maximum: 100000000, default: 1000000 }),
+  EVENTS_GLOBAL_MAX_AGE: Seconds(2592000),
+  // Webhooks (src/webhooks/). WEBHOOKS is a JSON array or `@path`, checked by parseEndpoints
+  // (whose errors never echo a secret).
+  WEBHOOKS: Type.Optional(Type.String({ minLength: 1 })),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3600000, default: 5000 }),
+  WEBHOOK_RETRY_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 604800000, default: 86400000 }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 10000 }),
+  WEBHOOK_CLAIM_MS: Type.Integer({ minimum: 500, maximum: 3600000, default: 60000 }),
+  WEBHOOK_QUEUE_MAX: Type.Integer({ minimum: 10, maximum: 10000000, default: 100000 }),
+  WEBHOOK_PARKED_MAX: Type.Integer({ minimum: 10, maximum: 10000000, default: 10000 }),
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false })
 }, { additionalProperties: true })
 
 /** The environment as the schema reads it: names and units as documented in the README. */
@@ -122,7 +138,7 @@ function origins (env: Env, corsOrigins: string[]) {
  * (`...Ms`), lists as arrays, and what NODE_ENV implies as named settings, so no plugin
  * asks which environment it runs in. The types follow the schema through this mapping.
  */
-function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) {
+function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[], webhooks: WebhookEndpoint[]) {
   const production = env.NODE_ENV === 'production'
   // In the form browsers send in Origin (lower case, no default port), for CORS and CSRF.
   const corsOrigins = env.CORS_ORIGINS === '' ? [] : env.CORS_ORIGINS.split(',').map(o => new URL(o).origin)
@@ -191,8 +207,25 @@ function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) 
     oauthAutoCreate: env.OAUTH_AUTO_CREATE,
     oauthFlowTtlMs: ms(env.OAUTH_FLOW_TTL),
     oauthHttpTimeoutMs: ms(env.OAUTH_HTTP_TIMEOUT),
+    eventsUserMaxCount: env.EVENTS_USER_MAX_COUNT,
+    eventsUserMaxAgeMs: ms(env.EVENTS_USER_MAX_AGE),
+    eventsGlobalMaxCount: env.EVENTS_GLOBAL_MAX_COUNT,
+    eventsGlobalMaxAgeMs: ms(env.EVENTS_GLOBAL_MAX_AGE),
     /** where providers send the browser back: this server's public origin (PUBLIC_URL unless set apart) */
     oauthRedirectOrigin: env.OAUTH_REDIRECT_ORIGIN === undefined ? origins(env, corsOrigins).publicUrl : new URL(env.OAUTH_REDIRECT_ORIGIN).origin,
+    /** WEBHOOKS parsed: where security events are delivered, signed per Standard Webhooks */
+    webhooks,
+    /** the first retry waits this long, each next one twice as long, at most an hour */
+    webhookRetryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+    /** a delivery not done this long after its event is parked */
+    webhookRetryWindowMs: env.WEBHOOK_RETRY_WINDOW_MS,
+    webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    /** an attempt silent this long is taken over by another process (its process died) */
+    webhookClaimMs: env.WEBHOOK_CLAIM_MS,
+    webhookQueueMax: env.WEBHOOK_QUEUE_MAX,
+    webhookParkedMax: env.WEBHOOK_PARKED_MAX,
+    /** receivers on loopback, private or link-local addresses: always outside production, there only with WEBHOOK_ALLOW_PRIVATE */
+    webhookAllowPrivate: !production || env.WEBHOOK_ALLOW_PRIVATE,
     /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
     checkProblemCodes: env.NODE_ENV === 'test'
   }
@@ -245,5 +278,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`invalid configuration: OAUTH_PROVIDERS ${(err as Error).message}`)
   }
-  return settings(parsed, dataKeys, oauthProviders)
+  if (parsed.WEBHOOK_CLAIM_MS <= parsed.WEBHOOK_TIMEOUT_MS) {
+    throw new ConfigError('invalid configuration: WEBHOOK_CLAIM_MS must exceed WEBHOOK_TIMEOUT_MS (an attempt still running must not be taken over)')
+  }
+  let webhooks: WebhookEndpoint[]
+  try {
+    webhooks = parseEndpoints(parsed.WEBHOOKS, { allowPrivate: parsed.NODE_ENV !== 'production' || parsed.WEBHOOK_ALLOW_PRIVATE })
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: WEBHOOKS ${(err as Error).message}`)
+  }
+  return settings(parsed, dataKeys, oauthProviders, webhooks)
 }

@@ -21,6 +21,10 @@ import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySch
 import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
 import { EmailCodeRequestBodySchema, EmailCodeVerifyBodySchema } from '../../routes/auth/email-code.js'
+import { ActivityEventSchema, ActivityPageSchema, ActivityQuerySchema } from '../../routes/auth/activity.js'
+import { GlobalActivityEventSchema, GlobalActivityPageSchema } from '../../routes/admin/activity.js'
+import { DeleteAccountBodySchema, EmailChangeBodySchema, EmailTokenBodySchema, ProfileBodySchema, UserAnswerSchema } from '../../routes/auth/account.js'
+import { AdminCreateBodySchema, AdminPatchBodySchema, AdminUserAnswerSchema, AdminUserDetailSchema, AdminUserSchema, ListQuerySchema, UserPageSchema } from '../../routes/admin/users.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -57,7 +61,24 @@ export const TYPES: Record<string, TSchema> = {
   Identity: IdentitySchema,
   IdentityList: IdentityListSchema,
   EmailCodeRequestBody: EmailCodeRequestBodySchema,
-  EmailCodeVerifyBody: EmailCodeVerifyBodySchema
+  EmailCodeVerifyBody: EmailCodeVerifyBodySchema,
+  ActivityEvent: ActivityEventSchema,
+  ActivityPage: ActivityPageSchema,
+  ActivityQuery: ActivityQuerySchema,
+  GlobalActivityEvent: GlobalActivityEventSchema,
+  GlobalActivityPage: GlobalActivityPageSchema,
+  UserAnswer: UserAnswerSchema,
+  ProfileBody: ProfileBodySchema,
+  EmailChangeBody: EmailChangeBodySchema,
+  EmailTokenBody: EmailTokenBodySchema,
+  DeleteAccountBody: DeleteAccountBodySchema,
+  AdminUser: AdminUserSchema,
+  UserPage: UserPageSchema,
+  AdminUserDetail: AdminUserDetailSchema,
+  AdminUserAnswer: AdminUserAnswerSchema,
+  AdminListQuery: ListQuerySchema,
+  AdminCreateUserBody: AdminCreateBodySchema,
+  AdminUpdateUserBody: AdminPatchBodySchema
 }
 
 type Schema = Record<string, unknown>

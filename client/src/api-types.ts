@@ -269,3 +269,143 @@ export interface EmailCodeVerifyBody {
   /** `token`: answer as POST /token (bearer tokens, no cookie) instead of as /login */
   grant?: 'session' | 'token'
 }
+
+export interface ActivityEvent {
+  /** the event's id (a webhook's `webhook-id`) */
+  id: string
+  /** see the README's event catalogue */
+  type: 'user.signed_up' | 'user.email_verified' | 'user.email_change_requested' | 'user.email_changed' | 'user.profile_updated' | 'user.disabled' | 'user.enabled' | 'user.deleted' | 'session.signed_in' | 'session.sign_in_failed' | 'session.backoff_started' | 'session.signed_out' | 'session.ended' | 'session.all_ended' | 'password.changed' | 'password.reset' | 'mfa.enabled' | 'mfa.disabled' | 'mfa.backup_codes_regenerated' | 'passkey.added' | 'passkey.removed' | 'identity.linked' | 'identity.unlinked' | 'token.family_revoked' | 'admin.action'
+  at: string
+  ip?: string
+  userAgent?: string
+  /** the facts the catalogue lists for the type; never a secret */
+  data: Record<string, string | number | boolean | null>
+}
+
+export interface ActivityPage {
+  events: ActivityEvent[]
+  /** pass it as `cursor` for the next (older) page; null on the last page */
+  nextCursor: string | null
+}
+
+export interface ActivityQuery {
+  /** the `nextCursor` of the page before */
+  cursor?: string
+  /** events per page, 1 to 100 (default 20) */
+  limit?: string
+}
+
+export interface GlobalActivityEvent {
+  /** the event's id (a webhook's `webhook-id`) */
+  id: string
+  /** see the README's event catalogue */
+  type: 'user.signed_up' | 'user.email_verified' | 'user.email_change_requested' | 'user.email_changed' | 'user.profile_updated' | 'user.disabled' | 'user.enabled' | 'user.deleted' | 'session.signed_in' | 'session.sign_in_failed' | 'session.backoff_started' | 'session.signed_out' | 'session.ended' | 'session.all_ended' | 'password.changed' | 'password.reset' | 'mfa.enabled' | 'mfa.disabled' | 'mfa.backup_codes_regenerated' | 'passkey.added' | 'passkey.removed' | 'identity.linked' | 'identity.unlinked' | 'token.family_revoked' | 'admin.action'
+  at: string
+  ip?: string
+  userAgent?: string
+  /** the facts the catalogue lists for the type; never a secret */
+  data: Record<string, string | number | boolean | null>
+  /** the user, as an HMAC of the id: the same for all of one user's events, and naming no one once the account is deleted */
+  subject: string
+}
+
+export interface GlobalActivityPage {
+  events: GlobalActivityEvent[]
+  /** pass it as `cursor` for the next (older) page; null on the last page */
+  nextCursor: string | null
+}
+
+export interface UserAnswer {
+  user: User
+}
+
+/** The fields to change; null removes one. */
+export interface ProfileBody {
+  username?: string | null
+  firstName?: string | null
+  lastName?: string | null
+}
+
+export interface EmailChangeBody {
+  /** an email address; trimmed, NFKC-normalised and lower-cased by the server */
+  newEmail: string
+  password: string
+}
+
+export interface EmailTokenBody {
+  token: string
+}
+
+export interface DeleteAccountBody {
+  password: string
+  /** with 2FA on: a TOTP code or a backup code */
+  totpCode?: string
+}
+
+export interface AdminUser {
+  id: string
+  email: string
+  username: string | null
+  firstName: string | null
+  lastName: string | null
+  role: 'user' | 'admin'
+  organizationId: string | null
+  emailVerified: boolean
+  mfaEnabled: boolean
+  createdAt: string
+  updatedAt: string
+  /** a disabled account cannot sign in; its sessions ended when it was disabled */
+  disabled: boolean
+}
+
+export interface UserPage {
+  users: AdminUser[]
+  /** pass as `cursor` for the next page; null after the last */
+  nextCursor: string | null
+}
+
+export interface AdminUserDetail {
+  user: AdminUser
+  /** live cookie sessions and bearer token families (`current` is always false) */
+  sessions: SessionInfo[]
+  mfa: {
+    enabled: boolean
+    backupCodesRemaining: number
+  }
+}
+
+export interface AdminUserAnswer {
+  user: AdminUser
+}
+
+export interface AdminListQuery {
+  /** a prefix of the email address or the username (case-insensitive, NFKC); empty or absent: every user, by email */
+  query?: string
+  /** the nextCursor of the previous page */
+  cursor?: string
+  /** page size, 1 to 200 (default 50) */
+  limit?: string
+}
+
+export interface AdminCreateUserBody {
+  /** an email address; trimmed, NFKC-normalised and lower-cased by the server */
+  email: string
+  /** 8 to 128 characters, not a common password */
+  password?: string
+  /** 3 to 32 letters, digits, dots, dashes or underscores (NFKC); unique, case-insensitively */
+  username?: string
+  firstName?: string
+  lastName?: string
+  role?: 'user' | 'admin'
+  emailVerified?: boolean
+  /** mail a link to choose a password (it verifies the address too) */
+  invite?: boolean
+}
+
+export interface AdminUpdateUserBody {
+  role?: 'user' | 'admin'
+  username?: string | null
+  firstName?: string | null
+  lastName?: string | null
+  emailVerified?: boolean
+}

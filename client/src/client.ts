@@ -1,8 +1,9 @@
 import type {
-  BackupCodes, ChangePasswordBody, DisableTotpBody, EmailCodeRequestBody, EmailCodeVerifyBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
+  ActivityPage, BackupCodes, ChangePasswordBody, DisableTotpBody, EmailCodeRequestBody, EmailCodeVerifyBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
   LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider, OAuthProviderList,
   PasswordBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, VerifiedEmail,
-  VerifyEmailBody, VerifyMfaBody
+  VerifyEmailBody, VerifyMfaBody, UserAnswer, ProfileBody, EmailChangeBody, EmailTokenBody, DeleteAccountBody, AdminUser,
+  UserPage, AdminUserDetail, AdminUserAnswer, AdminListQuery, AdminCreateUserBody, AdminUpdateUserBody
 } from './api-types.js'
 import { GatehouseError } from './errors.js'
 
@@ -52,7 +53,7 @@ export interface ClientOptions<M extends Mode> {
   refreshLeeway?: number
 }
 
-type Method = 'GET' | 'POST' | 'DELETE'
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
 interface CallOptions {
   /** Sends credentials and counts a 401 as the end of the session. */
@@ -62,6 +63,7 @@ interface CallOptions {
 export class GatehouseClient<M extends Mode = 'cookie'> {
   readonly mode: M
   readonly #base: string
+  readonly #origin: string
   readonly #fetch: typeof fetch
   readonly #onTokens?: (tokens: Tokens | null) => void
   readonly #listeners = new Set<(event: SessionEndEvent) => void>()
@@ -72,7 +74,8 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
 
   constructor (options: ClientOptions<M> = {}) {
     this.mode = options.mode ?? 'cookie' as M
-    this.#base = `${(options.baseUrl ?? '').replace(/\/+$/, '')}/api/auth`
+    this.#origin = (options.baseUrl ?? '').replace(/\/+$/, '')
+    this.#base = `${this.#origin}/api/auth`
     // Called through a wrapper: window.fetch refuses to run with another `this`.
     const f = options.fetch
     this.#fetch = f !== undefined ? async (input, init) => await f(input, init) : async (input, init) => await fetch(input, init)
@@ -253,6 +256,79 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     await this.#call('DELETE', `/identities/${encodeURIComponent(id)}`, undefined, { auth: true })
   }
 
+  /**
+   * A page of the signed-in user's security events, newest first. Pass the answer's
+   * `nextCursor` as `cursor` for the next (older) page; it is null on the last one.
+   */
+  async activity (query: { cursor?: string, limit?: number } = {}): Promise<ActivityPage> {
+    const params = new URLSearchParams()
+    if (query.cursor !== undefined) params.set('cursor', query.cursor)
+    if (query.limit !== undefined) params.set('limit', String(query.limit))
+    const search = params.size === 0 ? '' : `?${params.toString()}`
+    return await this.#call<ActivityPage>('GET', `/activity${search}`, undefined, { auth: true })
+  }
+
+  // --- the account -------------------------------------------------------------------
+
+  /** Changes the username, first or last name (null clears one). */
+  async updateProfile (body: ProfileBody): Promise<UserAnswer> {
+    return await this.#call<UserAnswer>('PATCH', '/me', body, { auth: true })
+  }
+
+  /** Mails a confirmation link to `newEmail`; the address changes once it is followed. */
+  async requestEmailChange (body: EmailChangeBody): Promise<Message> {
+    return await this.#call<Message>('POST', '/email/change', body, { auth: true })
+  }
+
+  /** The token of the link mailed to the new address (`/confirm-email?token=...`). */
+  async confirmEmailChange (body: EmailTokenBody): Promise<UserAnswer> {
+    return await this.#call<UserAnswer>('POST', '/email/confirm', body)
+  }
+
+  /** "This wasn't me": the token of the link mailed to the old address; ends every session. */
+  async cancelEmailChange (body: EmailTokenBody): Promise<Message> {
+    return await this.#call<Message>('POST', '/email/cancel', body)
+  }
+
+  /** Deletes the account (password, and `totpCode` with 2FA on); the client is signed out. */
+  async deleteAccount (body: DeleteAccountBody): Promise<void> {
+    await this.#call('DELETE', '/me', body, { auth: true })
+    this.#forget()
+  }
+
+  // --- the admin API (role admin) -----------------------------------------------------
+
+  /** A page of users by email or username prefix; pass `nextCursor` back as `cursor`. */
+  async adminListUsers (query: AdminListQuery = {}): Promise<UserPage> {
+    const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined))
+    const qs = params.toString()
+    return await this.#call<UserPage>('GET', `/api/admin/users${qs === '' ? '' : `?${qs}`}`, undefined, { auth: true })
+  }
+
+  async adminGetUser (id: string): Promise<AdminUserDetail> {
+    return await this.#call<AdminUserDetail>('GET', `/api/admin/users/${encodeURIComponent(id)}`, undefined, { auth: true })
+  }
+
+  async adminCreateUser (body: AdminCreateUserBody): Promise<AdminUser> {
+    return (await this.#call<AdminUserAnswer>('POST', '/api/admin/users', body, { auth: true })).user
+  }
+
+  async adminUpdateUser (id: string, body: AdminUpdateUserBody): Promise<AdminUser> {
+    return (await this.#call<AdminUserAnswer>('PATCH', `/api/admin/users/${encodeURIComponent(id)}`, body, { auth: true })).user
+  }
+
+  /**
+   * One of the user actions: `disable` (ends every session), `enable`, `sessions/end`,
+   * `2fa/reset`, `password-reset` (mails a reset link).
+   */
+  async adminAction (id: string, action: 'disable' | 'enable' | 'sessions/end' | '2fa/reset' | 'password-reset'): Promise<Message> {
+    return await this.#call<Message>('POST', `/api/admin/users/${encodeURIComponent(id)}/${action}`, undefined, { auth: true })
+  }
+
+  async adminDeleteUser (id: string): Promise<void> {
+    await this.#call('DELETE', `/api/admin/users/${encodeURIComponent(id)}`, undefined, { auth: true })
+  }
+
   // --- bearer tokens -----------------------------------------------------------------
 
   /**
@@ -347,7 +423,8 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (this.mode === 'cookie' && method !== 'GET' && this.#csrfToken !== undefined) headers['x-csrf-token'] = this.#csrfToken
     if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`
-    const res = await this.#fetch(this.#base + path, {
+    // Paths are under /api/auth unless they name /api/... themselves (the admin API).
+    const res = await this.#fetch(path.startsWith('/api/') ? this.#origin + path : this.#base + path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

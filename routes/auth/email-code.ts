@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { checkEmailCode, checkEmailLink, requestEmailCode, type FailureReport } from '../../src/email-code/sign-in.js'
+import { checkEmailCode, checkEmailLink, requestEmailCode } from '../../src/email-code/sign-in.js'
 import { loginStep } from '../../src/mfa/challenges.js'
 import { publicUser, type User } from '../../src/accounts/users.js'
 import { signIn } from '../../src/sessions/lifecycle.js'
@@ -68,14 +68,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const message = 'give either email and code, or token'
       throw new AuthError('VALIDATION_FAILED', message, { fieldErrors: {}, formErrors: [message] })
     }
-    const failed: FailureReport = async (userId, reason) => {
-      await app.events.emit({ type: 'session.sign_in_failed', userId, ...app.events.origin(request), data: { method: 'email_code', reason: reason.toLowerCase() } })
-    }
     // The code goes through the account's back-off like a password (a known device on its
     // own budget); the link (256 bits) cannot be guessed, so it is never held back by it.
     const check = byCode
-      ? app.loginThrottle.guard(email, async () => await checkEmailCode(app.emailCode, email, code, failed), app.devices.reader(request), (u: User) => !u.mfaEnabled)
-      : checkEmailLink(app.emailCode, token!, failed)
+      ? app.loginThrottle.guard(email, async () => await checkEmailCode(app.emailCode, email, code), app.devices.reader(request), (u: User) => !u.mfaEnabled, app.failedSignIn(request, 'email_code'))
+      : checkEmailLink(app.emailCode, token!)
     const user = await check.catch((err: unknown) => {
       app.metrics.countLogin(loginOutcome(err))
       throw err
@@ -92,11 +89,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       answered = await issueTokens(app.sessions, request, user)
     } else {
       const signedIn = await signIn(app.sessions, request, user)
-      app.devices.remember(request, reply, user.id)
       answered = { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: signedIn.expiresAt.toISOString() }, csrfToken: signedIn.csrfToken }
     }
+    // The device cookie (a cookie sign-in), and the session.signed_in event.
+    await app.devices.signedIn(request, reply, user.id, { method: 'email_code', kind: grant === 'token' ? 'token' : 'cookie' })
     app.metrics.countLogin('success')
-    await app.events.emit({ type: 'session.signed_in', userId: user.id, ...app.events.origin(request), data: { method: 'email_code', via: byCode ? 'code' : 'link', grant } })
     request.log.info({ userId: user.id }, 'login (emailed code)')
     return answered
   })

@@ -42,10 +42,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const userId = request.user!.id
+    // The provider's name for the event, read before the identity is gone.
+    const provider = (await app.oauth.identities.list(userId)).find(i => i.id === request.params.id)?.provider
     const result = await app.oauth.identities.unlink(userId, request.params.id)
     if (result === 'unknown') throw new AuthError('NOT_FOUND', 'No such linked identity.')
     if (result === 'last') throw new AuthError('LAST_SIGN_IN_METHOD', 'This is the only way to sign in to this account: set a password first.')
     request.log.info({ userId }, 'identity unlinked')
+    await app.events.emit({ type: 'identity.unlinked', userId, ...app.events.origin(request), data: { provider: provider ?? null } })
     return await reply.code(204).send(null)
   })
 }

@@ -70,6 +70,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const backupCodes = await enableTotp(app.mfa, request.user!, request.body.code, currentDigest(request) ?? '', currentKeep(request))
     // The caller's own session or token family takes the new credential version.
     await keepCurrent(app.sessions, request)
+    await app.events.emit({ type: 'mfa.enabled', userId: request.user!.id, ...app.events.origin(request), data: { method: 'totp' } })
     return { backupCodes }
   })
 
@@ -86,6 +87,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     await disableTotp(app.mfa, request.user!, request.body.password, request.body.code, currentKeep(request))
     await keepCurrent(app.sessions, request)
+    await app.events.emit({ type: 'mfa.disabled', userId: request.user!.id, ...app.events.origin(request), data: { method: 'totp' } })
     return { message: 'Two-factor authentication is off.' }
   })
 
@@ -102,6 +104,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const backupCodes = await regenerateBackupCodes(app.mfa, request.user!, request.body.password, currentKeep(request))
     await keepCurrent(app.sessions, request)
+    await app.events.emit({ type: 'mfa.backup_codes_regenerated', userId: request.user!.id, ...app.events.origin(request) })
     return { backupCodes }
   })
 
@@ -122,9 +125,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { user, grant } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.
-    if (grant === 'token') return await issueTokens(app.sessions, request, user)
+    if (grant === 'token') {
+      const tokens = await issueTokens(app.sessions, request, user)
+      await app.devices.signedIn(request, reply, user.id, { method: 'password', kind: 'token', mfa: true })
+      return tokens
+    }
     const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
-    app.devices.remember(request, reply, user.id)
+    await app.devices.signedIn(request, reply, user.id, { method: 'password', kind: 'cookie', mfa: true })
     request.log.info({ userId: user.id }, 'login (second factor)')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

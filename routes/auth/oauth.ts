@@ -142,6 +142,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         const user = await deps.users.findById(flow.linkUserId)
         if (user === null) throw new AuthError('UNAUTHENTICATED')
         await linkIdentity(deps, user, p, profile)
+        await app.events.emit({ type: 'identity.linked', userId: user.id, ...app.events.origin(request), data: { provider: p.id } })
         const url = new URL(returnTo)
         url.searchParams.set('linked', p.id)
         return await reply.redirect(url.href, 302)
@@ -154,6 +155,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         return await reply.redirect(withFragment(returnTo, 'signInToken', await deps.handoffs.issue(user.id)), 302)
       }
       await signIn(app.sessions, request, user)
+      await app.devices.signedIn(request, reply, user.id, { method: 'provider', kind: 'cookie', provider: p.id })
       request.log.info({ userId: user.id, provider: p.id }, 'login')
       return await reply.redirect(returnTo, 302)
     } catch (err) {
@@ -179,12 +181,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
-  }, async (request) => {
+  }, async (request, reply) => {
     const userId = await deps.handoffs.take(request.body.signInToken)
     const user = userId === null ? null : await deps.users.findById(userId)
     if (user === null) throw new AuthError('INVALID_TOKEN', 'This sign-in token is expired, used or unknown; sign in again.')
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
     const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
+    await app.devices.signedIn(request, reply, user.id, { method: 'provider', kind: 'cookie' })
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

@@ -42,6 +42,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: { max: app.config.loginRateLimit, timeWindow: 60_000 } }
   }, async (request, reply) => {
     const user = await resetPassword(app.recovery, request.body.token, request.body.password)
+    await app.events.emit({ type: 'password.reset', userId: user.id, ...app.events.origin(request) })
     // The reset ended this request's session too if it was the same user's: expire the cookie.
     if ((request.session as typeof request.session | null)?.userId === user.id) await signOut(app.sessions, request, reply)
     return { message: 'Password reset; sign in with the new password.' }
@@ -64,6 +65,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // takes the new credential version: it is the one thing that outlives the change.
     if (request.auth?.kind === 'session') await rotate(app.sessions, request)
     await keepCurrent(app.sessions, request)
+    await app.events.emit({ type: 'password.changed', userId: request.user!.id, ...app.events.origin(request) })
     return { message: 'Password changed; other sessions were signed out.' }
   })
 }

@@ -35,7 +35,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: { max: app.config.emailTokenRateLimit * 2, timeWindow: 60_000 } },
     preHandler: app.limitMailPerAddress
   }, async (request, reply) => {
-    await register(app.accounts, request.body)
+    const created = await register(app.accounts, request.body)
+    if (created !== null) await app.events.emit({ type: 'user.signed_up', userId: created, ...app.events.origin(request), data: { method: 'password' } })
     return await reply.code(202).send({ message: ACCEPTED })
   })
 
@@ -51,6 +52,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const user = await verifyEmail(app.accounts, request.body.token)
+    await app.events.emit({ type: 'user.email_verified', userId: user.id, ...app.events.origin(request) })
     return { message: 'Email address verified', user: publicUser(user) }
   })
 

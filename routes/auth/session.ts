@@ -62,7 +62,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     // Per-account back-off: one budget per account (by user id; an unknown identifier by
     // itself), a known device's attempts on a budget of their own.
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled).catch((err: unknown) => {
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled, app.failedSignIn(request, 'password')).catch((err: unknown) => {
       app.metrics.countLogin(loginOutcome(err))
       throw err
     })
@@ -75,7 +75,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return challenge
     }
     const signedIn = await signIn(app.sessions, request, user)
-    app.devices.remember(request, reply, user.id)
+    await app.devices.signedIn(request, reply, user.id, { method: 'password', kind: 'cookie', mfa: user.mfaEnabled })
     app.metrics.countLogin('success')
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: signedIn.expiresAt.toISOString() }, csrfToken: signedIn.csrfToken }
@@ -115,7 +115,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    await logout(app.sessions, request, reply)
+    const ended = await logout(app.sessions, request, reply)
+    if (ended !== null) await app.events.emit({ type: 'session.signed_out', userId: ended.userId, ...app.events.origin(request), data: { kind: ended.kind } })
     return await reply.code(204).send(null)
   })
 }

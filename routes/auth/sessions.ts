@@ -53,6 +53,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const ended = await endSession(app.sessions, request, reply, userId, request.params.id)
     if (!ended) throw new AuthError('NOT_FOUND', 'No such session.')
     request.log.info({ userId }, 'session ended by its user')
+    await app.events.emit({ type: 'session.ended', userId, ...app.events.origin(request), data: { by: 'user' } })
     return await reply.code(204).send(null)
   })
 
@@ -69,6 +70,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const ended = await endAllSessions(app.sessions, userId)
     await signOut(app.sessions, request, reply)
     request.log.info({ userId, ended }, 'logout-all')
+    await app.events.emit({ type: 'session.all_ended', userId, ...app.events.origin(request), data: { by: 'user', ended } })
     return await reply.code(204).send(null)
   })
 }

@@ -37,12 +37,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     // The same limit as /login (its own count per client IP).
     preHandler: app.limitCredentialChecks
-  }, async (request) => {
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled)
+  }, async (request, reply) => {
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled, app.failedSignIn(request, 'password'))
     // With 2FA on: the inline totpCode, or a challenge whose /mfa/verify answers with tokens.
     const challenge = await loginStep(app.mfa, user, request.body.totpCode, 'token')
     if (challenge !== null) return challenge
-    return await issueTokens(app.sessions, request, user)
+    const tokens = await issueTokens(app.sessions, request, user)
+    await app.devices.signedIn(request, reply, user.id, { method: 'password', kind: 'token', mfa: user.mfaEnabled })
+    return tokens
   })
 
   app.post('/token/refresh', {

@@ -2,7 +2,13 @@ import type { RedisClient } from '../redis/client.js'
 import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
 
-export type TokenPurpose = 'verify' | 'reset'
+/**
+ * `email-change` confirms a new address (mailed to it); `email-cancel` undoes a change
+ * ("this wasn't me", mailed to the address being replaced).
+ */
+export type TokenPurpose = 'verify' | 'reset' | 'email-change' | 'email-cancel'
+
+export const TOKEN_PURPOSES: readonly TokenPurpose[] = ['verify', 'reset', 'email-change', 'email-cancel']
 
 /* Deletes a user's "current token" pointer only if it still names the token being spent. */
 const DEL_IF_EQUAL: LuaScript = {
@@ -96,6 +102,11 @@ export class EmailTokens {
     await this.#redis.set(token, '1', 'PX', 60_000)
     await this.#redis.set(pointer, d, 'PX', 60_000, 'GET')
     await this.#redis.del(token, pointer)
+  }
+
+  /** Milliseconds the user's live token of `purpose` still works; 0 when there is none. */
+  async remaining (purpose: TokenPurpose, userId: string): Promise<number> {
+    return Math.max(0, await this.#redis.pttl(this.#currentKey(purpose, userId)))
   }
 
   /** Makes every outstanding token of this purpose useless (after the account changed). */

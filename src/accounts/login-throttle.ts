@@ -150,6 +150,17 @@ declare module 'ioredis' {
   }
 }
 
+/** A wrong secret for a known account, as `guard` reports it. */
+export interface FailedAttempt {
+  userId: string
+  /** failures counted on the budget spent (the account's, or a known device's own) */
+  failures: number
+  /** this failure made further attempts wait */
+  backoffStarted: boolean
+  /** the attempt came with a valid device cookie of the account */
+  device: boolean
+}
+
 /**
  * Per-account back-off after failed sign-ins: `freeFailures` failures cost nothing, then
  * each further failure makes the next attempt wait `baseDelayMs * 2^k`, capped at
@@ -217,7 +228,7 @@ export class LoginThrottle {
    * Reserves one attempt for the subject (on a known device's own budget when `device` is
    * given) or throws RATE_LIMITED. Returns how to settle it.
    */
-  async reserve (subject: string, device?: string): Promise<{ fields: string, key: string }> {
+  async reserve (subject: string, device?: string): Promise<{ fields: string, key: string, failures: number }> {
     const o = this.#opts
     const key = this.key(subject)
     const fields = device === undefined ? '' : `d:${digest(device)}:`
@@ -226,7 +237,7 @@ export class LoginThrottle {
       const wait = Math.max(1, Math.ceil(value / 1000))
       throw new AuthError('RATE_LIMITED', `Too many failed attempts; try again in ${wait} seconds.`, { retryAfter: wait })
     }
-    return { fields, key }
+    return { fields, key, failures: value }
   }
 
   /**
@@ -237,17 +248,23 @@ export class LoginThrottle {
    * device cookie for the account tried (src/accounts/device-cookie.ts): with a valid one the
    * attempt spends that device's own budget, so others' failures cannot lock its owner out.
    * `completes` says whether a success finishes the sign-in (and so resets the budget).
+   * `failed` hears of each wrong secret that stays counted (for the security events).
    */
-  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true): Promise<T> {
+  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true, failed?: (failure: FailedAttempt) => Promise<void>): Promise<T> {
     if (identifier === undefined) return await attempt()
     const subject = await this.subjectOf(identifier)
-    const reservation = await this.reserve(subject, device?.(subject))
+    const known = device?.(subject)
+    const reservation = await this.reserve(subject, known)
     let result: T
     try {
       result = await attempt()
     } catch (err) {
       if (!(err instanceof AuthError && (err.code === 'INVALID_CREDENTIALS' || err.code === 'INVALID_MFA_CODE'))) {
         await this.#redis.gatehouseLoginRefund(reservation.key, reservation.fields, this.#opts.freeFailures).catch(() => {})
+      } else if (failed !== undefined && subject !== identifier) {
+        // Only a known account has someone to tell; the reservation that reached the free
+        // failures is the one whose failure started the wait (RESERVE counts them in order).
+        await failed({ userId: subject, failures: reservation.failures, backoffStarted: reservation.failures === this.#opts.freeFailures, device: known !== undefined })
       }
       throw err
     }

@@ -36,7 +36,7 @@ export interface RegisterInput {
  * new link; verifying a contested account keeps none of the passwords (no one can tell which
  * registration was the owner's) and mails the owner a link to choose one.
  */
-export async function register (deps: AccountDeps, input: RegisterInput): Promise<void> {
+export async function register (deps: AccountDeps, input: RegisterInput): Promise<string | null> {
   const email = parseEmail(input.email)
   const username = input.username === undefined ? null : parseUsername(input.username)
   const firstName = parseName(input.firstName, 'firstName')
@@ -47,11 +47,11 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
   if (created.ok) {
     deps.log.info({ userId: created.user.id }, 'user registered')
     await sendVerification(deps, created.user)
-    return
+    return created.user.id
   }
   if (created.reason === 'username_taken') {
     await deps.mailer.dispatch(usernameTakenMessage(email, deps.appOrigin, username ?? ''))
-    return
+    return null
   }
   const existing = created.existingId === null ? null : await deps.users.findById(created.existingId)
   if (existing !== null && !existing.emailVerified && await deps.users.contestPending(existing.id) > 0) {
@@ -59,6 +59,7 @@ export async function register (deps: AccountDeps, input: RegisterInput): Promis
   } else {
     await deps.mailer.dispatch(alreadyRegisteredMessage(email, deps.appOrigin))
   }
+  return null
 }
 
 export async function sendVerification (deps: AccountDeps, user: User): Promise<void> {

@@ -120,3 +120,32 @@ redis.call('DEL', KEYS[2])
 return 1
 `
 }
+
+/**
+ * KEYS[1] the user's hash  ARGV[1] now (ISO time)  ARGV[2..] field/value pairs
+ * Writes the fields only on an existing user (HSET on a missing one would make half a user).
+ * Returns 1 when written.
+ */
+export const SET_IF_EXISTS_LUA: LuaScript = {
+  keys: ['userKey'],
+  argv: ['now', '...fields'],
+  lua: `
+-- KEYS[1] the user's hash; ARGV[1] now (ISO time); ARGV[2..] field/value pairs
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local fields = {'updatedAt', ARGV[1]}
+for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+return 1
+`
+}
+
+/** KEYS[1] a claim  ARGV[1] the id it must name  ARGV[2] ms: the claim ends after that long, if it is still the user's. */
+export const EXPIRE_IF_EQUAL_LUA: LuaScript = {
+  keys: ['key'],
+  argv: ['value', 'ttlMs'],
+  lua: `
+-- KEYS[1] a claim; ARGV[1] the id it must still name; ARGV[2] its remaining life, ms
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`
+}

@@ -2,7 +2,8 @@ import type { RedisClient } from '../redis/client.js'
 import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { keySlot, uuidInSlot } from '../redis/key-slot.js'
 import { validationError } from '../http/errors.js'
-import { CREATE_USER_LUA, CONTEST_PENDING_LUA, DEL_IF_EQUAL_LUA, SETTLE_USER_LUA, UPDATE_WITH_TOKEN_LUA } from './user-scripts.js'
+import { CREATE_USER_LUA, CONTEST_PENDING_LUA, DEL_IF_EQUAL_LUA, SETTLE_USER_LUA, UPDATE_WITH_TOKEN_LUA, SET_IF_EXISTS_LUA, EXPIRE_IF_EQUAL_LUA } from './user-scripts.js'
+import { UserSearchIndex } from './user-index.js'
 
 export type Role = 'user' | 'admin'
 
@@ -143,6 +144,8 @@ declare module 'ioredis' {
     gatehouseSettleUser: (userKey: string, emailKey: string, now: string, unusableHash: string) => Promise<string | null>
     gatehouseClaimUsername: (usernameKey: string, id: string, ttlMs: number, staleId: string) => Promise<number>
     gatehouseUpdateWithToken: (userKey: string, pointerKey: string, digest: string, now: string, ...fields: string[]) => Promise<number>
+    gatehouseSetIfExists: (userKey: string, now: string, ...fields: string[]) => Promise<number>
+    gatehouseExpireIfEqual: (key: string, value: string, ttlMs: number) => Promise<number>
   }
 }
 
@@ -185,14 +188,19 @@ export class UserRepository {
       gatehouseSettleUser: SETTLE_USER_LUA,
       gatehouseClaimUsername: CLAIM_USERNAME_LUA,
       gatehouseDelIfEqual: DEL_IF_EQUAL_LUA,
-      gatehouseUpdateWithToken: UPDATE_WITH_TOKEN_LUA
+      gatehouseUpdateWithToken: UPDATE_WITH_TOKEN_LUA,
+      gatehouseSetIfExists: SET_IF_EXISTS_LUA,
+      gatehouseExpireIfEqual: EXPIRE_IF_EQUAL_LUA
     })
+    this.index = new UserSearchIndex(redis, prefix)
   }
+
+  /** The admin search by email and username prefix (kept in step by every change here). */
+  readonly index: UserSearchIndex
 
   userKey (id: string): string { return `${this.#prefix}user:{${id}}` }
   emailKey (email: string): string { return `${this.#prefix}email:${email}` }
   usernameKey (username: string): string { return `${this.#prefix}username:${normalizeUsername(username)}` }
-  get allUsersKey (): string { return `${this.#prefix}users` }
 
   async create (input: NewUser, options: CreateOptions = {}): Promise<CreateResult> {
     const email = normalizeEmail(input.email)
@@ -226,14 +234,21 @@ export class UserRepository {
       if (username !== null) await this.#redis.gatehouseDelIfEqual(this.usernameKey(username), id)
       return { ok: false, reason: 'email_taken', existingId }
     }
-    // Only the CLI's list reads this set, and it skips ids whose user is gone.
-    await this.#redis.sadd(this.allUsersKey, id)
+    // After the record: the index never names a user before it exists (see UserSearchIndex).
+    await this.index.add(user)
     return { ok: true, user }
   }
 
   async #claimUsername (username: string, id: string, ttlMs: number): Promise<boolean> {
-    const key = this.usernameKey(username)
-    if (await this.#redis.gatehouseClaimUsername(key, id, ttlMs, '') === 1) return true
+    return await this.#claim(this.usernameKey(username), id, ttlMs)
+  }
+
+  /**
+   * Takes a claim (an email or username pointer) for `id`: when it is free, or names a
+   * user whose record no longer exists (an expired registration, a deletion cut short).
+   */
+  async #claim (key: string, id: string, ttlMs: number): Promise<boolean> {
+    if (await this.#redis.gatehouseClaimUsername(key, id, ttlMs, id) === 1) return true
     const holder = await this.#redis.get(key)
     if (holder === null || await this.#redis.exists(this.userKey(holder)) === 1) {
       return holder === null && await this.#redis.gatehouseClaimUsername(key, id, ttlMs, '') === 1
@@ -259,7 +274,12 @@ export class UserRepository {
     const user = await this.findById(id)
     if (user === null) return null
     if (user.username !== null) await this.#redis.persist(this.usernameKey(user.username))
-    const outcome = await this.#redis.gatehouseSettleUser(this.userKey(id), this.emailKey(user.email), new Date().toISOString(), unusableHash)
+    // After an email change the address's claim is in another Cluster slot than the record;
+    // only a pending account (which cannot have changed its address) needs the claim made
+    // permanent, so a key of the user's own slot that holds nothing stands in for it.
+    const emailKey = this.emailKey(user.email)
+    const claimKey = keySlot(emailKey) === keySlot(this.userKey(id)) ? emailKey : `${this.userKey(id)}:no-claim`
+    const outcome = await this.#redis.gatehouseSettleUser(this.userKey(id), claimKey, new Date().toISOString(), unusableHash)
     return outcome === 'verified' || outcome === 'already' || outcome === 'contested' ? outcome : null
   }
 
@@ -331,10 +351,68 @@ export class UserRepository {
     return true
   }
 
+  async findByIds (ids: string[]): Promise<Array<User | null>> {
+    return await Promise.all(ids.map(async id => await this.findById(id)))
+  }
+
   async list (): Promise<User[]> {
-    const ids = await this.#redis.smembers(this.allUsersKey)
-    const users = await Promise.all(ids.map(async id => await this.findById(id)))
-    return users.filter((u): u is User => u !== null).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    const users = await this.index.all(async ids => await this.findByIds(ids))
+    return users.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+  }
+
+  /**
+   * Sets (or with null removes) the username: the new name is claimed first (a claim is
+   * the uniqueness), then the record written, then the old claim released and the index
+   * moved. 'taken' when another account holds the name.
+   */
+  async setUsername (user: User, username: string | null): Promise<'ok' | 'taken'> {
+    const same = username !== null && user.username !== null && normalizeUsername(username) === normalizeUsername(user.username)
+    if (same && username === user.username) return 'ok'
+    if (username !== null && !same) {
+      const ttl = await this.#redis.pttl(this.userKey(user.id))
+      if (!await this.#claim(this.usernameKey(username), user.id, ttl > 0 ? ttl : 0)) return 'taken'
+    }
+    if (await this.#redis.gatehouseSetIfExists(this.userKey(user.id), new Date().toISOString(), 'username', username ?? '') !== 1) {
+      if (username !== null && !same) await this.#redis.gatehouseDelIfEqual(this.usernameKey(username), user.id)
+      return 'ok'
+    }
+    if (user.username !== null && !same) await this.#redis.gatehouseDelIfEqual(this.usernameKey(user.username), user.id)
+    await this.index.replace(user, { ...user, username })
+    return 'ok'
+  }
+
+  /** Writes fields the User type does not carry (an email change's state) on an existing record. */
+  async setFields (id: string, fields: Record<string, string>): Promise<boolean> {
+    return await this.#redis.gatehouseSetIfExists(this.userKey(id), new Date().toISOString(), ...Object.entries(fields).flat()) === 1
+  }
+
+  /** Claims `email` for the user: false when another live account holds it. */
+  async claimEmail (email: string, id: string): Promise<boolean> {
+    return await this.#claim(this.emailKey(normalizeEmail(email)), id, 0)
+  }
+
+  /** Releases the claim of `email` if it still names `id`; with `afterMs`, only after that long. */
+  async releaseEmail (email: string, id: string, afterMs = 0): Promise<void> {
+    const key = this.emailKey(normalizeEmail(email))
+    if (afterMs > 0) await this.#redis.gatehouseExpireIfEqual(key, id, afterMs)
+    else await this.#redis.gatehouseDelIfEqual(key, id)
+  }
+
+  /**
+   * Deletes the record and the account's own keys of its slot (`ownKeys`, e.g. pointers of
+   * other domains), then frees the address and the name and leaves the index: in that
+   * order, so a crash part way leaves only claims and index members that name a user who
+   * no longer exists, which count as free and are dropped when met.
+   */
+  async delete (user: User, ownKeys: string[] = []): Promise<void> {
+    const h = await this.#redis.hmget(this.userKey(user.id), 'previousEmail')
+    // One DEL of keys of one slot: atomic, and allowed on a Cluster.
+    await this.#redis.del(this.userKey(user.id), ...ownKeys)
+    for (const email of [user.email, h[0]]) if (email !== null && email !== '') await this.releaseEmail(email, user.id)
+    if (user.username !== null) await this.#redis.gatehouseDelIfEqual(this.usernameKey(user.username), user.id)
+    await this.index.remove(user)
+    const previous = h[0]
+    if (previous !== null && previous !== '') await this.index.remove({ ...user, email: previous })
   }
 }
 

@@ -102,6 +102,7 @@ export async function run (argv: string[], server: FastifyInstance, out: (line: 
       if (user === null) { out('error: no such user'); return 1 }
       await users.update(user.id, { disabled: true })
       const ended = await endAllSessions(server.sessions, user.id)
+      await server.events.emit({ type: 'user.disabled', userId: user.id, data: { by: 'cli' } })
       out(`disabled ${user.email} (${ended} session(s) ended, token families included)`)
       return 0
     }
@@ -110,6 +111,7 @@ export async function run (argv: string[], server: FastifyInstance, out: (line: 
       const user = await users.findByEmail(emailArg)
       if (user === null) { out('error: no such user'); return 1 }
       await users.update(user.id, { disabled: false })
+      await server.events.emit({ type: 'user.enabled', userId: user.id, data: { by: 'cli' } })
       out(`enabled ${user.email}`)
       return 0
     }

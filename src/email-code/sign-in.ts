@@ -4,7 +4,7 @@
  * login (2FA through loginStep, then signIn or issueTokens).
  */
 import type { FastifyBaseLogger } from 'fastify'
-import { AuthError, type ErrorCode } from '../http/errors.js'
+import { AuthError } from '../http/errors.js'
 import type { Mailer } from '../mail/delivery.js'
 import { randomToken } from '../crypto/secrets.js'
 import { parseEmail, type User, type UserRepository } from '../accounts/users.js'
@@ -18,9 +18,6 @@ export interface EmailCodeDeps {
   log: FastifyBaseLogger
   appOrigin: string
 }
-
-/** Told about a failed sign-in of a known account (for the security events). */
-export type FailureReport = (userId: string, code: ErrorCode) => Promise<void>
 
 /** Who may get a code: a verified, enabled account. */
 function mayGetCode (user: User | null): user is User {
@@ -61,36 +58,29 @@ function wrongCode (): AuthError {
  * exists or has a live code; an unknown address costs the same script run. 403 codes come
  * only once the code is right, as with a password.
  */
-export async function checkEmailCode (deps: EmailCodeDeps, rawEmail: string, code: string, onFailure?: FailureReport): Promise<User> {
+export async function checkEmailCode (deps: EmailCodeDeps, rawEmail: string, code: string): Promise<User> {
   const user = await deps.users.findByEmail(parseEmail(rawEmail))
   const typed = code.replace(/[\s-]/g, '')
   const result = await deps.codes.checkCode(user?.id ?? randomToken(16), typed)
   if (user === null) throw wrongCode()
   // A credential change (a reset, 2FA switched) since the code was mailed kills it.
-  if (!result.ok || result.cv !== user.credVersion || !user.emailVerified) {
-    await onFailure?.(user.id, 'INVALID_CREDENTIALS')
-    throw wrongCode()
-  }
-  return await usable(user, onFailure)
+  if (!result.ok || result.cv !== user.credVersion || !user.emailVerified) throw wrongCode()
+  return usable(user)
 }
 
 /** The account an emailed link signs in to; INVALID_TOKEN when it is unknown, expired, used or replaced. */
-export async function checkEmailLink (deps: EmailCodeDeps, token: string, onFailure?: FailureReport): Promise<User> {
+export async function checkEmailLink (deps: EmailCodeDeps, token: string): Promise<User> {
   // The account is read before the link is spent: a Redis failure in between leaves it working.
   const userId = await deps.codes.linkOwner(token)
   const user = userId === null ? null : await deps.users.findById(userId)
   const cv = user === null ? null : await deps.codes.claimLink(user.id, token)
   if (user === null || cv === null || cv !== user.credVersion || !user.emailVerified) {
-    if (user !== null) await onFailure?.(user.id, 'INVALID_TOKEN')
     throw new AuthError('INVALID_TOKEN', 'This sign-in link is expired, used or unknown; ask for a new one.')
   }
-  return await usable(user, onFailure)
+  return usable(user)
 }
 
-async function usable (user: User, onFailure?: FailureReport): Promise<User> {
-  if (user.disabled) {
-    await onFailure?.(user.id, 'ACCOUNT_DISABLED')
-    throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
-  }
+function usable (user: User): User {
+  if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
   return user
 }

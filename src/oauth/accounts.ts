@@ -5,6 +5,7 @@ import { normalizeEmail, parseEmail, type User, type UserRepository } from '../a
 import type { IdentityStore, Identity } from './identities.js'
 import type { ProviderSpec } from './providers.js'
 import { OAuthError, type ProviderProfile } from './client.js'
+import type { EmitEvent } from '../events/catalogue.js'
 
 export interface OAuthAccountDeps {
   users: UserRepository
@@ -14,6 +15,8 @@ export interface OAuthAccountDeps {
   appOrigin: string
   /** a new identity with a verified email that matches no account creates one */
   autoCreate: boolean
+  /** records security events (an account created from an identity) */
+  emit?: EmitEvent
 }
 
 /** A provider's verified address in the form accounts are indexed by, or null. */
@@ -62,6 +65,7 @@ export async function accountForIdentity (deps: OAuthAccountDeps, provider: Prov
   const link = await deps.identities.link(created.user.id, identityInput(provider, profile))
   if (!link.ok) throw new OAuthError('OAUTH_FAILED', 'identity claimed concurrently')
   deps.log.info({ userId: created.user.id, provider: provider.id }, 'account created from a provider identity')
+  await deps.emit?.({ type: 'user.signed_up', userId: created.user.id, data: { method: 'provider', provider: provider.id } })
   return created.user
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { RedisClient } from '../redis/client.js'
 import { digest } from '../crypto/secrets.js'
 import { defineScripts, type LuaScript } from '../redis/scripts.js'
+import { DEL_IF_EQUAL_LUA } from '../accounts/user-scripts.js'
 
 /** A provider account linked to a Gatehouse account. */
 export interface Identity {
@@ -60,7 +61,7 @@ export class IdentityStore {
   constructor (redis: RedisClient, prefix: string) {
     this.#redis = redis
     this.#prefix = prefix
-    defineScripts(redis, { gatehouseOauthUnlink: UNLINK })
+    defineScripts(redis, { gatehouseOauthUnlink: UNLINK, gatehouseDelIfEqual: DEL_IF_EQUAL_LUA })
   }
 
   indexKey (issuer: string, subject: string): string {
@@ -93,6 +94,16 @@ export class IdentityStore {
   async list (userId: string): Promise<Identity[]> {
     const all = await this.#redis.hvals(this.userIdentitiesKey(userId))
     return all.map(v => JSON.parse(v) as Identity).sort((a, b) => a.linkedAt.localeCompare(b.linkedAt))
+  }
+
+  /**
+   * Frees every provider account linked to the user (an account being deleted): the
+   * index entries that still name the user go; the user's own list goes with the record.
+   */
+  async removeAll (userId: string): Promise<void> {
+    for (const identity of await this.list(userId)) {
+      await this.#redis.gatehouseDelIfEqual(this.indexKey(identity.issuer, identity.subject), userId)
+    }
   }
 
   /** Removes identity `id` of `userId`; refused when it is the last way to sign in. */

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { readJsonArray } from '../config-json.js'
 
 /**
  * One entry of OAUTH_PROVIDERS. Either OpenID Connect with discovery (`issuer`), OAuth 2
@@ -109,21 +109,7 @@ function checkUrl (value: string, field: string, entry: ProviderEntry, productio
 /** Turns OAUTH_PROVIDERS (JSON, or `@path` to a JSON file) into provider specs; throws one line. */
 export function parseProviders (raw: string | undefined, opts: { production: boolean }): ProviderSpec[] {
   if (raw === undefined) return []
-  let text = raw
-  if (raw.startsWith('@')) {
-    try {
-      text = readFileSync(raw.slice(1), 'utf8')
-    } catch {
-      throw new Error(`cannot read ${raw.slice(1)}`)
-    }
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new Error('is not valid JSON')
-  }
-  if (!Array.isArray(parsed)) throw new Error('must be a JSON array')
+  const parsed = readJsonArray(raw)
   const out: ProviderSpec[] = []
   for (const [i, item] of parsed.entries()) {
     // Value.Errors names the path and the rule, never the value (it may be a secret).

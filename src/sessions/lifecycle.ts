@@ -12,6 +12,7 @@ import { userFromHash, type User, type UserRepository } from '../accounts/users.
 import { endAllSessions, type EndAllDeps } from './end-all.js'
 import { RedisSessionStore, sessionDigest } from './store.js'
 import { endFamilyOf } from '../tokens/lifecycle.js'
+import type { EmitEvent } from '../events/catalogue.js'
 
 /**
  * How a request was authenticated. A CSRF check applies to `session` only: a bearer token
@@ -28,6 +29,8 @@ export interface SessionDeps extends EndAllDeps {
   cookie: { name: string, options: SerializeOptions }
   /** user hashes read with the session, moved onto their request by `takePrefetchedUser` */
   prefetched: WeakMap<FastifyRequest, User | null>
+  /** records security events (the token functions take these deps too) */
+  emit?: EmitEvent
 }
 
 export interface SignedIn { expiresAt: Date, csrfToken: string }
@@ -116,10 +119,16 @@ export async function keepCurrent (deps: Pick<SessionDeps, 'users' | 'tokenStore
   }
 }
 
-/** POST /logout: a bearer client ends its token family, a browser its session (idempotent). */
-export async function logout (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await endFamilyOf(deps, request)
+/**
+ * POST /logout: a bearer client ends its token family, a browser its session (idempotent).
+ * Whose token family or session ended, if one did.
+ */
+export async function logout (deps: SessionDeps, request: FastifyRequest, reply: FastifyReply): Promise<{ userId: string, kind: 'cookie' | 'token' } | null> {
+  const familyUser = await endFamilyOf(deps, request)
+  const sessionUser = sessionOf(request)?.userId
   await signOut(deps, request, reply)
+  if (familyUser !== null) return { userId: familyUser, kind: 'token' }
+  return sessionUser === undefined ? null : { userId: sessionUser, kind: 'cookie' }
 }
 
 /** Expiry of the request's session as the client is told it (the access token's for a bearer). */

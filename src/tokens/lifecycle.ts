@@ -8,9 +8,13 @@ import { AuthError } from '../http/errors.js'
 import type { User, UserRepository } from '../accounts/users.js'
 import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 import type { AccessGrant, IssuedTokens } from './store.js'
+import type { EmitEvent } from '../events/catalogue.js'
+import { eventOrigin } from '../events/store.js'
 
 export interface TokenDeps extends EndAllDeps {
   users: UserRepository
+  /** records security events (a reused refresh token) */
+  emit?: EmitEvent
 }
 
 /** The body of a token grant, as POST /token and POST /token/refresh answer. */
@@ -72,7 +76,10 @@ export async function issueTokens (deps: Pick<TokenDeps, 'tokenStore'>, request:
 export async function refreshTokens (deps: TokenDeps, request: FastifyRequest, refreshToken: string): Promise<TokenGrant> {
   const spent = await deps.tokenStore.spend(refreshToken)
   if (!spent.ok) {
-    if (spent.reason === 'reused') request.log.warn({ userId: spent.userId, familyId: spent.familyId }, 'spent refresh token presented again; token family ended')
+    if (spent.reason === 'reused') {
+      request.log.warn({ userId: spent.userId, familyId: spent.familyId }, 'spent refresh token presented again; token family ended')
+      if (spent.userId !== undefined) await deps.emit?.({ type: 'token.family_revoked', userId: spent.userId, ...eventOrigin(request), data: { reason: 'reuse' } })
+    }
     throw invalidRefresh()
   }
   const user = await deps.users.findById(spent.userId)
@@ -110,7 +117,7 @@ export async function authenticateBearer (deps: TokenDeps, token: string): Promi
 }
 
 /** Ends the token family of the request's bearer token, if it presents a live one. */
-export async function endFamilyOf (deps: Pick<TokenDeps, 'tokenStore'>, request: FastifyRequest): Promise<boolean> {
+export async function endFamilyOf (deps: Pick<TokenDeps, 'tokenStore'>, request: FastifyRequest): Promise<string | null> {
   const g = await deps.tokenStore.authenticate(bearerToken(request) ?? '')
-  return g !== null && await deps.tokenStore.endFamily(g.userId, g.familyId)
+  return g !== null && await deps.tokenStore.endFamily(g.userId, g.familyId) ? g.userId : null
 }

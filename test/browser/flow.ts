@@ -49,7 +49,7 @@ async function meStatus (page: Page, apiOrigin: string): Promise<number> {
 export async function demoFlow (t: Test, s: Setup): Promise<void> {
   // A route the page needs and the server lacks is a failure, not a part skipped.
   const routes = await documentedRoutes(s.api)
-  for (const route of ['GET /api/auth/sessions', 'DELETE /api/auth/sessions/{id}', 'POST /api/auth/2fa/setup', 'POST /api/auth/2fa/enable', 'POST /api/auth/mfa/verify', 'POST /api/auth/password/forgot', 'POST /api/auth/password/reset']) {
+  for (const route of ['GET /api/auth/sessions', 'DELETE /api/auth/sessions/{id}', 'POST /api/auth/2fa/setup', 'POST /api/auth/2fa/enable', 'POST /api/auth/mfa/verify', 'POST /api/auth/password/forgot', 'POST /api/auth/password/reset', 'GET /api/auth/activity']) {
     t.ok(routes.has(route), `the server has ${route}`)
   }
   const context = await s.browser.newContext()
@@ -127,6 +127,14 @@ export async function demoFlow (t: Test, s: Setup): Promise<void> {
     await page.locator('#sessions tbody tr').nth(1).waitFor({ state: 'detached' })
     t.equal(await meStatus(otherPage, s.api.origin), 401, 'the other device is signed out')
     t.equal(await meStatus(page, s.api.origin), 200, 'this one is not')
+  })
+
+  await t.test('recent activity shows the sign-ins, the new device and the ended session', async t => {
+    await page.click('#refresh-me')
+    await page.locator('#activity tbody tr[data-type="session.ended"]').waitFor()
+    t.ok(await page.locator('#activity tbody tr[data-type="session.signed_in"]').count() >= 2, 'both sign-ins are listed')
+    t.match(await page.locator('#activity tbody tr[data-type="session.signed_in"]').first().textContent(), /new browser or device/, 'the other device\'s sign-in is flagged')
+    t.ok(await page.locator('#activity tbody tr[data-type="user.signed_up"]').count() === 1, 'the sign-up too')
   })
 
   await t.test('enrol in 2FA from the QR code, then sign in with a computed code', async t => {

@@ -21,7 +21,8 @@ const CONTRACT_ROUTES: Array<[HTTPMethods, string]> = [
   ['POST', '/token'], ['POST', '/token/refresh'],
   ['GET', '/oauth/providers'], ['GET', '/oauth/:provider/start'], ['GET', '/oauth/:provider/callback'], ['POST', '/oauth/:provider/link'], ['POST', '/oauth/complete'],
   ['GET', '/identities'], ['DELETE', '/identities/:id'],
-  ['POST', '/email-code/request'], ['POST', '/email-code/verify']
+  ['POST', '/email-code/request'], ['POST', '/email-code/verify'],
+  ['GET', '/activity']
 ]
 const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback', '/oauth/complete', '/email-code/request', '/email-code/verify'])
 

@@ -86,6 +86,8 @@ export async function dumpRedis (ctx: TestContext): Promise<string> {
       else if (type === 'set') out.push(...await ctx.redis.smembers(key))
       else if (type === 'zset') out.push(...await ctx.redis.zrange(key, 0, -1, 'WITHSCORES'))
       else if (type === 'list') out.push(...await ctx.redis.lrange(key, 0, -1))
+      else if (type === 'stream') out.push(...(await ctx.redis.xrange(key, '-', '+')).flat(2))
+      else out.push(`unread type ${type}`)
     }
   } while (cursor !== '0')
   return out.join('\n')

@@ -2,6 +2,7 @@ import type { Test } from 'tap'
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server'
 import { simpleParser } from 'mailparser'
 import { createServer, type AddressInfo } from 'node:net'
+import type { LinkKind } from './users.js'
 
 export interface SinkMail {
   to: string[]
@@ -77,7 +78,7 @@ export async function closedPort (): Promise<number> {
 }
 
 /** The token of the last link of `kind` in the mail's text part, checked against the HTML part. */
-export function linkToken (mail: SinkMail, appOrigin: string, kind: 'reset-password' | 'verify-email' | 'sign-in'): string {
+export function linkToken (mail: SinkMail, appOrigin: string, kind: LinkKind): string {
   const re = new RegExp(`${appOrigin.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/${kind}\\?token=([A-Za-z0-9_-]+)`)
   const text = mail.text.match(re)
   const html = mail.html.match(re)

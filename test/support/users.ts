@@ -63,7 +63,7 @@ export async function emailCodeFromOutbox (outbox: string, to: string, nth = 1, 
   }
 }
 
-export type LinkKind = 'verify-email' | 'reset-password' | 'sign-in'
+export type LinkKind = 'verify-email' | 'reset-password' | 'confirm-email' | 'cancel-email-change' | 'sign-in'
 
 /**
  * Where a user signs up: an app built in this process (answers through inject), or a

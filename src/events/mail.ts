@@ -1,0 +1,41 @@
+import { message, type MailMessage } from '../mail/templates.js'
+import type { EventType, SecurityEvent } from './catalogue.js'
+
+/*
+ * The events the account's owner is told about by mail, so that one they did not cause is
+ * seen. Password changes and resets, 2FA changes and a linked identity are mailed by the
+ * domain code that makes them (src/accounts/recovery.ts, src/mfa/, src/oauth/accounts.ts),
+ * in the same request; these are the rest.
+ */
+const IF_NOT_YOU = 'If it was not you, change your password now and sign out everywhere (the sessions list of your account), then check your two-factor settings.'
+
+const MAILS: Partial<Record<EventType, (event: SecurityEvent, to: string, appOrigin: string) => MailMessage | null>> = {
+  'session.signed_in': (event, to, appOrigin) => event.data.newDevice !== true
+    ? null
+    : message(to, 'New sign-in to your Gatehouse account', [
+      `Your Gatehouse account was signed in to from a browser or device it has not been used from before, at ${new Date(event.at).toISOString()}.`,
+      `Address: ${event.ip ?? 'unknown'}. Browser or app: ${event.userAgent ?? 'unknown'}.`,
+      'If this was you, there is nothing to do.',
+      IF_NOT_YOU
+    ], { url: `${appOrigin}/`, label: 'Review your account' }),
+  'user.email_changed': (event, to, appOrigin) => message(to, 'The address of your Gatehouse account changed', [
+    `The email address of your Gatehouse account was changed at ${new Date(event.at).toISOString()}; mail now goes to this address.`,
+    'If this was you, there is nothing to do.',
+    IF_NOT_YOU
+  ], { url: `${appOrigin}/`, label: 'Review your account' }),
+  'passkey.added': (event, to, appOrigin) => message(to, 'A passkey was added to your Gatehouse account', [
+    `A passkey${typeof event.data.name === 'string' ? ` ("${event.data.name}")` : ''} was added to your Gatehouse account at ${new Date(event.at).toISOString()}: it can now be used to sign in.`,
+    'If this was you, there is nothing to do.',
+    'If it was not you, remove it from your account\'s passkeys, change your password and sign out everywhere.'
+  ], { url: `${appOrigin}/`, label: 'Review your account' })
+}
+
+/** The mail `event` calls for, to the account's address `to`; null when it calls for none. */
+export function securityMail (event: SecurityEvent, to: string, appOrigin: string): MailMessage | null {
+  return MAILS[event.type]?.(event, to, appOrigin) ?? null
+}
+
+/** Whether an event of this type may call for a mail (so others need not look the user up). */
+export function mayMail (type: EventType): boolean {
+  return MAILS[type] !== undefined
+}
