@@ -20,6 +20,7 @@ export default fp(async (app) => {
   app.get('/', hide, page)
   app.get('/verify-email', hide, page)
   app.get('/reset-password', hide, page)
+  app.get('/sign-in', hide, page)
   app.get('/confirm-email', hide, page)
   app.get('/cancel-email-change', hide, page)
 

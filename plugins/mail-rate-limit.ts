@@ -9,8 +9,9 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * preHandler for routes that mail the address in `body.email`: at most
-     * EMAIL_ADDRESS_RATE_LIMIT requests per EMAIL_ADDRESS_RATE_WINDOW per address, counted
-     * in one bucket across those routes, so nobody can bomb one mailbox.
+     * EMAIL_ADDRESS_RATE_LIMIT requests per EMAIL_ADDRESS_RATE_WINDOW per address (verification
+     * mails in one bucket; reset links and sign-in codes each in budgets of their own, below),
+     * so nobody can bomb one mailbox.
      */
     limitMailPerAddress: (request: FastifyRequest) => Promise<void>
   }
@@ -23,12 +24,13 @@ declare module 'fastify' {
  * body validation), next to the per-IP limit each route sets in config.rateLimit;
  * @fastify/rate-limit runs one route hook per request, so this one uses createRateLimit.
  *
- * The owner's recovery must stay possible whatever others send: a password-reset request
- * never spends the budget of verification mails (registrations and resends), and is counted
- * per address and client (IPv6 per /64), so a stranger's requests do not spend the owner's.
- * A cap per address over all clients (four budgets) still bounds what a stranger with many
- * addresses can send one mailbox; a client holding a device cookie of the account (it signed
- * in there before) is exempt from that cap, and keeps its own budget.
+ * The owner's way back in must stay possible whatever others send: a password-reset request
+ * and an email sign-in code each have budgets of their own (neither spends the budget of
+ * verification mails, registrations and resends, nor the other's), counted per address and
+ * client (IPv6 per /64), so a stranger's requests do not spend the owner's. A cap per address
+ * over all clients (four budgets) still bounds what a stranger with many addresses can send
+ * one mailbox; a client holding a device cookie of the account (it signed in there before)
+ * is exempt from that cap, and keeps its own budget.
  */
 export default fp(async (app) => {
   const limit = app.config.emailAddressRateLimit
@@ -38,23 +40,30 @@ export default fp(async (app) => {
     return digest(normalizeEmail(typeof email === 'string' ? email : ''))
   }
   const verifyMail = app.createRateLimit({ max: limit, timeWindow, keyGenerator: (request) => `mail-to:${addressOf(request)}` })
-  const resetPerClient = app.createRateLimit({ max: limit, timeWindow, keyGenerator: (request) => `mail-to:reset:${addressOf(request)}:${clientKey(request.ip)}` })
-  const resetPerAddress = app.createRateLimit({ max: limit * 4, timeWindow, keyGenerator: (request) => `mail-to:reset:${addressOf(request)}` })
+  /** The budgets of a way back in (`reset`, `code`): per address and client, and per address. */
+  const wayBackIn = (kind: string) => ({
+    perClient: app.createRateLimit({ max: limit, timeWindow, keyGenerator: (request) => `mail-to:${kind}:${addressOf(request)}:${clientKey(request.ip)}` }),
+    perAddress: app.createRateLimit({ max: limit * 4, timeWindow, keyGenerator: (request) => `mail-to:${kind}:${addressOf(request)}` })
+  })
+  const reset = wayBackIn('reset')
+  const code = wayBackIn('code')
   const refuse = (ttl: number): never => {
     throw new AuthError('RATE_LIMITED', 'Too many emails requested for this address; try again later.', { retryAfter: Math.max(1, ttl) })
   }
   app.decorate('limitMailPerAddress', async (request: FastifyRequest) => {
-    if (request.routeOptions.url?.endsWith('/password/forgot') !== true) {
+    const url = request.routeOptions.url ?? ''
+    const budgets = url.endsWith('/password/forgot') ? reset : url.endsWith('/email-code/request') ? code : undefined
+    if (budgets === undefined) {
       const result = await verifyMail(request)
       if (!result.isAllowed && result.isExceeded) refuse(result.ttlInSeconds)
       return
     }
-    const own = await resetPerClient(request)
+    const own = await budgets.perClient(request)
     if (!own.isAllowed && own.isExceeded) refuse(own.ttlInSeconds)
     const email = (request.body as { email?: unknown } | undefined)?.email
     const userId = typeof email === 'string' ? await app.users.idByLogin(email) : null
     if (userId !== null && app.devices.reader(request)(userId) !== undefined) return
-    const all = await resetPerAddress(request)
+    const all = await budgets.perAddress(request)
     if (!all.isAllowed && all.isExceeded) refuse(all.ttlInSeconds)
   })
 }, { name: 'mail-rate-limit', dependencies: ['config', 'rate-limit', 'accounts', 'device-cookie'] })

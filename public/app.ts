@@ -442,6 +442,17 @@ function wire (): void {
   on('resend-form', async () => {
     notice((await client.resendVerification({ email: value('resend-email') })).message)
   })
+  on('email-code-request-form', async () => {
+    notice((await client.requestEmailCode({ email: value('email-code-email') })).message)
+    show('email-code-form')
+    $('email-code-code').focus()
+  })
+  on('email-code-form', async () => {
+    const answer = await client.verifyEmailCode({ email: value('email-code-email'), code: value('email-code-code').trim() })
+    $<HTMLInputElement>('email-code-code').value = ''
+    show('email-code-form', false)
+    await afterLogin(answer)
+  })
   on('forgot-form', async () => {
     notice((await client.forgotPassword({ email: value('forgot-email') })).message)
   })
@@ -557,14 +568,24 @@ let resetToken: string | undefined
 
 /**
  * The emailed links: /verify-email, /reset-password, /confirm-email (a new address) and
- * /cancel-email-change ("this wasn't me"), each with ?token=...
+ * /cancel-email-change ("this wasn't me") and /sign-in (an emailed sign-in link), each
+ * with ?token=...
  */
 async function handleLink (): Promise<void> {
   const token = new URLSearchParams(location.search).get('token')
   const path = location.pathname.replace(/\/+$/, '')
-  if (token === null || !['/verify-email', '/reset-password', '/confirm-email', '/cancel-email-change'].includes(path)) return
+  if (token === null || !['/verify-email', '/reset-password', '/confirm-email', '/cancel-email-change', '/sign-in'].includes(path)) return
   // The token leaves the address bar (and so the history) at once.
   history.replaceState(null, '', '/')
+  if (path === '/sign-in') {
+    // The session or the 2FA challenge this gives is what loadMe then finds.
+    try {
+      await afterLogin(await client.verifyEmailCode({ token }))
+    } catch (err) {
+      showError(err)
+    }
+    return
+  }
   if (path === '/reset-password') {
     resetToken = token
     show('reset')

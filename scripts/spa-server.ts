@@ -15,6 +15,7 @@ export async function startSpaServer (options: { apiBase: string, host?: string,
     '/': [html, 'text/html; charset=utf-8'],
     '/verify-email': [html, 'text/html; charset=utf-8'],
     '/reset-password': [html, 'text/html; charset=utf-8'],
+    '/sign-in': [html, 'text/html; charset=utf-8'],
     '/app.js': [js, 'text/javascript; charset=utf-8'],
     '/app.css': [css, 'text/css; charset=utf-8']
   }

@@ -40,6 +40,8 @@ import passwordRoutes from '../routes/auth/password.js'
 import oauthPlugin from '../plugins/oauth.js'
 import oauthRoutes from '../routes/auth/oauth.js'
 import identitiesRoutes from '../routes/auth/identities.js'
+import emailCodePlugin from '../plugins/email-code.js'
+import emailCodeRoutes from '../routes/auth/email-code.js'
 import activityRoutes from '../routes/auth/activity.js'
 import adminActivityRoutes from '../routes/admin/activity.js'
 import accountManagementPlugin from '../plugins/account-management.js'
@@ -160,6 +162,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(metricsPlugin)
   await fastify.register(webhooksPlugin)
   await fastify.register(oauthPlugin)
+  await fastify.register(emailCodePlugin)
   await fastify.register(accountManagementPlugin)
 
   await fastify.register(healthRoutes)
@@ -182,6 +185,8 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
       await auth.register(activityRoutes)
       await auth.register(accountRoutes)
       await auth.register(passkeysRoutes)
+      // EMAIL_CODE_SIGN_IN=false: the routes do not exist (404 NOT_FOUND).
+      if (auth.config.emailCodeSignIn) await auth.register(emailCodeRoutes)
     }, { prefix: '/auth' })
     await api.register(async (admin) => {
       await admin.register(adminUserRoutes)

@@ -57,6 +57,9 @@ export const ConfigSchema = Type.Object({
   // Checked by parseKeyRing, whose errors never echo the value (a schema error would).
   DATA_ENCRYPTION_KEY: Type.Optional(Type.String()),
   MFA_CHALLENGE_TTL: Seconds(300),
+  // Sign-in with an emailed code or link (src/email-code/): off, its routes answer 404.
+  EMAIL_CODE_SIGN_IN: Type.Boolean({ default: true }),
+  EMAIL_CODE_TTL: Type.Integer({ minimum: 60, maximum: 3600, default: 600 }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' }),
   // Sign-in with other identity providers (src/oauth/). OAUTH_PROVIDERS is a JSON array or
@@ -211,6 +214,9 @@ function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[], 
     verifyTokenTtlMs: ms(env.VERIFY_TOKEN_TTL),
     resetTokenTtlMs: ms(env.RESET_TOKEN_TTL),
     mfaChallengeTtlMs: ms(env.MFA_CHALLENGE_TTL),
+    /** false: POST /email-code/* are not registered (404) */
+    emailCodeSignIn: env.EMAIL_CODE_SIGN_IN,
+    emailCodeTtlMs: ms(env.EMAIL_CODE_TTL),
     /** DATA_ENCRYPTION_KEY as a key ring (a random one-process key when unset) */
     dataKeys,
     /** true when dataKeys is that one-process key: secrets sealed now die with the process */

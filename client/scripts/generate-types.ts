@@ -20,6 +20,7 @@ import { RefreshBodySchema, TokenGrantSchema } from '../../routes/auth/token.js'
 import { BackupCodesSchema, DisableBodySchema, EnableBodySchema, PasswordBodySchema, RegenerateBodySchema, TotpSetupSchema, VerifyBodySchema } from '../../routes/auth/mfa.js'
 import { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderListSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import { IdentityListSchema, IdentitySchema } from '../../routes/auth/identities.js'
+import { EmailCodeRequestBodySchema, EmailCodeVerifyBodySchema } from '../../routes/auth/email-code.js'
 import { ActivityEventSchema, ActivityPageSchema, ActivityQuerySchema } from '../../routes/auth/activity.js'
 import { GlobalActivityEventSchema, GlobalActivityPageSchema } from '../../routes/admin/activity.js'
 import { DeleteAccountBodySchema, EmailChangeBodySchema, EmailTokenBodySchema, ProfileBodySchema, UserAnswerSchema } from '../../routes/auth/account.js'
@@ -65,6 +66,8 @@ export const TYPES: Record<string, TSchema> = {
   OAuthCompleteBody: OAuthCompleteBodySchema,
   Identity: IdentitySchema,
   IdentityList: IdentityListSchema,
+  EmailCodeRequestBody: EmailCodeRequestBodySchema,
+  EmailCodeVerifyBody: EmailCodeVerifyBodySchema,
   ActivityEvent: ActivityEventSchema,
   ActivityPage: ActivityPageSchema,
   ActivityQuery: ActivityQuerySchema,

@@ -270,6 +270,23 @@ export interface IdentityList {
   identities: Identity[]
 }
 
+export interface EmailCodeRequestBody {
+  /** an email address; trimmed, NFKC-normalised and lower-cased by the server */
+  email: string
+}
+
+/** Either `email` and `code`, or `token` (the mailed link). With `grant: 'token'` the answer is that of POST /token. */
+export interface EmailCodeVerifyBody {
+  /** an email address; trimmed, NFKC-normalised and lower-cased by the server */
+  email?: string
+  /** the 6-digit code of the mail ('123456' or '123 456') */
+  code?: string
+  /** the `token` of the mailed link `APP_ORIGIN/sign-in?token=...` */
+  token?: string
+  /** `token`: answer as POST /token (bearer tokens, no cookie) instead of as /login */
+  grant?: 'session' | 'token'
+}
+
 export interface ActivityEvent {
   /** the event's id (a webhook's `webhook-id`) */
   id: string

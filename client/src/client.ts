@@ -1,6 +1,6 @@
 import type {
   ActivityPage, AdminCreateUserBody, AdminListQuery, AdminUpdateUserBody, AdminUser, AdminUserAnswer, AdminUserDetail, BackupCodes,
-  ChangePasswordBody, DeleteAccountBody, DisableTotpBody, EmailChangeBody, EmailTokenBody, EnableTotpBody, ForgotPasswordBody, Identity,
+  ChangePasswordBody, DeleteAccountBody, DisableTotpBody, EmailChangeBody, EmailCodeRequestBody, EmailCodeVerifyBody, EmailTokenBody, EnableTotpBody, ForgotPasswordBody, Identity,
   IdentityList, LoginBody, LoginSuccess, LogoutBody, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider,
   OAuthProviderList, Passkey, PasskeyCreationOptions, PasskeyList, PasskeyMfaBody, PasskeyMfaOptionsBody, PasskeyRegisterBody,
   PasskeyRegisterOptionsBody, PasskeyRenameBody, PasskeyRequestOptions, PasskeySignInBody, PasskeySignInStart, PasswordBody, ProfileBody,
@@ -118,6 +118,24 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
   /** POST /login (cookie mode) or POST /token (bearer mode). */
   async login (body: LoginBody): Promise<LoginResult<M>> {
     const answer = await this.#call<LoginSuccess | TokenGrant | MfaChallenge>('POST', this.mode === 'bearer' ? '/token' : '/login', body)
+    if ('mfaRequired' in answer) return answer
+    return this.#signedIn(answer)
+  }
+
+  /**
+   * Mails a 6-digit code and a sign-in link (`/sign-in?token=...`) to the address if it
+   * belongs to a verified account; the same answer for any address.
+   */
+  async requestEmailCode (body: EmailCodeRequestBody): Promise<Message> {
+    return await this.#call<Message>('POST', '/email-code/request', body)
+  }
+
+  /**
+   * Signs in with the emailed code (`{ email, code }`) or the link's token (`{ token }`): as
+   * login does, a session (cookie mode) or tokens (bearer mode), or a second-factor challenge.
+   */
+  async verifyEmailCode (body: Omit<EmailCodeVerifyBody, 'grant'>): Promise<LoginResult<M>> {
+    const answer = await this.#call<LoginSuccess | TokenGrant | MfaChallenge>('POST', '/email-code/verify', { ...body, ...(this.mode === 'bearer' ? { grant: 'token' } : {}) })
     if ('mfaRequired' in answer) return answer
     return this.#signedIn(answer)
   }

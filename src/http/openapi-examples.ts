@@ -20,6 +20,8 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
   'POST /api/auth/2fa/backup-codes': { password: 'correct horse battery staple', code: '123456' },
   'POST /api/auth/token': { email: 'ada@example.com', password: 'correct horse battery staple' },
   'POST /api/auth/token/refresh': { refreshToken: 'r1.Z2F0ZWhvdXNlLXJlZnJlc2gtdG9rZW4tZXhhbXBsZQ' },
+  'POST /api/auth/email-code/request': { email: 'ada@example.com' },
+  'POST /api/auth/email-code/verify': { email: 'ada@example.com', code: '421907' },
   'POST /api/auth/oauth/complete': { signInToken: 'Vt7Qm2xK9pL4sR8wE1nY6cJ3hF0dA5gB2uZ7iO9kTqM' }
 }
 

@@ -18,7 +18,7 @@ interface FieldSchema { type?: string, minLength?: number, maxLength?: number }
 async function snapshot (redis: Redis): Promise<Map<string, string>> {
   // A wrong password is counted (login-throttle) and recorded as a security event (events):
   // records of the attempt, not a change the refused request made.
-  const keys = (await redis.keys('*')).filter(k => !k.startsWith('gh:rl:') && !k.startsWith('gh:login-throttle:') && !k.startsWith('gh:events:') && k !== 'gh:sessions:live').sort()
+  const keys = (await redis.keys('*')).filter(k => !k.startsWith('gh:rl:') && !k.startsWith('gh:login-throttle:') && !k.startsWith('gh:events:') && k !== 'gh:sessions:expiring').sort()
   const out = new Map<string, string>()
   if (keys.length === 0) return out
   const values = await Promise.all(keys.map(async k => {

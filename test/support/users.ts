@@ -40,7 +40,30 @@ export async function tokenFromOutbox (outbox: string, to: string, kind: LinkKin
   }
 }
 
-export type LinkKind = 'verify-email' | 'reset-password' | 'confirm-email' | 'cancel-email-change'
+export interface MailedCode { code: string, token: string, text: string }
+
+/**
+ * The code and the link token of the `nth` (1 = first) sign-in mail to `to`, waiting for it:
+ * the mail goes out after the HTTP answer. The code is read from the body, the token from
+ * the link, as a person would.
+ */
+export async function emailCodeFromOutbox (outbox: string, to: string, nth = 1, waitMs = 5000): Promise<MailedCode> {
+  const until = Date.now() + waitMs
+  for (;;) {
+    const mails = (await readOutbox(outbox)).filter(m => m.to.toLowerCase().includes(to.toLowerCase()) && m.subject.includes('sign-in code'))
+    const mail = mails[nth - 1]
+    if (mail !== undefined) {
+      const code = mail.body.match(/Your sign-in code is ([0-9]{6})\./)?.[1]
+      const token = newestToken([mail], 'sign-in')
+      if (code === undefined || token === undefined) throw new Error(`no code or link in "${mail.subject}"`)
+      return { code, token, text: mail.body }
+    }
+    if (Date.now() > until) throw new Error(`no sign-in mail #${nth} to ${to}`)
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
+
+export type LinkKind = 'verify-email' | 'reset-password' | 'confirm-email' | 'cancel-email-change' | 'sign-in'
 
 /**
  * Where a user signs up: an app built in this process (answers through inject), or a

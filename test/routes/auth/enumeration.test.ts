@@ -55,7 +55,7 @@ t.test('no answer tells whether an account exists', async t => {
     t.same(visible(takenUnverified), visible(fresh))
   })
 
-  for (const [name, url] of [['resend', '/api/auth/verify-email/resend'], ['forgot', '/api/auth/password/forgot']]) {
+  for (const [name, url] of [['resend', '/api/auth/verify-email/resend'], ['forgot', '/api/auth/password/forgot'], ['email-code', '/api/auth/email-code/request']]) {
     t.test(`${name}: unknown, unverified and verified addresses get the same 202`, async t => {
       const unknown = await post(url, { email: uniqueEmail('nobody') })
       const pending = await post(url, { email: unverified.email })
@@ -80,7 +80,14 @@ t.test('no answer tells whether an account exists', async t => {
     const forgot = await medians(n,
       async () => await post('/api/auth/password/forgot', { email: verified.email }),
       async () => await post('/api/auth/password/forgot', { email: uniqueEmail('nobody') }))
-    t.comment(`median ms over ${n} [existing account, unknown address]: ${JSON.stringify({ login, register, resend, forgot })}`)
+    const emailCode = await medians(n,
+      async () => await post('/api/auth/email-code/request', { email: verified.email }),
+      async () => await post('/api/auth/email-code/request', { email: uniqueEmail('nobody') }))
+    // A wrong code for an account with a live code (the request above left one), and for none.
+    const emailCodeVerify = await medians(n,
+      async i => await post('/api/auth/email-code/verify', { email: verified.email, code: '000000' }, `198.51.100.${i}`),
+      async i => await post('/api/auth/email-code/verify', { email: uniqueEmail('nobody'), code: '000000' }, `198.51.100.${i}`))
+    t.comment(`median ms over ${n} [existing account, unknown address]: ${JSON.stringify({ login, register, resend, forgot, emailCode, emailCodeVerify })}`)
     // A ratio, not a timing: an unknown account that skipped the Argon2 work would answer
     // tens of times faster; noise on a shared machine stays well inside a factor of 3.
     const [known, unknown] = login
