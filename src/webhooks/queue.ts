@@ -171,7 +171,8 @@ return 1
 /*
  * A failed attempt: the next one after base * 2^(attempts - 1), at most maxDelay later and
  * never past the deadline (the event's time + the retry window); an attempt failing at or
- * after the deadline parks the delivery. Returns { attempts, next attempt time or -1 if parked }.
+ * after the deadline parks the delivery. Returns { attempts, next attempt time, or -1 if
+ * parked, or -2 if the entry was dropped by the cap meanwhile }.
  */
 const FAIL: LuaScript = {
   keys: [...KEY_NAMES, 'parked'],
@@ -181,6 +182,11 @@ const FAIL: LuaScript = {
 local userList, parked = KEYS[5], KEYS[6]
 local group, id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local baseMs, maxDelayMs, deadline = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+-- dropped by the cap while under way: already counted, nothing to schedule
+if #redis.call('XRANGE', q, id, id) == 0 then
+  redis.call('HDEL', tries, id)
+  return { 0, -2 }
+end
 local n = redis.call('HINCRBY', tries, id, 1)
 if now >= deadline then
   redis.call('XADD', parked, 'MAXLEN', ARGV[7], '*', 'e', ARGV[8], 't', ARGV[9], 'n', n, 'o', ARGV[10])
@@ -215,6 +221,8 @@ const RELEASE: LuaScript = {
   lua: `
 local q, due = KEYS[1], KEYS[2]
 redis.call('XACK', q, ARGV[1], ARGV[2])
+-- an entry dropped by the cap meanwhile is not scheduled again
+if #redis.call('XRANGE', q, ARGV[2], ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', due, ARGV[3], ARGV[2])
 return 1
 `
@@ -314,22 +322,17 @@ export class DeliveryQueue {
     return { cursor: next, entries: entries.filter(([, f]) => f !== null).map(([id, f]) => entryOf(id, f as Fields)) }
   }
 
-  /** Scheduled entries whose time has come, leased for `leaseMs`; entries trimmed away meanwhile are forgotten. */
-  async takeDue (now: number, leaseMs: number, count: number): Promise<{ entries: QueueEntry[], gone: number }> {
+  /** Scheduled entries whose time has come, leased for `leaseMs`; ids whose entry is gone are forgotten. */
+  async takeDue (now: number, leaseMs: number, count: number): Promise<QueueEntry[]> {
     const ids = await this.#redis.gatehouseWebhookTake(this.keys.due, now, leaseMs, count)
     const rows = await Promise.all(ids.map(async id => await this.#redis.xrange(this.keys.q, id, id) as Array<[string, Fields]>))
     const entries: QueueEntry[] = []
-    let gone = 0
     for (const [i, id] of ids.entries()) {
       const found = rows[i]
-      if (found.length > 0) {
-        entries.push(entryOf(id, found[0][1]))
-      } else {
-        gone++
-        await this.#redis.multi().zrem(this.keys.due, id).hdel(this.keys.wait, id).hdel(this.keys.tries, id).exec()
-      }
+      if (found.length > 0) entries.push(entryOf(id, found[0][1]))
+      else await this.#redis.multi().zrem(this.keys.due, id).hdel(this.keys.wait, id).hdel(this.keys.tries, id).exec()
     }
-    return { entries, gone }
+    return entries
   }
 
   /** true: deliver it now; false: an older entry of the same user comes first (it is scheduled after). */
@@ -341,7 +344,7 @@ export class DeliveryQueue {
     await this.#redis.gatehouseWebhookDone(...this.#userKeys(entry.userId), GROUP, entry.id, now)
   }
 
-  /** Schedules the next attempt, or parks the delivery when its window is over; `nextAt` -1 means parked. */
+  /** Schedules the next attempt, or parks the delivery when its window is over; `nextAt` -1: parked, -2: dropped meanwhile. */
   async fail (entry: QueueEntry, now: number, policy: RetryPolicy, outcome: string): Promise<{ attempts: number, nextAt: number }> {
     const [attempts, nextAt] = await this.#redis.gatehouseWebhookFail(...this.#userKeys(entry.userId), this.keys.parked, GROUP, entry.id, now,
       policy.baseMs, policy.maxDelayMs, entry.at + policy.windowMs, this.#caps.parkedMax, entry.eventId, entry.type, outcome)

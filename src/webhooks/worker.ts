@@ -11,8 +11,8 @@ import { DeliveryQueue, type QueueEntry, type RetryPolicy } from './queue.js'
 export const MAX_RETRY_DELAY_MS = 3_600_000
 /** How often a process looks for work queued by other processes (its own events wake it at once). */
 const POLL_MS = 500
-/** Entries one pass takes at most, per endpoint; they are attempted in parallel. */
-const BATCH = 64
+/** Attempts under way at once per endpoint in one process; each ends within WEBHOOK_TIMEOUT_MS. */
+const MAX_IN_FLIGHT = 64
 /** An attempt under way at shutdown gets this long to finish before it is cut and handed back. */
 const SHUTDOWN_GRACE_MS = 2000
 
@@ -41,6 +41,7 @@ interface Lane {
   cursor: string
   trimmedAt: number
   failing: boolean
+  inFlight: number
 }
 
 /**
@@ -77,7 +78,8 @@ export class WebhookWorker {
       groupReady: false,
       cursor: '0-0',
       trimmedAt: 0,
-      failing: false
+      failing: false,
+      inFlight: 0
     }))
   }
 
@@ -108,10 +110,12 @@ export class WebhookWorker {
   async stop (): Promise<void> {
     this.#stopped = true
     this.#wakeAll()
+    await Promise.all(this.#loops)
     const grace = new Promise(resolve => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())
     await Promise.race([Promise.all([...this.#inFlight]), grace])
+    // What is still under way is cut and handed back (released), not left to the claim time.
     this.#abort.abort()
-    await Promise.all(this.#loops)
+    await Promise.all([...this.#inFlight])
     this.#agents.http.destroy()
     this.#agents.https.destroy()
   }
@@ -148,7 +152,11 @@ export class WebhookWorker {
     })
   }
 
-  /** One round: new entries, entries of dead readers, due retries; true if any was attempted. */
+  /**
+   * One round: new entries, entries of dead readers, due retries, as many as the lane has
+   * room for; their attempts run on while the loop goes on, so one slow receiver call never
+   * holds up other users' events. True if anything was read.
+   */
   async #pass (lane: Lane): Promise<boolean> {
     const { queue } = lane
     if (!lane.groupReady) {
@@ -162,27 +170,36 @@ export class WebhookWorker {
       await queue.forgetIdleConsumers(this.#o.claimMs + MAX_RETRY_DELAY_MS)
       lane.trimmedAt = now
     }
-    const fresh = await queue.readNew(this.consumer, BATCH)
-    const stale = await queue.claimStale(this.consumer, this.#o.claimMs, lane.cursor, BATCH)
+    let room = MAX_IN_FLIGHT - lane.inFlight
+    // Full: a finishing attempt wakes the loop.
+    if (room <= 0) return false
+    const fresh = await queue.readNew(this.consumer, room)
+    room -= fresh.length
+    const stale = room > 0 ? await queue.claimStale(this.consumer, this.#o.claimMs, lane.cursor, room) : { cursor: lane.cursor, entries: [] }
     lane.cursor = stale.cursor
+    room -= stale.entries.length
     // Sent together, run in this order: the ordering checks see the entries as read.
     const read = [...fresh, ...stale.entries]
     const turns = await Promise.all(read.map(async entry => await queue.begin(entry, now)))
     const ready = read.filter((_, i) => turns[i])
-    const due = await queue.takeDue(now, this.#o.claimMs, BATCH)
-    for (let i = 0; i < due.gone; i++) this.#o.observe('dropped')
-    ready.push(...due.entries)
+    const due = room > 0 ? await queue.takeDue(now, this.#o.claimMs, room) : []
+    ready.push(...due)
     if (this.#stopped) {
       for (const entry of ready) await queue.release(entry, Date.now())
       return false
     }
-    await Promise.all(ready.map(async entry => await this.#track(this.#deliver(lane, entry))))
-    return fresh.length + stale.entries.length + due.entries.length + due.gone > 0
+    for (const entry of ready) this.#launch(lane, entry)
+    return read.length + due.length > 0
   }
 
-  async #track (work: Promise<void>): Promise<void> {
+  #launch (lane: Lane, entry: QueueEntry): void {
+    lane.inFlight++
+    const work: Promise<void> = this.#deliver(lane, entry).finally(() => {
+      lane.inFlight--
+      this.#inFlight.delete(work)
+      this.#wakeAll()
+    })
     this.#inFlight.add(work)
-    try { await work } finally { this.#inFlight.delete(work) }
   }
 
   async #deliver (lane: Lane, entry: QueueEntry): Promise<void> {
@@ -202,6 +219,7 @@ export class WebhookWorker {
       }
       this.#o.observe(result.outcome)
       const { attempts, nextAt } = await queue.fail(entry, now, this.#policy, result.outcome)
+      if (nextAt === -2) return
       if (nextAt === -1) {
         this.#o.observe('parked')
         this.#o.log.error({ ...log, attempts, outcome: result.outcome, detail: result.detail }, 'webhook delivery parked: the retry window is over')

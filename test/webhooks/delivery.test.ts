@@ -18,6 +18,11 @@ async function metric (app: FastifyInstance, name: string): Promise<number> {
   return line === undefined ? NaN : Number(line.split(' ').at(-1))
 }
 
+/** Waits for a metric to reach `value`: it is counted just after Redis records the outcome. */
+async function untilMetric (app: FastifyInstance, name: string, value: number): Promise<void> {
+  await until(`${name} to be ${value}`, async () => await metric(app, name) === value, 10_000)
+}
+
 function endpointId (url: string): string {
   return parseEndpoints(webhooksEnv([{ url, secret: `whsec_${Buffer.alloc(32, 1).toString('base64')}` }]), { allowPrivate: true })[0].id
 }
@@ -44,9 +49,9 @@ t.test('an event reaches the receiver signed per Standard Webhooks, with the doc
   await until('the delivered entry to leave the queue', async () => await redis.xlen(keys.q) === 0)
   t.equal(await redis.exists(keys.user('u1')), 0, 'nothing names the user once delivered')
   t.equal(await redis.zcard(keys.due), 0)
-  t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="delivered"}'), 1)
-  t.equal(await metric(app, 'gatehouse_webhook_delivery_lag_seconds_count'), 1)
-  t.equal(await metric(app, 'gatehouse_webhook_queued'), 0)
+  await untilMetric(app, 'gatehouse_webhook_deliveries_total{outcome="delivered"}', 1)
+  await untilMetric(app, 'gatehouse_webhook_delivery_lag_seconds_count', 1)
+  await untilMetric(app, 'gatehouse_webhook_queued', 0)
 })
 
 t.test('an endpoint gets only the event types it lists; ["*"] gets all', async t => {
@@ -81,8 +86,8 @@ t.test('a 500 is retried with growing delays, each attempt with the same webhook
   // Each attempt is scheduled after the previous one was answered: the gaps cannot be shorter.
   t.ok(gaps[0] >= 100 && gaps[1] >= 200 && gaps[2] >= 400, `the delays double from the base: ${gaps.join(', ')} ms`)
   t.ok(gaps[2] < 5000, 'and a due retry is not left waiting for the next poll')
-  t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="failed"}'), 3)
-  t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="delivered"}'), 1)
+  await untilMetric(app, 'gatehouse_webhook_deliveries_total{outcome="failed"}', 3)
+  await untilMetric(app, 'gatehouse_webhook_deliveries_total{outcome="delivered"}', 1)
 })
 
 t.test('a receiver that does not answer in time is cut off and retried', async t => {
@@ -95,7 +100,7 @@ t.test('a receiver that does not answer in time is cut off and retried', async t
   await receiver.until('the second attempt', r => r.length === 2)
   t.ok(Date.now() - started < 10_000, 'retried after the timeout, not after the claim time (20 s)')
   t.same(receiver.received.map(r => r.status), [-1, 204])
-  t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="timeout"}'), 1)
+  await untilMetric(app, 'gatehouse_webhook_deliveries_total{outcome="timeout"}', 1)
 })
 
 t.test('emitting never waits on the receiver', async t => {
@@ -107,6 +112,20 @@ t.test('emitting never waits on the receiver', async t => {
   const started = performance.now()
   for (let i = 0; i < 20; i++) await app.events.emit({ type: 'session.signed_out', userId: `u4-${i}` })
   t.ok(performance.now() - started < 5000, 'twenty emits return long before the hanging attempt times out (10 s)')
+})
+
+t.test('one user\'s hanging delivery holds up that user only', async t => {
+  const receiver = await startReceiver(t)
+  receiver.reply = r => r.payload!.data.userId === 'slow' ? 'hang' : 204
+  const { app } = await build(t, { WEBHOOKS: webhooksEnv([receiver]), WEBHOOK_TIMEOUT_MS: '15000', WEBHOOK_CLAIM_MS: '30000' })
+  await app.events.emit({ type: 'session.signed_in', userId: 'slow', data: { method: 'password' } })
+  await receiver.until('the hanging attempt', r => r.length === 1)
+  const started = Date.now()
+  for (const userId of ['x', 'y', 'z']) await app.events.emit({ type: 'session.signed_in', userId, data: { method: 'password' } })
+  await app.events.emit({ type: 'session.signed_out', userId: 'slow' })
+  await receiver.until('the other users\' events', () => receiver.delivered().length === 3, 10_000)
+  t.ok(Date.now() - started < 7500, 'delivered while the slow call still hangs (15 s timeout)')
+  t.equal(receiver.received.filter(r => r.payload!.data.userId === 'slow').length, 1, 'the slow user\'s next event waits its turn')
 })
 
 t.test('each user\'s events arrive in order, even with failures and several users at once', async t => {
@@ -167,8 +186,8 @@ t.test('a delivery failing past the retry window is parked, counted, and frees t
   t.ok(attempts >= 3, `attempted ${attempts} times within the window`)
   const last = receiver.received.at(-1)!
   t.ok(Date.parse(last.payload!.timestamp) + 1000 <= Date.now(), 'the last attempt came at the end of the window')
-  t.equal(await metric(app, 'gatehouse_webhook_parked'), 1)
-  t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="parked"}'), 1)
+  await untilMetric(app, 'gatehouse_webhook_parked', 1)
+  await untilMetric(app, 'gatehouse_webhook_deliveries_total{outcome="parked"}', 1)
   t.equal(await redis.xlen(keys.q), 0, 'the plain payload is gone from the queue')
   const [[, fields]] = await redis.xrange(keys.parked, '-', '+')
   t.same(fields.filter((_, i) => i % 2 === 0), ['e', 't', 'n', 'o'], 'the parked record holds the event id, type, attempts and outcome')
@@ -188,19 +207,26 @@ t.test('the queue and the parked stream keep to their caps', async t => {
     WEBHOOK_QUEUE_MAX: '10',
     WEBHOOK_PARKED_MAX: '10',
     WEBHOOK_RETRY_BASE_MS: '100',
-    WEBHOOK_RETRY_WINDOW_MS: '1000'
+    WEBHOOK_RETRY_WINDOW_MS: '2000'
   })
   const keys = queueKeys(app.config.redisKeyPrefix, app.config.webhooks[0].id)
   for (let i = 0; i < 30; i++) {
     await app.events.emit({ type: 'session.sign_in_failed', userId: 'same-user', data: { method: 'password' } })
     t.ok(await redis.xlen(keys.q) <= 10, 'at most 10 queued')
   }
-  t.equal(await metric(app, 'gatehouse_webhook_deliveries_total{outcome="dropped"}'), 20, 'the 20 oldest were dropped, and counted')
-  await until('the queue to drain by parking', async () => await redis.xlen(keys.q) === 0, 20_000)
-  for (let i = 0; i < 8; i++) await app.events.emit({ type: 'session.sign_in_failed', userId: `user-${i}`, data: { method: 'password' } })
-  await until('those to be parked too', async () => await redis.xlen(keys.q) === 0 && await metric(app, 'gatehouse_webhook_deliveries_total{outcome="parked"}') === 18, 20_000)
-  t.equal(await redis.xlen(keys.parked), 10, 'of 18 parked, the parked stream keeps the last 10')
-  t.equal(await metric(app, 'gatehouse_webhook_parked'), 10)
+  for (let i = 0; i < 8; i++) {
+    await app.events.emit({ type: 'session.sign_in_failed', userId: `user-${i}`, data: { method: 'password' } })
+    t.ok(await redis.xlen(keys.q) <= 10, 'at most 10 queued')
+  }
+  await until('the queue to drain by parking', async () => await redis.xlen(keys.q) === 0, 60_000)
+  const parked = await metric(app, 'gatehouse_webhook_deliveries_total{outcome="parked"}')
+  const dropped = await metric(app, 'gatehouse_webhook_deliveries_total{outcome="dropped"}')
+  t.equal(parked + dropped, 38, `each of the 38 deliveries was parked (${parked}) or dropped by the cap (${dropped})`)
+  t.ok(dropped > 0 && parked >= 10, 'the cap dropped the oldest; the last ten were parked')
+  for (let i = 0; i < 3; i++) await app.events.emit({ type: 'session.sign_in_failed', userId: `late-${i}`, data: { method: 'password' } })
+  await until('three more parked', async () => await metric(app, 'gatehouse_webhook_deliveries_total{outcome="parked"}') === parked + 3, 30_000)
+  t.equal(await redis.xlen(keys.parked), 10, `of ${parked + 3} parked, the parked stream keeps the last 10`)
+  await untilMetric(app, 'gatehouse_webhook_parked', 10)
   t.equal(await redis.exists(keys.user('same-user')), 0, 'no user list left behind')
   t.equal(await redis.hlen(keys.wait), 0)
   t.equal(await redis.hlen(keys.tries), 0)
