@@ -42,7 +42,7 @@ export const ListQuerySchema = Type.Object({
   limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|1[0-9]{2}|200)$', description: 'page size, 1 to 200 (default 50)' }))
 }, { additionalProperties: false })
 
-const IdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
+const IdParamsSchema = Type.Object({ id: Type.String({ format: 'uuid', maxLength: 36 }) }, { additionalProperties: false })
 
 export const AdminCreateBodySchema = Type.Object({
   email: EmailSchema,

@@ -7,6 +7,9 @@ import { appRoutes, build, registerUser, signedInUser, tokenFromOutbox, PASSWORD
 
 const NUM_RUNS = 120
 
+// Every state-changing route (the account and admin routes too) gets NUM_RUNS bodies.
+t.setTimeout(600_000)
+
 interface FieldSchema { type?: string, minLength?: number, maxLength?: number }
 
 /**

@@ -47,7 +47,7 @@ t.test('only an RFC 5321 mailbox is accepted: every trick that names another rec
     t.equal(r.status, 400, shown(email))
     t.ok(r.body.fieldErrors?.email !== undefined || r.body.code === 'VALIDATION_FAILED', 'on the email field')
   }
-  t.equal(await s.redis.scard('gh:users'), 0, 'nothing was stored')
+  t.equal(await s.redis.zcard('gh:users:index'), 0, 'nothing was stored')
   const resend = await s.send(ip(1), 'POST', '/api/auth/verify-email/resend', { email: 'v,att@evil.example' })
   t.equal(resend.status, 400, 'resend refuses it too')
   const forgot = await s.send(ip(1), 'POST', '/api/auth/password/forgot', { email: 'v,att@evil.example' })
