@@ -33,7 +33,7 @@ export default fp(async (app) => {
     checkSecondFactor: async (userId: string, code: string) => await checkSecondFactor(app.mfa, userId, code),
     guard: async (userId: string, check: () => Promise<void>) => { await app.loginThrottle.guard(userId, check) },
     // The one list of what an account holds outside its record, by domain. A domain that
-    // keeps something per user adds itself here (passkeys, security events).
+    // keeps something per user adds itself here.
     cleanups: {
       emailLinks: { cleanup: async (user) => { for (const purpose of TOKEN_PURPOSES) await app.emailTokens.revoke(purpose, user.id) } },
       twoFactor: { ownKeys: id => [totp.key(id), totp.pendingKey(id), totp.lastStepKey(id), backupCodes.key(id)] },
@@ -42,8 +42,9 @@ export default fp(async (app) => {
         cleanup: async (user) => { await identities.removeAll(user.id) }
       },
       signInBackoff: { cleanup: async (user) => { await app.loginThrottle.reset(user.id) } },
+      passkeys: { ownKeys: id => [app.passkeys.store.key(id)] },
       // The global stream keeps its events: they name the user only by an HMAC of the id.
       securityEvents: { ownKeys: id => [userEventsKey(app.config.redisKeyPrefix, id), userDevicesKey(app.config.redisKeyPrefix, id)] }
     }
   })
-}, { name: 'account-management', dependencies: ['accounts', 'session', 'tokens', 'mfa', 'oauth', 'login-throttle', 'events'] })
+}, { name: 'account-management', dependencies: ['accounts', 'session', 'tokens', 'mfa', 'oauth', 'login-throttle', 'events', 'passkeys'] })

@@ -35,6 +35,7 @@ export default fp(async (app) => {
     beforeMfaAttempt: async (userId: string) => { await app.loginThrottle.reserve(userId) },
     onMfaSuccess: async (userId: string) => { await app.loginThrottle.reset(userId) },
     notifyChange: async (user, change) => { await app.mailer.dispatch(mfaChangedMessage(user.email, app.config.appOrigin, change, new Date())) },
+    passkeyCount: async (userId: string) => await app.passkeys.store.count(userId),
     guardPassword: async (userId: string, check: () => Promise<void>, completes = true) => { await app.loginThrottle.guard(userId, check, undefined, () => completes) }
   })
-}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle', 'session'] })
+}, { name: 'mfa', dependencies: ['config', 'redis', 'password-hasher', 'accounts', 'login-throttle', 'session', 'passkeys'] })

@@ -1,3 +1,4 @@
+import type { SignInMethod } from '../src/events/catalogue.js'
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
@@ -33,6 +34,8 @@ declare module 'fastify' {
     userAgent?: string
     /** the user's credential version when the session was begun (see User.credVersion) */
     cv?: number
+    /** how it signed in; absent for a password */
+    method?: SignInMethod
     /** set when read back from the store, which keeps the User-Agent text apart */
     userAgentRef?: string
   }

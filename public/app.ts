@@ -6,10 +6,12 @@
  * token from /login and /me sent back by the client on every state-changing call.
  * Text from the server is only ever set with textContent.
  */
+import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, startAuthentication, startRegistration, WebAuthnAbortService } from '@simplewebauthn/browser'
 import { createClient, GatehouseError, type ActivityEvent, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
 
 const apiBase = (document.querySelector('meta[name="api-base"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 let mfaToken: string | undefined
+let mfaWithPasskey = false
 
 const client = createClient({
   baseUrl: apiBase,
@@ -102,6 +104,68 @@ function renderSignedOut (): void {
   show('signed-in', false)
   show('signed-out')
   show('mfa', mfaToken !== undefined)
+  show('mfa-passkey', mfaToken !== undefined && mfaWithPasskey && passkeysUsable())
+  offerPasskeysInAutofill().catch(() => {})
+}
+
+// --- passkeys --------------------------------------------------------------------------
+
+/** Browsers refuse an IP address as the RP ID: at 127.0.0.1 passkeys cannot work. */
+const onIpAddress = (): boolean => /^[0-9.]+$|^\[/.test(location.hostname)
+const passkeysUsable = (): boolean => browserSupportsWebAuthn() && !onIpAddress()
+
+/**
+ * Conditional UI: the browser lists this site's passkeys in the email field's autofill, and
+ * choosing one signs in. The request waits in the background until then (a button or
+ * another ceremony cancels it).
+ */
+async function offerPasskeysInAutofill (): Promise<void> {
+  if (!passkeysUsable() || !await browserSupportsWebAuthnAutofill()) return
+  const { challengeId, options } = await client.passkeySignInOptions()
+  const response = await startAuthentication({ optionsJSON: options, useBrowserAutofill: true })
+  await afterLogin(await client.verifyPasskeySignIn({ challengeId, response }))
+}
+
+async function signInWithPasskey (): Promise<void> {
+  WebAuthnAbortService.cancelCeremony()
+  const { challengeId, options } = await client.passkeySignInOptions()
+  const response = await startAuthentication({ optionsJSON: options })
+  await afterLogin(await client.verifyPasskeySignIn({ challengeId, response }))
+}
+
+async function loadPasskeys (): Promise<void> {
+  const list = await client.passkeys()
+  $('passkeys').replaceChildren(...list.map(p => {
+    const li = document.createElement('li')
+    li.dataset.passkeyId = p.id
+    const name = document.createElement('strong')
+    name.className = 'passkey-name'
+    name.textContent = p.name
+    const about = [p.authenticator, `added ${new Date(p.createdAt).toLocaleString()}`, p.lastUsedAt === null ? 'never used' : `last used ${new Date(p.lastUsedAt).toLocaleString()}`]
+    li.append(name, document.createTextNode(` (${about.filter(x => x !== null).join(', ')}) `))
+    const rename = document.createElement('button')
+    rename.type = 'button'
+    rename.className = 'rename'
+    rename.textContent = 'Rename'
+    rename.addEventListener('click', () => {
+      const next = prompt('A name for this passkey', p.name)
+      if (next === null) return
+      client.renamePasskey(p.id, { name: next }).then(loadPasskeys).catch(showError)
+    })
+    const remove = document.createElement('button')
+    remove.type = 'button'
+    remove.className = 'delete'
+    remove.textContent = 'Delete'
+    remove.addEventListener('click', () => {
+      client.deletePasskey(p.id).then(async () => {
+        notice(`The passkey ${p.name} is deleted.`)
+        await loadPasskeys()
+      }).catch(showError)
+    })
+    li.append(rename, remove)
+    return li
+  }))
+  show('passkeys-none', list.length === 0)
 }
 
 function renderSignedIn (me: Me | SignedIn<'cookie'>): void {
@@ -127,6 +191,7 @@ async function loadMe (): Promise<boolean> {
     await loadSessions()
     await loadIdentities()
     await loadActivity()
+    await loadPasskeys()
     return true
   } catch (err) {
     if (err instanceof GatehouseError && err.code === 'UNAUTHENTICATED') {
@@ -266,7 +331,7 @@ async function loadSessions (): Promise<void> {
     const row = document.createElement('tr')
     row.dataset.sessionId = s.id
     if (s.current) row.className = 'current'
-    for (const text of [new Date(s.createdAt).toLocaleString(), new Date(s.lastSeenAt).toLocaleString(), s.ip, s.userAgent]) {
+    for (const text of [new Date(s.createdAt).toLocaleString(), new Date(s.lastSeenAt).toLocaleString(), s.ip, s.userAgent, methodNames[s.method]]) {
       const td = document.createElement('td')
       td.textContent = text
       row.append(td)
@@ -335,6 +400,7 @@ async function loadActivity (more = false): Promise<void> {
   activityCursor = page.nextCursor
   show('activity-more', activityCursor !== null)
 }
+const methodNames: Record<SessionInfo['method'], string> = { password: 'password', passkey: 'passkey', email_code: 'email code', provider: 'identity provider' }
 
 async function revoke (s: SessionInfo): Promise<void> {
   await client.endSession(s.id)
@@ -348,11 +414,15 @@ async function revoke (s: SessionInfo): Promise<void> {
 }
 
 async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
+  // A passkey request still waiting in the autofill belongs to the sign-in just made.
+  WebAuthnAbortService.cancelCeremony()
   if (answer.mfaRequired) {
     mfaToken = answer.mfaToken
+    mfaWithPasskey = answer.mfaMethods.includes('passkey')
     show('mfa')
+    show('mfa-passkey', mfaWithPasskey && passkeysUsable())
     $('mfa-code').focus()
-    notice('Enter the code from your authenticator app.')
+    notice(mfaWithPasskey ? 'Enter the code from your authenticator app, or use a passkey.' : 'Enter the code from your authenticator app.')
     return
   }
   renderSignedIn(answer)
@@ -360,6 +430,7 @@ async function afterLogin (answer: LoginResult<'cookie'>): Promise<void> {
   await loadSessions()
   await loadIdentities()
   await loadActivity()
+  await loadPasskeys()
 }
 
 function wire (): void {
@@ -397,6 +468,27 @@ function wire (): void {
     $<HTMLInputElement>('mfa-code').value = ''
     show('mfa', false)
     await afterLogin(answer)
+  })
+  on('passkey-signin', signInWithPasskey)
+  on('mfa-passkey', async () => {
+    if (mfaToken === undefined) throw new Error('Sign in first.')
+    WebAuthnAbortService.cancelCeremony()
+    const token = mfaToken
+    const response = await startAuthentication({ optionsJSON: await client.passkeyMfaOptions({ mfaToken: token }) })
+    const answer = await client.verifyPasskeyMfa({ mfaToken: token, response })
+    show('mfa', false)
+    await afterLogin(answer)
+  })
+  on('passkey-add-form', async () => {
+    const password = value('passkey-password')
+    const name = value('passkey-name').trim()
+    const optionsJSON = await client.passkeyRegistrationOptions(password === '' ? {} : { password })
+    $<HTMLInputElement>('passkey-password').value = ''
+    const response = await startRegistration({ optionsJSON })
+    const passkey = await client.verifyPasskeyRegistration({ response, ...(name === '' ? {} : { name }) })
+    $<HTMLInputElement>('passkey-name').value = ''
+    notice(`The passkey ${passkey.name} is added: you can sign in with it.`)
+    await loadPasskeys()
   })
   on('refresh-me', async () => {
     if (await loadMe()) notice('Session is live.')
@@ -513,6 +605,15 @@ async function handleLink (): Promise<void> {
 
 async function main (): Promise<void> {
   $('api-base').textContent = apiBase === '' ? location.origin : apiBase
+  if (onIpAddress()) {
+    const url = new URL(location.href)
+    url.hostname = 'localhost'
+    $<HTMLAnchorElement>('passkey-localhost-link').href = url.href
+    $('passkey-localhost-link').textContent = url.origin
+    show('passkey-localhost')
+  }
+  show('passkey-signin', passkeysUsable())
+  show('passkeys-section', passkeysUsable())
   wire()
   await handleLink()
   await loadProviders()

@@ -13,6 +13,7 @@ import sessionPlugin from '../plugins/session.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import authenticatePlugin from '../plugins/authenticate.js'
 import mfaPlugin from '../plugins/mfa.js'
+import passkeysPlugin from '../plugins/passkeys.js'
 import loginThrottlePlugin from '../plugins/login-throttle.js'
 import deviceCookiePlugin from '../plugins/device-cookie.js'
 import credentialRateLimitPlugin from '../plugins/credential-rate-limit.js'
@@ -46,6 +47,7 @@ import adminActivityRoutes from '../routes/admin/activity.js'
 import accountManagementPlugin from '../plugins/account-management.js'
 import accountRoutes from '../routes/auth/account.js'
 import adminUserRoutes from '../routes/admin/users.js'
+import passkeysRoutes from '../routes/auth/passkeys.js'
 
 export const BODY_LIMIT = 16 * 1024
 
@@ -153,6 +155,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
   await fastify.register(loginThrottlePlugin)
   await fastify.register(deviceCookiePlugin)
   await fastify.register(mailRateLimitPlugin)
+  await fastify.register(passkeysPlugin)
   await fastify.register(mfaPlugin)
   await fastify.register(docsPlugin)
   await fastify.register(demoPlugin)
@@ -181,6 +184,7 @@ export default async function app (fastify: FastifyInstance, opts: { config: Con
       await auth.register(identitiesRoutes)
       await auth.register(activityRoutes)
       await auth.register(accountRoutes)
+      await auth.register(passkeysRoutes)
       // EMAIL_CODE_SIGN_IN=false: the routes do not exist (404 NOT_FOUND).
       if (auth.config.emailCodeSignIn) await auth.register(emailCodeRoutes)
     }, { prefix: '/auth' })

@@ -84,7 +84,13 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_CLAIM_MS: Type.Integer({ minimum: 500, maximum: 3600000, default: 60000 }),
   WEBHOOK_QUEUE_MAX: Type.Integer({ minimum: 10, maximum: 10000000, default: 100000 }),
   WEBHOOK_PARKED_MAX: Type.Integer({ minimum: 10, maximum: 10000000, default: 10000 }),
-  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false })
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  // Passkeys (src/passkeys/): the WebAuthn relying party. RP_ID is a host name (never an IP
+  // address, which browsers refuse); unset, the host of APP_ORIGIN.
+  RP_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$' })),
+  RP_NAME: Type.String({ minLength: 1, maxLength: 64, default: 'Gatehouse' }),
+  // Origins a passkey ceremony may come from; unset, every allowed origin on RP_ID or below it.
+  PASSKEY_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^/\\s,]+(,https?://[^/\\s,]+)*$' }))
 }, { additionalProperties: true })
 
 /** The environment as the schema reads it: names and units as documented in the README. */
@@ -131,6 +137,21 @@ function origins (env: Env, corsOrigins: string[]) {
     /** Production with neither origin set: emailed links would point at localhost */
     warnDefaultOrigin: env.NODE_ENV === 'production' && env.PUBLIC_URL === undefined && env.APP_ORIGIN === undefined
   }
+}
+
+/**
+ * The WebAuthn relying party: its id (a host name) and the origins whose ceremonies count.
+ * By default the id is APP_ORIGIN's host and the origins are the allowed origins on that
+ * host or below it, so a page at 127.0.0.1 is not one of them (browsers refuse an IP as RP ID).
+ */
+function relyingParty (env: Env, allowedOrigins: string[], appOrigin: string) {
+  const rpId = (env.RP_ID ?? new URL(appOrigin).hostname).toLowerCase()
+  const onRp = (origin: string): boolean => {
+    const host = new URL(origin).hostname
+    return host === rpId || host.endsWith(`.${rpId}`)
+  }
+  const rpOrigins = env.PASSKEY_ORIGINS === undefined ? allowedOrigins.filter(onRp) : env.PASSKEY_ORIGINS.split(',').map(o => new URL(o).origin)
+  return { rpId, rpName: env.RP_NAME, rpOrigins }
 }
 
 /**
@@ -226,6 +247,8 @@ function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[], 
     webhookParkedMax: env.WEBHOOK_PARKED_MAX,
     /** receivers on loopback, private or link-local addresses: always outside production, there only with WEBHOOK_ALLOW_PRIVATE */
     webhookAllowPrivate: !production || env.WEBHOOK_ALLOW_PRIVATE,
+    /** passkeys: `rpId` (RP_ID), `rpName` (RP_NAME), `rpOrigins` (PASSKEY_ORIGINS, else the allowed origins on rpId) */
+    ...relyingParty(env, origins(env, corsOrigins).allowedOrigins, origins(env, corsOrigins).appOrigin),
     /** Under test, an error answer with a code its route's schema does not declare becomes a 500 (plugins/docs.ts). */
     checkProblemCodes: env.NODE_ENV === 'test'
   }

@@ -25,6 +25,10 @@ import { ActivityEventSchema, ActivityPageSchema, ActivityQuerySchema } from '..
 import { GlobalActivityEventSchema, GlobalActivityPageSchema } from '../../routes/admin/activity.js'
 import { DeleteAccountBodySchema, EmailChangeBodySchema, EmailTokenBodySchema, ProfileBodySchema, UserAnswerSchema } from '../../routes/auth/account.js'
 import { AdminCreateBodySchema, AdminPatchBodySchema, AdminUserAnswerSchema, AdminUserDetailSchema, AdminUserSchema, ListQuerySchema, UserPageSchema } from '../../routes/admin/users.js'
+import {
+  PasskeyCreationOptionsSchema, PasskeyListSchema, PasskeyMfaBodySchema, PasskeyMfaOptionsBodySchema, PasskeyRegisterBodySchema,
+  PasskeyRegisterOptionsBodySchema, PasskeyRenameBodySchema, PasskeyRequestOptionsSchema, PasskeySchema, PasskeySignInBodySchema, PasskeySignInStartSchema
+} from '../../routes/auth/passkeys.js'
 
 /** Type name → schema. Schemas with an `$id` must be listed under that name. */
 export const TYPES: Record<string, TSchema> = {
@@ -78,7 +82,18 @@ export const TYPES: Record<string, TSchema> = {
   AdminUserAnswer: AdminUserAnswerSchema,
   AdminListQuery: ListQuerySchema,
   AdminCreateUserBody: AdminCreateBodySchema,
-  AdminUpdateUserBody: AdminPatchBodySchema
+  AdminUpdateUserBody: AdminPatchBodySchema,
+  Passkey: PasskeySchema,
+  PasskeyList: PasskeyListSchema,
+  PasskeyCreationOptions: PasskeyCreationOptionsSchema,
+  PasskeyRequestOptions: PasskeyRequestOptionsSchema,
+  PasskeySignInStart: PasskeySignInStartSchema,
+  PasskeyRegisterOptionsBody: PasskeyRegisterOptionsBodySchema,
+  PasskeyRegisterBody: PasskeyRegisterBodySchema,
+  PasskeySignInBody: PasskeySignInBodySchema,
+  PasskeyMfaOptionsBody: PasskeyMfaOptionsBodySchema,
+  PasskeyMfaBody: PasskeyMfaBodySchema,
+  PasskeyRenameBody: PasskeyRenameBodySchema
 }
 
 type Schema = Record<string, unknown>

@@ -8,9 +8,11 @@ export type ErrorCode =
   | 'INVALID_CREDENTIALS'
   | 'UNAUTHENTICATED'
   | 'INVALID_MFA_CODE'
+  | 'PASSKEY_REJECTED'
   | 'EMAIL_NOT_VERIFIED'
   | 'ACCOUNT_DISABLED'
   | 'CSRF_REJECTED'
+  | 'REAUTHENTICATION_REQUIRED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
@@ -18,6 +20,7 @@ export type ErrorCode =
   | 'MFA_NOT_ENABLED'
   | 'MFA_SETUP_REQUIRED'
   | 'LAST_SIGN_IN_METHOD'
+  | 'PASSKEY_LIMIT_REACHED'
   | 'USERNAME_TAKEN'
   | 'EMAIL_TAKEN'
   | 'OWN_ACCOUNT'
@@ -78,9 +81,10 @@ export interface LoginSuccess {
 /** The password is right and 2FA is on: no session yet; answer at POST /mfa/verify. */
 export interface MfaChallenge {
   mfaRequired: true
-  /** answer it at POST /mfa/verify */
+  /** answer it at POST /mfa/verify (a code) or POST /passkeys/mfa/verify (a passkey) */
   mfaToken: string
-  mfaMethods: Array<'totp' | 'backup_code'>
+  /** `passkey` when the account has one */
+  mfaMethods: Array<'totp' | 'backup_code' | 'passkey'>
   /** seconds */
   expiresIn: number
 }
@@ -119,6 +123,8 @@ export interface SessionInfo {
   expiresAt: string
   ip: string
   userAgent: string
+  /** how this session or token family signed in */
+  method: 'password' | 'passkey' | 'email_code' | 'provider'
   /** true for the session or token family this request was made with */
   current: boolean
 }
@@ -408,4 +414,182 @@ export interface AdminUpdateUserBody {
   firstName?: string | null
   lastName?: string | null
   emailVerified?: boolean
+}
+
+export interface Passkey {
+  /** the handle for PATCH and DELETE /passkeys/{id} */
+  id: string
+  name: string
+  /** the provider (iCloud Keychain, Google Password Manager, ...) when its AAGUID is known */
+  authenticator: string | null
+  /** `multiDevice`: synced between devices */
+  deviceType: 'singleDevice' | 'multiDevice'
+  backedUp: boolean
+  createdAt: string
+  lastUsedAt: string | null
+}
+
+export interface PasskeyList {
+  passkeys: Passkey[]
+}
+
+/** PublicKeyCredentialCreationOptionsJSON: pass it to `startRegistration({ optionsJSON })` */
+export interface PasskeyCreationOptions {
+  rp: {
+    name: string
+    id?: string
+  }
+  user: {
+    id: string
+    name: string
+    displayName: string
+  }
+  challenge: string
+  pubKeyCredParams: Array<{
+    alg: number
+    type: 'public-key'
+  }>
+  timeout?: number
+  excludeCredentials?: Array<{
+    id: string
+    /** `public-key` */
+    type: string
+    transports?: string[]
+  }>
+  authenticatorSelection?: {
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    requireResidentKey?: boolean
+    residentKey?: 'discouraged' | 'preferred' | 'required'
+    userVerification?: 'discouraged' | 'preferred' | 'required'
+  }
+  hints?: Array<'hybrid' | 'security-key' | 'client-device'>
+  attestation?: 'direct' | 'enterprise' | 'indirect' | 'none'
+  extensions?: {
+    credProps?: boolean
+  }
+}
+
+/** PublicKeyCredentialRequestOptionsJSON: pass it to `startAuthentication({ optionsJSON })` */
+export interface PasskeyRequestOptions {
+  challenge: string
+  timeout?: number
+  rpId?: string
+  allowCredentials?: Array<{
+    id: string
+    /** `public-key` */
+    type: string
+    transports?: string[]
+  }>
+  userVerification?: 'discouraged' | 'preferred' | 'required'
+  hints?: Array<'hybrid' | 'security-key' | 'client-device'>
+}
+
+export interface PasskeySignInStart {
+  /** send it back with the answer to POST /passkeys/login/verify */
+  challengeId: string
+  /** PublicKeyCredentialRequestOptionsJSON: pass it to `startAuthentication({ optionsJSON })` */
+  options: PasskeyRequestOptions
+}
+
+export interface PasskeyRegisterOptionsBody {
+  /** required when the sign-in is older than 10 minutes */
+  password?: string
+}
+
+export interface PasskeyRegisterBody {
+  /** what `startRegistration()` of @simplewebauthn/browser answers (RegistrationResponseJSON) */
+  response: {
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    id: string
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    rawId: string
+    type: 'public-key'
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    clientExtensionResults: {
+      credProps?: {
+        rk?: boolean
+      }
+      appid?: boolean
+      appidExclude?: boolean
+      hmacCreateSecret?: boolean
+    }
+    response: {
+      clientDataJSON: string
+      attestationObject: string
+      authenticatorData?: string
+      transports?: string[]
+      publicKeyAlgorithm?: number
+      publicKey?: string
+    }
+  }
+  /** the user's own name for it; trimmed, NFKC, nothing invisible */
+  name?: string
+}
+
+export interface PasskeySignInBody {
+  /** the challengeId of POST /passkeys/login/options */
+  challengeId: string
+  /** what `startAuthentication()` of @simplewebauthn/browser answers (AuthenticationResponseJSON) */
+  response: {
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    id: string
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    rawId: string
+    type: 'public-key'
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    clientExtensionResults: {
+      credProps?: {
+        rk?: boolean
+      }
+      appid?: boolean
+      appidExclude?: boolean
+      hmacCreateSecret?: boolean
+    }
+    response: {
+      clientDataJSON: string
+      authenticatorData: string
+      signature: string
+      userHandle?: string
+    }
+  }
+  /** `token`: answer bearer tokens as POST /token does, instead of the session cookie */
+  grant?: 'session' | 'token'
+}
+
+export interface PasskeyMfaOptionsBody {
+  /** the mfaToken of the login answer */
+  mfaToken: string
+}
+
+export interface PasskeyMfaBody {
+  /** the mfaToken of the login answer */
+  mfaToken: string
+  /** what `startAuthentication()` of @simplewebauthn/browser answers (AuthenticationResponseJSON) */
+  response: {
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    id: string
+    /** base64url; at most 1023 bytes (WebAuthn) */
+    rawId: string
+    type: 'public-key'
+    authenticatorAttachment?: 'platform' | 'cross-platform'
+    clientExtensionResults: {
+      credProps?: {
+        rk?: boolean
+      }
+      appid?: boolean
+      appidExclude?: boolean
+      hmacCreateSecret?: boolean
+    }
+    response: {
+      clientDataJSON: string
+      authenticatorData: string
+      signature: string
+      userHandle?: string
+    }
+  }
+}
+
+export interface PasskeyRenameBody {
+  /** the user's own name for it; trimmed, NFKC, nothing invisible */
+  name: string
 }

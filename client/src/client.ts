@@ -1,9 +1,11 @@
 import type {
-  ActivityPage, BackupCodes, ChangePasswordBody, DisableTotpBody, EmailCodeRequestBody, EmailCodeVerifyBody, EnableTotpBody, ForgotPasswordBody, Identity, IdentityList, LoginBody,
-  LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider, OAuthProviderList,
-  PasswordBody, RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, VerifiedEmail,
-  VerifyEmailBody, VerifyMfaBody, UserAnswer, ProfileBody, EmailChangeBody, EmailTokenBody, DeleteAccountBody, AdminUser,
-  UserPage, AdminUserDetail, AdminUserAnswer, AdminListQuery, AdminCreateUserBody, AdminUpdateUserBody
+  ActivityPage, AdminCreateUserBody, AdminListQuery, AdminUpdateUserBody, AdminUser, AdminUserAnswer, AdminUserDetail, BackupCodes,
+  ChangePasswordBody, DeleteAccountBody, DisableTotpBody, EmailChangeBody, EmailCodeRequestBody, EmailCodeVerifyBody, EmailTokenBody, EnableTotpBody, ForgotPasswordBody, Identity,
+  IdentityList, LoginBody, LoginSuccess, Me, Message, MfaChallenge, OAuthCompleteBody, OAuthLinkBody, OAuthLinkStart, OAuthProvider,
+  OAuthProviderList, Passkey, PasskeyCreationOptions, PasskeyList, PasskeyMfaBody, PasskeyMfaOptionsBody, PasskeyRegisterBody,
+  PasskeyRegisterOptionsBody, PasskeyRenameBody, PasskeyRequestOptions, PasskeySignInBody, PasskeySignInStart, PasswordBody, ProfileBody,
+  RegisterBody, ResendBody, ResetPasswordBody, SessionInfo, SessionList, TokenGrant, TotpSetup, UserAnswer, UserPage, VerifiedEmail,
+  VerifyEmailBody, VerifyMfaBody
 } from './api-types.js'
 import { GatehouseError } from './errors.js'
 
@@ -327,6 +329,52 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
 
   async adminDeleteUser (id: string): Promise<void> {
     await this.#call('DELETE', `/api/admin/users/${encodeURIComponent(id)}`, undefined, { auth: true })
+  }
+
+  // --- passkeys (WebAuthn) ------------------------------------------------------------
+  // The options go to @simplewebauthn/browser's startRegistration / startAuthentication
+  // (`{ optionsJSON }`), and what those answer comes back here as `response`.
+
+  /** Signed in: the creation options of a new passkey. A sign-in older than 10 minutes sends `{ password }`. */
+  async passkeyRegistrationOptions (body: PasskeyRegisterOptionsBody = {}): Promise<PasskeyCreationOptions> {
+    return await this.#call<PasskeyCreationOptions>('POST', '/passkeys/register/options', body, { auth: true })
+  }
+
+  async verifyPasskeyRegistration (body: PasskeyRegisterBody): Promise<Passkey> {
+    return await this.#call<Passkey>('POST', '/passkeys/register/verify', body, { auth: true })
+  }
+
+  /** A challenge for signing in with a passkey (also for conditional UI, `useBrowserAutofill`). */
+  async passkeySignInOptions (): Promise<PasskeySignInStart> {
+    return await this.#call<PasskeySignInStart>('POST', '/passkeys/login/options')
+  }
+
+  /** Signs in with the passkey's answer: a session in cookie mode, tokens in bearer mode. */
+  async verifyPasskeySignIn (body: Omit<PasskeySignInBody, 'grant'>): Promise<SignedIn<M>> {
+    const grant = this.mode === 'bearer' ? 'token' : 'session'
+    return this.#signedIn(await this.#call<LoginSuccess | TokenGrant>('POST', '/passkeys/login/verify', { ...body, grant }))
+  }
+
+  /** The second step with a passkey, when the challenge's `mfaMethods` holds `passkey`. */
+  async passkeyMfaOptions (body: PasskeyMfaOptionsBody): Promise<PasskeyRequestOptions> {
+    return await this.#call<PasskeyRequestOptions>('POST', '/passkeys/mfa/options', body)
+  }
+
+  async verifyPasskeyMfa (body: PasskeyMfaBody): Promise<SignedIn<M>> {
+    return this.#signedIn(await this.#call<LoginSuccess | TokenGrant>('POST', '/passkeys/mfa/verify', body))
+  }
+
+  async passkeys (): Promise<Passkey[]> {
+    return (await this.#call<PasskeyList>('GET', '/passkeys', undefined, { auth: true })).passkeys
+  }
+
+  async renamePasskey (id: string, body: PasskeyRenameBody): Promise<Passkey> {
+    return await this.#call<Passkey>('PATCH', `/passkeys/${encodeURIComponent(id)}`, body, { auth: true })
+  }
+
+  /** Refused with LAST_SIGN_IN_METHOD when it is the account's last way to sign in. */
+  async deletePasskey (id: string): Promise<void> {
+    await this.#call('DELETE', `/passkeys/${encodeURIComponent(id)}`, undefined, { auth: true })
   }
 
   // --- bearer tokens -----------------------------------------------------------------

@@ -154,7 +154,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (needsHandoff(deps, returnTo)) {
         return await reply.redirect(withFragment(returnTo, 'signInToken', await deps.handoffs.issue(user.id)), 302)
       }
-      await signIn(app.sessions, request, user)
+      await signIn(app.sessions, request, user, 'provider')
       await app.devices.signedIn(request, reply, user.id, { method: 'provider', kind: 'cookie', provider: p.id })
       request.log.info({ userId: user.id, provider: p.id }, 'login')
       return await reply.redirect(returnTo, 302)
@@ -186,7 +186,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const user = userId === null ? null : await deps.users.findById(userId)
     if (user === null) throw new AuthError('INVALID_TOKEN', 'This sign-in token is expired, used or unknown; sign in again.')
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
-    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user, 'provider')
     await app.devices.signedIn(request, reply, user.id, { method: 'provider', kind: 'cookie' })
     request.log.info({ userId: user.id }, 'login')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }

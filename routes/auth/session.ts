@@ -31,8 +31,8 @@ export const LoginSuccessSchema = Type.Object({
 
 export const MfaChallengeSchema = Type.Object({
   mfaRequired: Type.Literal(true),
-  mfaToken: Type.String({ description: 'answer it at POST /mfa/verify' }),
-  mfaMethods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('backup_code')])),
+  mfaToken: Type.String({ description: 'answer it at POST /mfa/verify (a code) or POST /passkeys/mfa/verify (a passkey)' }),
+  mfaMethods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('backup_code'), Type.Literal('passkey')]), { description: '`passkey` when the account has one' }),
   expiresIn: Type.Integer({ description: 'seconds' })
 }, { $id: 'MfaChallenge', additionalProperties: false, description: 'The password is right and 2FA is on: no session yet; answer at POST /mfa/verify.' })
 

@@ -16,6 +16,7 @@ export const SessionInfoSchema = Type.Object({
   expiresAt: Time,
   ip: Type.String(),
   userAgent: Type.String(),
+  method: Type.Union([Type.Literal('password'), Type.Literal('passkey'), Type.Literal('email_code'), Type.Literal('provider')], { description: 'how this session or token family signed in' }),
   current: Type.Boolean({ description: 'true for the session or token family this request was made with' })
 }, { $id: 'SessionInfo', additionalProperties: false })
 

@@ -8,6 +8,7 @@ export const TAGS = {
   sessions: { name: 'sessions', description: 'The signed-in user\'s sessions and token families' },
   password: { name: 'password', description: 'Password reset and change' },
   mfa: { name: 'mfa', description: 'Two-factor authentication (TOTP and backup codes)' },
+  passkeys: { name: 'passkeys', description: 'Passkeys (WebAuthn): registering, signing in without a password, the second step of 2FA, and managing them' },
   tokens: { name: 'tokens', description: 'Bearer tokens for clients without cookies' },
   activity: { name: 'activity', description: 'The signed-in user\'s recent security events' },
   oauth: { name: 'oauth', description: 'Sign-in with other identity providers (OpenID Connect, OAuth 2) and the identities linked to an account' },

@@ -12,6 +12,8 @@ import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 
 export const MFA_METHODS = ['totp', 'backup_code'] as const
 export type MfaMethod = typeof MFA_METHODS[number]
+/** What a login challenge can be answered with: the codes, and a passkey when the account has one. */
+export type MfaChallengeMethod = MfaMethod | 'passkey'
 /** Wrong codes a challenge survives; the next check after the last one is refused. */
 export const MFA_CHALLENGE_MAX_ATTEMPTS = 5
 
@@ -83,6 +85,11 @@ export class MfaChallenges {
   }
 
   /** True for the one caller that ends the challenge. */
+  /** The user a live challenge is for, without spending an attempt; null when none. */
+  async userOf (token: string): Promise<string | null> {
+    return await this.#redis.hget(this.key(token), 'userId')
+  }
+
   async consume (token: string): Promise<boolean> {
     return await this.#redis.del(this.key(token)) === 1
   }
@@ -111,12 +118,14 @@ export interface MfaDeps {
   onMfaSuccess?: (userId: string) => Promise<void>
   /** A change of the second factor ends the user's other sessions and token families. */
   sessions: EndAllDeps
+  /** How many passkeys the user has: with one, a login challenge offers `passkey` too. */
+  passkeyCount?: (userId: string) => Promise<number>
 }
 
 export interface MfaChallengeAnswer {
   mfaRequired: true
   mfaToken: string
-  mfaMethods: MfaMethod[]
+  mfaMethods: MfaChallengeMethod[]
   expiresIn: number
 }
 
@@ -162,7 +171,8 @@ export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, g
     throw invalidCode()
   }
   const mfaToken = await deps.challenges.issue(user.id, grant, user.credVersion)
-  return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS], expiresIn: Math.round(deps.challenges.ttlMs / 1000) }
+  const passkey = (await deps.passkeyCount?.(user.id) ?? 0) > 0
+  return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS, ...(passkey ? ['passkey' as const] : [])], expiresIn: Math.round(deps.challenges.ttlMs / 1000) }
 }
 
 export interface VerifyChallengeInput {
@@ -171,30 +181,40 @@ export interface VerifyChallengeInput {
   method?: MfaMethod
 }
 
-/** Answers a login challenge: the user to sign in and what to grant, or an AuthError. */
-export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInput): Promise<{ user: User, grant: LoginGrant }> {
+/**
+ * Answers a login challenge with a second factor that `check` tests: the user to sign in and
+ * what to grant, or an AuthError. Each check spends one of the challenge's attempts and runs
+ * under the account's back-off, whatever the factor (a code, a passkey).
+ */
+export async function answerChallenge (deps: MfaDeps, mfaToken: string, check: (user: User) => Promise<boolean>): Promise<{ user: User, grant: LoginGrant }> {
   const dead = new AuthError('INVALID_TOKEN', 'This sign-in challenge is expired, used or unknown; sign in again.')
-  const reserved = await deps.challenges.reserveAttempt(input.mfaToken)
+  const reserved = await deps.challenges.reserveAttempt(mfaToken)
   if (reserved === null) throw dead
   const user = await deps.users.findById(reserved.userId)
   // A challenge begun before a credential change (a reset, 2FA turned off) dies with it.
   if (user === null || user.credVersion !== reserved.cv) {
-    await deps.challenges.consume(input.mfaToken)
+    await deps.challenges.consume(mfaToken)
     throw dead
   }
   await deps.beforeMfaAttempt?.(user.id)
-  if (await checkSecondFactor(deps, user.id, input.code, input.method)) {
-    if (!await deps.challenges.consume(input.mfaToken)) throw dead
+  if (await check(user)) {
+    if (!await deps.challenges.consume(mfaToken)) throw dead
     await deps.onMfaSuccess?.(user.id)
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
-    if ((input.method ?? methodOf(input.code)) === 'backup_code') {
-      deps.log.info({ userId: user.id, remaining: await deps.backupCodes.remaining(user.id) }, 'backup code used')
-    }
     return { user, grant: reserved.grant }
   }
-  if (reserved.attempt >= MFA_CHALLENGE_MAX_ATTEMPTS) await deps.challenges.consume(input.mfaToken)
+  if (reserved.attempt >= MFA_CHALLENGE_MAX_ATTEMPTS) await deps.challenges.consume(mfaToken)
   await deps.onMfaFailure(user.id)
   throw invalidCode()
+}
+
+/** Answers a login challenge with a TOTP or backup code. */
+export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInput): Promise<{ user: User, grant: LoginGrant }> {
+  const answered = await answerChallenge(deps, input.mfaToken, async user => await checkSecondFactor(deps, user.id, input.code, input.method))
+  if ((input.method ?? methodOf(input.code)) === 'backup_code') {
+    deps.log.info({ userId: answered.user.id, remaining: await deps.backupCodes.remaining(answered.user.id) }, 'backup code used')
+  }
+  return answered
 }
 
 export interface SetupAnswer { secret: string, otpauthUrl: string, qrSvg: string }

@@ -18,23 +18,25 @@ export interface Identity {
 
 /*
  * Unlinks one identity unless it is the user's last way to sign in: no password (an empty
- * passwordHash) and no other identity. Both keys carry the user's hash tag, so one script
+ * passwordHash), no other identity and no passkey. Both keys carry the user's hash tag, so one script
  * sees both in a Redis Cluster, and two concurrent unlinks cannot remove the last two.
  * Returns 1 unlinked, 0 unknown id, -1 refused.
  */
 const UNLINK: LuaScript = {
-  keys: ['userKey', 'identitiesKey'],
+  keys: ['userKey', 'identitiesKey', 'passkeysKey'],
   argv: ['identityId'],
   lua: `
 -- the user's hash, for its passwordHash
 local userKey = KEYS[1]
 -- the user's identities: id -> record
 local identitiesKey = KEYS[2]
+-- the user's passkeys (src/passkeys/store.ts)
+local passkeysKey = KEYS[3]
 -- the identity to remove
 local identityId = ARGV[1]
 if redis.call('HEXISTS', identitiesKey, identityId) == 0 then return 0 end
 local hash = redis.call('HGET', userKey, 'passwordHash')
-if (not hash or hash == '') and redis.call('HLEN', identitiesKey) <= 1 then return -1 end
+if (not hash or hash == '') and redis.call('HLEN', identitiesKey) <= 1 and redis.call('HLEN', passkeysKey) == 0 then return -1 end
 redis.call('HDEL', identitiesKey, identityId)
 return 1
 `
@@ -43,7 +45,7 @@ return 1
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseOauthUnlink: (userKey: string, identitiesKey: string, identityId: string) => Promise<number>
+    gatehouseOauthUnlink: (userKey: string, identitiesKey: string, passkeysKey: string, identityId: string) => Promise<number>
   }
 }
 
@@ -110,7 +112,7 @@ export class IdentityStore {
   async unlink (userId: string, id: string): Promise<'unlinked' | 'unknown' | 'last'> {
     const raw = await this.#redis.hget(this.userIdentitiesKey(userId), id)
     if (raw === null) return 'unknown'
-    const r = await this.#redis.gatehouseOauthUnlink(this.userKey(userId), this.userIdentitiesKey(userId), id)
+    const r = await this.#redis.gatehouseOauthUnlink(this.userKey(userId), this.userIdentitiesKey(userId), `${this.#prefix}user:{${userId}}:passkeys`, id)
     if (r === 0) return 'unknown'
     if (r === -1) return 'last'
     const identity = JSON.parse(raw) as Identity

@@ -12,7 +12,7 @@ import { userFromHash, type User, type UserRepository } from '../accounts/users.
 import { endAllSessions, type EndAllDeps } from './end-all.js'
 import { RedisSessionStore, sessionDigest } from './store.js'
 import { endFamilyOf } from '../tokens/lifecycle.js'
-import type { EmitEvent } from '../events/catalogue.js'
+import type { EmitEvent, SignInMethod } from '../events/catalogue.js'
 
 /**
  * How a request was authenticated. A CSRF check applies to `session` only: a bearer token
@@ -59,8 +59,11 @@ export function currentKeep (request: FastifyRequest): string | undefined {
   return request.auth?.kind === 'bearer' ? request.auth.familyId : currentDigest(request)
 }
 
-/** Replaces whatever session the request had with a new one for `user` (no fixation). */
-export async function signIn (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>, request: FastifyRequest, user: User): Promise<SignedIn> {
+/**
+ * Replaces whatever session the request had with a new one for `user` (no fixation). The
+ * session's creation time is when it authenticated (rotate keeps it): see `authenticatedAt`.
+ */
+export async function signIn (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>, request: FastifyRequest, user: User, method: SignInMethod = 'password'): Promise<SignedIn> {
   // regenerate() deletes the old id from Redis and issues a new one.
   await request.session.regenerate()
   const now = Date.now()
@@ -74,6 +77,7 @@ export async function signIn (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>
   // The version of the record the password was checked against, read before the check:
   // if a credential changed meanwhile, this session is born dead (validateSession).
   s.cv = user.credVersion
+  if (method !== 'password') s.method = method
   await s.save()
   return { expiresAt: deps.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt }, now), csrfToken: csrfToken(deps, request) }
 }
@@ -89,9 +93,22 @@ export async function rotate (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>
   old.lastSeenAt = now
   // regenerate(keys) copies these fields into the new session, deletes the old id from
   // the store and saves the new one.
-  await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent', 'userAgentRef', 'cv'])
+  await old.regenerate(['userId', 'createdAt', 'absoluteExpiresAt', 'lastSeenAt', 'ip', 'userAgent', 'userAgentRef', 'cv', 'method'])
   const s = request.session
   return { expiresAt: deps.sessionStore.expiresAt({ absoluteExpiresAt: s.absoluteExpiresAt ?? now }, now), csrfToken: csrfToken(deps, request) }
+}
+
+/**
+ * When the request's credentials were last proven, ms since the epoch: the cookie session's
+ * creation (sign-in), or the bearer token family's (its login). 0 when unknown.
+ */
+export async function authenticatedAt (deps: Pick<EndAllDeps, 'tokenStore'>, request: FastifyRequest): Promise<number> {
+  const auth = request.auth
+  if (auth?.kind === 'bearer') {
+    const family = (await deps.tokenStore.listForUser(request.user!.id)).find(f => f.familyId === auth.familyId)
+    return family?.createdAt ?? 0
+  }
+  return sessionOf(request)?.createdAt ?? 0
 }
 
 /** Deletes the request's session in Redis and expires the cookie. */
@@ -182,6 +199,8 @@ export interface SessionInfo {
   expiresAt: string
   ip: string
   userAgent: string
+  /** how it signed in */
+  method: SignInMethod
   current: boolean
 }
 
@@ -199,6 +218,7 @@ export async function listSessions (deps: EndAllDeps, userId: string, current: s
       expiresAt: s.expiresAt.toISOString(),
       ip: s.ip,
       userAgent: s.userAgent,
+      method: s.method ?? 'password',
       current: s.digest === current
     })),
     ...families.map(f => ({
@@ -209,6 +229,7 @@ export async function listSessions (deps: EndAllDeps, userId: string, current: s
       expiresAt: iso(f.expiresAt),
       ip: f.ip,
       userAgent: f.userAgent,
+      method: f.method,
       current: f.familyId === current
     }))
   ].sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt))

@@ -1,4 +1,7 @@
 import { digest } from '../crypto/secrets.js'
+import type { SignInMethod } from '../events/catalogue.js'
+
+const METHODS: readonly SignInMethod[] = ['password', 'passkey', 'email_code', 'provider']
 
 /** The facts a session keeps: ids and small values, never the user object or a hash. */
 export interface SessionData {
@@ -11,6 +14,8 @@ export interface SessionData {
   userAgent: string
   /** the user's credential version when the session began (absent: 0; see User.credVersion) */
   cv?: number
+  /** how the session signed in (absent: a password) */
+  method?: SignInMethod
   /** the key of the User-Agent text in the store's shared dictionary (see store.ts, write) */
   userAgentRef?: string
 }
@@ -33,8 +38,11 @@ export function encodeSession (s: SessionData): string {
   // would be misread, so it is refused rather than stored.
   if (s.userId.includes('|') || s.ip.includes('|')) throw new Error('a session user id or address holds the record separator')
   const t = (n: number): string => Math.floor(n).toString(36)
-  // The credential version rides on the creation time (`c~cv`), a field the read script never parses.
-  const c = s.cv === undefined || s.cv === 0 ? t(s.createdAt) : `${t(s.createdAt)}~${t(s.cv)}`
+  // The credential version and the sign-in method ride on the creation time (`c~cv~method`),
+  // a field the read script never parses; a password session writes neither part it can omit.
+  const method = s.method === undefined || s.method === 'password' ? '' : s.method
+  const cv = s.cv === undefined || s.cv === 0 ? '' : t(s.cv)
+  const c = method !== '' ? `${t(s.createdAt)}~${cv}~${method}` : cv !== '' ? `${t(s.createdAt)}~${cv}` : t(s.createdAt)
   return `${s.userId}|${c}|${t(s.absoluteExpiresAt)}|${t(s.lastSeenAt)}|${s.ip}|${s.userAgentRef ?? ''}`
 }
 
@@ -45,9 +53,10 @@ export function decodeSession (v: string): SessionData {
   const p4 = v.indexOf('|', p3 + 1)
   const p5 = v.indexOf('|', p4 + 1)
   if (p1 < 0 || p5 < 0) throw new Error('malformed session record')
-  const [created, cv] = v.slice(p1 + 1, p2).split('~')
+  const [created, cv, method] = v.slice(p1 + 1, p2).split('~')
   return {
-    ...(cv === undefined ? {} : { cv: parseInt(cv, 36) }),
+    ...(cv === undefined || cv === '' ? {} : { cv: parseInt(cv, 36) }),
+    ...(method !== undefined && (METHODS as readonly string[]).includes(method) ? { method: method as SignInMethod } : {}),
     userId: v.slice(0, p1),
     createdAt: parseInt(created, 36),
     absoluteExpiresAt: parseInt(v.slice(p2 + 1, p3), 36),

@@ -1,3 +1,4 @@
+import type { SignInMethod } from '../events/catalogue.js'
 import type { RedisClient } from '../redis/client.js'
 import { defineScripts } from '../redis/scripts.js'
 import { digest } from '../crypto/secrets.js'
@@ -143,7 +144,8 @@ export class RedisSessionStore {
       lastSeenAt: num(session.lastSeenAt, now),
       ip: typeof session.ip === 'string' ? session.ip : '',
       userAgent: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : '',
-      cv: num(session.cv, 0)
+      cv: num(session.cv, 0),
+      ...(typeof session.method === 'string' ? { method: session.method as SignInMethod } : {})
     }
     s.userAgentRef = s.userAgent !== '' ? userAgentRef(s.userAgent) : typeof session.userAgentRef === 'string' ? session.userAgentRef : ''
     const px = Math.min(this.ttl, s.absoluteExpiresAt - now)

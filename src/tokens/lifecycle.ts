@@ -4,6 +4,7 @@
  * with its access token, logout ends the family. plugins/tokens.ts only builds the deps.
  */
 import type { FastifyRequest } from 'fastify'
+import type { SignInMethod } from '../events/catalogue.js'
 import { AuthError } from '../http/errors.js'
 import type { User, UserRepository } from '../accounts/users.js'
 import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
@@ -65,9 +66,9 @@ async function staleFamily (deps: Pick<TokenDeps, 'tokenStore'>, user: User, use
  * Starts a token family for `user`, whose credentials (and, with 2FA, second factor) have
  * been checked. POST /token calls it; the 2FA step of a token login calls it too.
  */
-export async function issueTokens (deps: Pick<TokenDeps, 'tokenStore'>, request: FastifyRequest, user: User): Promise<TokenGrant> {
+export async function issueTokens (deps: Pick<TokenDeps, 'tokenStore'>, request: FastifyRequest, user: User, method: SignInMethod = 'password'): Promise<TokenGrant> {
   // The credential version of the record the password was checked against (see User.credVersion).
-  const issued = await deps.tokenStore.issue(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? '' }, user.credVersion)
+  const issued = await deps.tokenStore.issue(user.id, { ip: request.ip, userAgent: request.headers['user-agent'] ?? '', ...(method === 'password' ? {} : { method }) }, user.credVersion)
   request.log.info({ userId: user.id, familyId: issued.familyId }, 'token login')
   return grant(issued)
 }

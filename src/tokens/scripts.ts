@@ -67,6 +67,7 @@ const FAMILY_ATTACH = `
 -- ARGV[8]   client ip ('create' only)
 -- ARGV[9]   client user agent ('create' only)
 -- ARGV[10]  digest of the refresh token just spent ('rotate' only)
+-- ARGV[11]  how the login signed in ('create' only; absent or '' for a password)
 local family, index = KEYS[1], KEYS[2]
 local mode, fid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local accessDigest, accessExp = ARGV[4], ARGV[5]
@@ -75,6 +76,7 @@ local ip, ua, spentDigest = ARGV[8], ARGV[9], ARGV[10]
 
 if mode == 'create' then
   redis.call('HSET', family, 'c', now, 'l', now, 'ip', ip, 'ua', ua)
+  if ARGV[11] and ARGV[11] ~= '' then redis.call('HSET', family, 'm', ARGV[11]) end
 else
   if redis.call('HGET', family, 'rt') ~= spentDigest then return 0 end
   redis.call('HSET', family, 'l', now)
@@ -151,7 +153,7 @@ declare module 'ioredis' {
 export const TOKEN_SCRIPTS: Record<string, LuaScript> = {
   gatehouseAccessRead: { keys: ['access'], argv: ['now', 'step'], lua: ACCESS_READ },
   gatehouseRefreshSpend: { keys: ['refresh'], argv: [], lua: REFRESH_SPEND },
-  gatehouseFamilyAttach: { keys: ['family', 'index'], argv: ['mode', 'familyId', 'now', 'accessDigest', 'accessExpiry', 'refreshDigest', 'refreshExpiry', 'ip', 'userAgent', 'spentRefreshDigest'], lua: FAMILY_ATTACH },
+  gatehouseFamilyAttach: { keys: ['family', 'index'], argv: ['mode', 'familyId', 'now', 'accessDigest', 'accessExpiry', 'refreshDigest', 'refreshExpiry', 'ip', 'userAgent', 'spentRefreshDigest', 'method'], lua: FAMILY_ATTACH },
   gatehouseFamilyEnd: { keys: ['family', 'index'], argv: ['familyId'], lua: FAMILY_END },
   gatehouseFamilyTouch: { keys: ['family'], argv: ['now'], lua: FAMILY_TOUCH },
   gatehouseFamilySetCv: { keys: ['family'], argv: ['cv'], lua: FAMILY_SET_CV }

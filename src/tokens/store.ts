@@ -1,3 +1,4 @@
+import type { SignInMethod } from '../events/catalogue.js'
 import type { RedisClient } from '../redis/client.js'
 import { defineScripts } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
@@ -16,7 +17,8 @@ export interface TokenStoreOptions {
   now?: () => number
 }
 
-export interface ClientMeta { ip: string, userAgent: string }
+/** `method`: how the login signed in (absent: a password). */
+export interface ClientMeta { ip: string, userAgent: string, method?: SignInMethod }
 
 export interface IssuedTokens {
   accessToken: string
@@ -39,6 +41,7 @@ export interface TokenFamily {
   expiresAt: number
   ip: string
   userAgent: string
+  method: SignInMethod
 }
 
 export type RefreshOutcome =
@@ -100,7 +103,7 @@ export class TokenStore {
     const minted = await this.#mint(userId, familyId, now, cv)
     await this.#redis.gatehouseFamilyAttach(this.familyKey(userId, familyId), this.indexKey(userId),
       'create', familyId, now, minted.accessDigest, minted.accessExp, minted.refreshDigest, minted.refreshExp,
-      meta.ip, meta.userAgent.slice(0, 256), '')
+      meta.ip, meta.userAgent.slice(0, 256), '', meta.method ?? '')
     return minted.issued
   }
 
@@ -188,14 +191,15 @@ export class TokenStore {
     const now = this.#now()
     await this.#redis.zremrangebyscore(index, '-inf', now)
     const ids = await this.#redis.zrange(index, 0, -1)
-    const rows = await Promise.all(ids.map(async f => await this.#redis.hmget(this.familyKey(userId, f), 'c', 'l', 'e', 'ip', 'ua')))
+    const rows = await Promise.all(ids.map(async f => await this.#redis.hmget(this.familyKey(userId, f), 'c', 'l', 'e', 'ip', 'ua', 'm')))
     const dead = ids.filter((_, i) => rows[i][0] === null)
     if (dead.length > 0) await this.#redis.zrem(index, ...dead)
     const out: TokenFamily[] = []
     ids.forEach((familyId, i) => {
-      const [c, l, e, ip, ua] = rows[i]
+      const [c, l, e, ip, ua, m] = rows[i]
       if (c === null) return
-      out.push({ familyId, createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e), ip: ip ?? '', userAgent: ua ?? '' })
+      const method = m === 'passkey' || m === 'email_code' || m === 'provider' ? m : 'password'
+      out.push({ familyId, createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e), ip: ip ?? '', userAgent: ua ?? '', method })
     })
     return out
   }

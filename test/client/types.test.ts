@@ -13,6 +13,7 @@ import type { BackupCodesSchema, TotpSetupSchema, VerifyBodySchema } from '../..
 import type { ChangeBodySchema } from '../../routes/auth/password.js'
 import type { OAuthCompleteBodySchema, OAuthLinkBodySchema, OAuthLinkStartSchema, OAuthProviderSchema } from '../../routes/auth/oauth.js'
 import type { IdentitySchema } from '../../routes/auth/identities.js'
+import type { PasskeyCreationOptionsSchema, PasskeyRegisterBodySchema, PasskeySchema, PasskeySignInBodySchema, PasskeySignInStartSchema } from '../../routes/auth/passkeys.js'
 
 /** True when A and B are the same type (not merely assignable one way). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -39,11 +40,16 @@ const sameTypes: Array<true> = [
   true satisfies Same<Client.OAuthLinkStart, Static<typeof OAuthLinkStartSchema>>,
   true satisfies Same<Client.OAuthLinkBody, Static<typeof OAuthLinkBodySchema>>,
   true satisfies Same<Client.OAuthCompleteBody, Static<typeof OAuthCompleteBodySchema>>,
-  true satisfies Same<Client.Identity, Static<typeof IdentitySchema>>
+  true satisfies Same<Client.Identity, Static<typeof IdentitySchema>>,
+  true satisfies Same<Client.Passkey, Static<typeof PasskeySchema>>,
+  true satisfies Same<Client.PasskeyCreationOptions, Static<typeof PasskeyCreationOptionsSchema>>,
+  true satisfies Same<Client.PasskeySignInStart, Static<typeof PasskeySignInStartSchema>>,
+  true satisfies Same<Client.PasskeyRegisterBody, Static<typeof PasskeyRegisterBodySchema>>,
+  true satisfies Same<Client.PasskeySignInBody, Static<typeof PasskeySignInBodySchema>>
 ]
 
 t.test('the client\'s types equal Static<> of the server\'s schemas (checked by tsc)', async t => {
-  t.equal(sameTypes.length, 20)
+  t.equal(sameTypes.length, 25)
 })
 
 t.test('client/src/api-types.ts is what the generator writes from the current schemas', async t => {

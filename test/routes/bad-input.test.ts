@@ -7,9 +7,14 @@ async function snapshot (redis: Redis): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
   for (const key of (await redis.keys('*')).filter(k => !k.startsWith('gh:rl:')).sort()) {
     const type = await redis.type(key)
-    out[key] = type === 'string'
-      ? (await redis.get(key)) ?? ''
-      : type === 'hash' ? JSON.stringify(await redis.hgetall(key)) : type === 'zset' ? JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')) : JSON.stringify(await redis.smembers(key))
+    const read: Record<string, () => Promise<unknown>> = {
+      string: async () => await redis.get(key),
+      hash: async () => await redis.hgetall(key),
+      zset: async () => await redis.zrange(key, 0, -1, 'WITHSCORES'),
+      stream: async () => await redis.xrange(key, '-', '+'),
+      set: async () => (await redis.smembers(key)).sort()
+    }
+    out[key] = JSON.stringify(await (read[type] ?? read.set)())
   }
   return out
 }

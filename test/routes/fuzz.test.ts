@@ -16,7 +16,9 @@ interface FieldSchema { type?: string, minLength?: number, maxLength?: number }
  * does, once a slide step has passed: the census score and the record's last-seen field).
  */
 async function snapshot (redis: Redis): Promise<Map<string, string>> {
-  const keys = (await redis.keys('*')).filter(k => !k.startsWith('gh:rl:') && !k.startsWith('gh:login-throttle:') && k !== 'gh:sessions:expiring').sort()
+  // A wrong password is counted (login-throttle) and recorded as a security event (events):
+  // records of the attempt, not a change the refused request made.
+  const keys = (await redis.keys('*')).filter(k => !k.startsWith('gh:rl:') && !k.startsWith('gh:login-throttle:') && !k.startsWith('gh:events:') && k !== 'gh:sessions:expiring').sort()
   const out = new Map<string, string>()
   if (keys.length === 0) return out
   const values = await Promise.all(keys.map(async k => {

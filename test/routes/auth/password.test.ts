@@ -178,8 +178,9 @@ t.test('a change keeps the current session under a new id and ends the others', 
   t.equal((await login(ctx, email, NEW_PASSWORD)).status, 200)
   t.equal((await login(ctx, email, PASSWORD)).status, 401)
   await ctx.app.mailer.drain()
-  const notice = ctx.sink.to(email).at(-1)!
-  t.equal(notice.subject, 'Your Gatehouse password was changed')
+  // The last of its kind: the sign-ins above, from "browsers" without the device cookie, are mailed about too.
+  const notice = ctx.sink.to(email).filter(m => m.subject === 'Your Gatehouse password was changed').at(-1)!
+  t.ok(notice, 'the owner is told')
   t.match(notice.text, /changed from a signed-in session/)
 })
 
@@ -188,7 +189,9 @@ t.test('a change with a wrong current password is 401 INVALID_CREDENTIALS and ch
   const email = await verifiedUser(ctx, uniqueEmail('pw'))
   const a = await login(ctx, email, PASSWORD)
   const b = await login(ctx, email, PASSWORD)
-  const mails = ctx.sink.mails.length
+  // Only the change's notice counts: sign-ins from "browsers" without the device cookie are mailed about.
+  const notices = (): number => ctx.sink.mails.filter(m => m.subject === 'Your Gatehouse password was changed').length
+  const mails = notices()
   const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/password/change', headers: { cookie: a.cookie! }, payload: { currentPassword: 'not the password at all', newPassword: NEW_PASSWORD } })
   t.equal(res.statusCode, 401)
   t.equal(res.json().code, 'INVALID_CREDENTIALS')
@@ -198,7 +201,7 @@ t.test('a change with a wrong current password is 401 INVALID_CREDENTIALS and ch
   t.equal(await me(ctx, b.cookie!), 200)
   t.equal((await login(ctx, email, PASSWORD)).status, 200)
   await ctx.app.mailer.drain()
-  t.equal(ctx.sink.mails.length, mails, 'no notice')
+  t.equal(notices(), mails, 'no notice')
 })
 
 t.test('a change needs a session, and the new password goes through the policy', async t => {
