@@ -25,7 +25,8 @@ const CONTRACT_ROUTES: Array<[HTTPMethods, string]> = [
   ['POST', '/email-code/request'], ['POST', '/email-code/verify'],
   ['PATCH', '/me'], ['DELETE', '/me'], ['POST', '/email/change'], ['POST', '/email/confirm'], ['POST', '/email/cancel'],
   ['POST', '/passkeys/register/options'], ['POST', '/passkeys/register/verify'], ['POST', '/passkeys/login/options'], ['POST', '/passkeys/login/verify'],
-  ['POST', '/passkeys/mfa/options'], ['POST', '/passkeys/mfa/verify'], ['GET', '/passkeys'], ['PATCH', '/passkeys/:id'], ['DELETE', '/passkeys/:id']
+  ['POST', '/passkeys/mfa/options'], ['POST', '/passkeys/mfa/verify'], ['GET', '/passkeys'], ['PATCH', '/passkeys/:id'], ['DELETE', '/passkeys/:id'],
+  ['POST', '/email-code/request'], ['POST', '/email-code/verify']
 ]
 const PUBLIC = new Set(['/register', '/verify-email', '/verify-email/resend', '/login', '/mfa/verify', '/password/forgot', '/password/reset', '/token', '/token/refresh', '/oauth/providers', '/oauth/:provider/start', '/oauth/:provider/callback', '/oauth/complete', '/passkeys/login/options', '/passkeys/login/verify', '/passkeys/mfa/options', '/passkeys/mfa/verify', '/email/confirm', '/email/cancel', '/email-code/request', '/email-code/verify'])
 
