@@ -8,6 +8,7 @@ import { deleteAccount } from '../../src/accounts/deletion.js'
 import { endAllSessions } from '../../src/sessions/end-all.js'
 import { listSessions } from '../../src/sessions/lifecycle.js'
 import type { EventType } from '../../src/events/catalogue.js'
+import { eventSubject } from '../../src/events/store.js'
 import { AuthError } from '../../src/http/errors.js'
 import { ADMIN_GUARD, BODY, CSRF, EmailSchema, MessageSchema, PasswordSchema, UserSchema, answer, noContent, problems } from '../../src/http/schemas.js'
 import { tag } from '../../src/http/tags.js'
@@ -74,8 +75,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   /** Every admin action is recorded as the admin's, and as the target's own event when it has one. */
   const record = async (request: FastifyRequest, action: string, targetUserId: string, own?: EventType): Promise<void> => {
     const origin = app.events.origin(request)
-    await app.events.emit({ type: 'admin.action', userId: request.user!.id, ...origin, data: { action, targetUserId } })
-    if (own !== undefined) await app.events.emit({ type: own, userId: targetUserId, ...origin, data: { by: 'admin', adminId: request.user!.id } })
+    await app.events.emit({ type: 'admin.action', userId: request.user!.id, ...origin, data: { action, target: eventSubject(app.events.subjectKey, targetUserId) } })
+    if (own !== undefined) await app.events.emit({ type: own, userId: targetUserId, ...origin, data: { by: 'admin' } })
   }
   const onRequest = app.authenticateAdmin
 

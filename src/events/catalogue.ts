@@ -64,7 +64,7 @@ export const EVENT_CATALOGUE: Record<EventType, { description: string, data: rea
   'identity.linked': { description: 'an identity of another provider was linked (`provider`)', data: ['provider'] },
   'identity.unlinked': { description: 'a linked identity was removed (`provider`)', data: ['provider'] },
   'token.family_revoked': { description: 'a spent refresh token came back, so its whole token family was ended (`reason`: `reuse`)', data: ['reason'] },
-  'admin.action': { description: 'an administrator acted on the account (`action`)', data: ['action'] }
+  'admin.action': { description: 'an administrator acted on an account (`action`; `target`: that account as the global stream names it, an HMAC of its id, so a deleted account leaves no id behind)', data: ['action', 'target'] }
 }
 
 /** How a person signed in: the `method` of `session.signed_in` and `session.sign_in_failed`. */

@@ -45,6 +45,10 @@ const minId = (maxAgeMs: number): string => `${Math.max(0, Date.now() - maxAgeMs
  */
 export async function recordEvent (redis: RedisClient, prefix: string, subjectKey: string, limits: EventLimits, event: SecurityEvent): Promise<void> {
   const data = JSON.stringify(event.data)
+  // A passkey's label is the person's own words ("Ada's laptop"): it stays in their stream,
+  // which goes with the account, and never reaches the global one.
+  const { name: _label, ...shared } = event.data
+  const sharedData = JSON.stringify(shared)
   const own = userEventsKey(prefix, event.userId)
   const fields = ['id', event.id, 'type', event.type, 'at', String(event.at), 'data', data]
   if (event.ip !== undefined) fields.push('ip', event.ip)
@@ -58,7 +62,7 @@ export async function recordEvent (redis: RedisClient, prefix: string, subjectKe
       .exec()
       .then(failed),
     redis.multi()
-      .xadd(global, 'MAXLEN', '~', limits.globalMaxCount, '*', 'id', event.id, 'type', event.type, 'at', String(event.at), 'subject', eventSubject(subjectKey, event.userId), 'data', data)
+      .xadd(global, 'MAXLEN', '~', limits.globalMaxCount, '*', 'id', event.id, 'type', event.type, 'at', String(event.at), 'subject', eventSubject(subjectKey, event.userId), 'data', sharedData)
       .xtrim(global, 'MINID', '~', minId(limits.globalMaxAgeMs))
       .exec()
       .then(failed)
