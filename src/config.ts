@@ -25,6 +25,7 @@ export const ConfigSchema = Type.Object({
   SESSION_COOKIE_NAME: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'sessionId' }),
   SESSION_TTL: Seconds(604800),
   SESSION_ABSOLUTE_TTL: Seconds(2592000),
+  MAX_SESSIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   ACCESS_TOKEN_TTL: Seconds(900),
   REFRESH_TOKEN_TTL: Seconds(2592000),
   COOKIE_SAMESITE: Type.Union([Type.Literal('Strict'), Type.Literal('Lax'), Type.Literal('None')], { default: 'Strict' }),
@@ -144,6 +145,8 @@ function settings (env: Env, dataKeys: KeyRing, oauthProviders: ProviderSpec[]) 
     sessionCookieName: env.SESSION_COOKIE_NAME,
     sessionTtlMs: ms(env.SESSION_TTL),
     sessionAbsoluteTtlMs: ms(env.SESSION_ABSOLUTE_TTL),
+    /** a sign-in beyond it ends the user's oldest cookie session */
+    maxSessionsPerUser: env.MAX_SESSIONS_PER_USER,
     accessTokenTtlMs: ms(env.ACCESS_TOKEN_TTL),
     refreshTokenTtlMs: ms(env.REFRESH_TOKEN_TTL),
     cookieSameSite: env.COOKIE_SAMESITE,

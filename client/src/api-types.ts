@@ -121,6 +121,8 @@ export interface SessionInfo {
 
 export interface SessionList {
   sessions: SessionInfo[]
+  /** pass as `cursor` for the next page; null on the last page */
+  nextCursor: string | null
 }
 
 export interface TotpSetup {

@@ -69,7 +69,17 @@ return {v, from}
 const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
 -- ARGV[4]  user key before the user id (prefix .. 'user:{')
 -- ARGV[5]  user key after the user id ('}')
-return {v, from, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
+-- The user's session index (its field 'sessions', user-index.ts) stays behind: up to 28
+-- bytes a session that no request needs.
+local h = redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])
+local user = {}
+for i = 1, #h, 2 do
+  if h[i] ~= 'sessions' then
+    user[#user + 1] = h[i]
+    user[#user + 1] = h[i + 1]
+  end
+end
+return {v, from, user}
 `
 
 declare module 'ioredis' {
