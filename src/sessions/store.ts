@@ -115,11 +115,11 @@ export class RedisSessionStore {
     const now = this.#now()
     const uk = this.#userKey
     const r = uk === undefined
-      ? await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttlMs, this.#step)
-      : await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttlMs, this.#step, uk.before, uk.after)
+      ? await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttlMs, this.#step, this.absoluteTtlMs)
+      : await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttlMs, this.#step, this.absoluteTtlMs, uk.before, uk.after)
     if (r === null) return null
     if (r.length === 3) this.#keepPrefetched(sessionId, r[2])
-    const s = decodeSession(r[0])
+    const s = decodeSession(r[0], this.absoluteTtlMs)
     // The session slid (at most once a slide step): its one moves to its new expiry minute.
     if (r[1] >= 0) await this.#live.move(r[1], Math.min(now + this.ttlMs, s.absoluteExpiresAt))
     return s
@@ -148,10 +148,12 @@ export class RedisSessionStore {
     // sessions are worth keeping, so an anonymous visitor never costs a Redis key.
     if (typeof session.userId !== 'string') return
     const now = this.#now()
+    const createdAt = num(session.createdAt, now)
     const s: SessionData = {
       userId: session.userId,
-      createdAt: num(session.createdAt, now),
-      absoluteExpiresAt: num(session.absoluteExpiresAt, now + this.absoluteTtlMs),
+      createdAt,
+      // Not stored: always the creation time plus the absolute lifetime (record.ts).
+      absoluteExpiresAt: createdAt + this.absoluteTtlMs,
       lastSeenAt: num(session.lastSeenAt, now),
       ip: typeof session.ip === 'string' ? session.ip : '',
       userAgent: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : '',
@@ -167,7 +169,7 @@ export class RedisSessionStore {
     const key = this.keyOfDigest(d)
     /*
      * The User-Agent text is kept once for all the sessions that share it (a few browser
-     * versions cover most sessions), under a reference made from its digest: 12 bytes in
+     * versions cover most sessions), under a reference made from its digest: 8 bytes in
      * the session instead of about 110. NX: a text already there is never replaced (a
      * colliding text cannot relabel other sessions); it lives as long as the longest
      * session written with it.
@@ -215,7 +217,7 @@ export class RedisSessionStore {
     const now = this.#now()
     const [pttl, v] = await Promise.all([this.#redis.pttl(this.keyOfDigest(d)), this.#redis.getdel(this.keyOfDigest(d))])
     if (v === null) return
-    await Promise.all([this.#index.remove(decodeSession(v).userId, [d]), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
+    await Promise.all([this.#index.remove(decodeSession(v, this.absoluteTtlMs).userId, [d]), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
   }
 
   /** Deletes session keys by digest; answers how many were still there. */
@@ -237,7 +239,7 @@ export class RedisSessionStore {
       return { d, v, pttl }
     }))
     await this.#index.remove(userId, rows.filter(r => r.v === null).map(r => r.d))
-    const sessions = rows.filter(r => r.v !== null).map(r => ({ ...decodeSession(r.v as string), digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }))
+    const sessions = rows.filter(r => r.v !== null).map(r => ({ ...decodeSession(r.v as string, this.absoluteTtlMs), digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }))
     // One key per command: the texts live in other cluster slots than each other.
     const refs = [...new Set(sessions.map(s => s.userAgentRef).filter((r): r is string => r !== undefined && r !== ''))]
     const texts = new Map(await Promise.all(refs.map(async r => [r, await this.#redis.get(this.userAgentKey(r)) ?? ''] as const)))

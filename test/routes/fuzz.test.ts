@@ -23,7 +23,7 @@ async function snapshot (redis: Redis): Promise<Map<string, string>> {
     if (!k.startsWith('gh:sess:')) return (await redis.dumpBuffer(k))?.toString('hex') ?? 'gone'
     const v = await redis.get(k)
     if (v === null) return 'gone'
-    const { lastSeenAt: _, ...rest } = decodeSession(v)
+    const { lastSeenAt: _, ...rest } = decodeSession(v, 0)
     return JSON.stringify(rest)
   }))
   keys.forEach((k, i) => out.set(k, values[i]))

@@ -172,7 +172,7 @@ t.test('a change keeps the current session under a new id and ends the others', 
   t.equal(sessionKeysAfter.length, 1)
   t.notOk(sessionKeysBefore.includes(sessionKeysAfter[0]), 'the remaining session is stored under a new digest')
   t.equal((await ctx.app.sessionStore.indexed(user!.id)).length, 1)
-  const stored = decodeSession((await ctx.redis.get(sessionKeysAfter[0]))!)
+  const stored = decodeSession((await ctx.redis.get(sessionKeysAfter[0]))!, ctx.app.sessionStore.absoluteTtlMs)
   t.equal(stored.userId, user!.id)
 
   t.equal((await login(ctx, email, NEW_PASSWORD)).status, 200)
