@@ -38,9 +38,22 @@ function sessionOf (request: FastifyRequest): FastifyRequest['session'] | null {
   return request.session as FastifyRequest['session'] | null
 }
 
-/** The CSRF token of the request's session: bound to it, useless with any other. */
+/** CSRF tokens lately computed, by session digest, with the secret they were made with. */
+const csrfTokens = new Map<string, { secret: string, token: string }>()
+
+/**
+ * The CSRF token of the request's session: bound to it, useless with any other. Remembered
+ * for a while (an HMAC is a good part of a `GET /me`, which answers it every time); past
+ * 4,096 sessions the memory starts over, which only costs one HMAC each.
+ */
 export function csrfToken (deps: Pick<SessionDeps, 'secret'>, request: FastifyRequest): string {
-  return hmac(deps.secret, `csrf:${sessionDigest(request.session.sessionId)}`)
+  const d = sessionDigest(request.session.sessionId)
+  const known = csrfTokens.get(d)
+  if (known !== undefined && known.secret === deps.secret) return known.token
+  const token = hmac(deps.secret, `csrf:${d}`)
+  if (csrfTokens.size >= 4096) csrfTokens.clear()
+  csrfTokens.set(d, { secret: deps.secret, token })
+  return token
 }
 
 /** Digest of the request's signed-in session id: what the store and the index know it by. */
