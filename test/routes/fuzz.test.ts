@@ -13,10 +13,10 @@ interface FieldSchema { type?: string, minLength?: number, maxLength?: number }
  * Every key and value in Redis, except what any authenticated request may move: rate-limit
  * and back-off counters, and the session's sliding expiry and last-seen time (a request
  * with a live cookie slides it before its body is validated, as every authenticated request
- * does, once a slide step has passed: the census score and the record's last-seen field).
+ * does, once a slide step has passed: the live count by expiry minute and the record's last-seen field).
  */
 async function snapshot (redis: Redis): Promise<Map<string, string>> {
-  const keys = (await redis.keys('*')).filter(k => !k.startsWith('gh:rl:') && !k.startsWith('gh:login-throttle:') && k !== 'gh:sessions:live').sort()
+  const keys = (await redis.keys('*')).filter(k => !k.startsWith('gh:rl:') && !k.startsWith('gh:login-throttle:') && k !== 'gh:sessions:expiring').sort()
   const out = new Map<string, string>()
   if (keys.length === 0) return out
   const values = await Promise.all(keys.map(async k => {
