@@ -118,8 +118,10 @@ export class RedisSessionStore {
       ? await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttlMs, this.#step, this.absoluteTtlMs)
       : await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttlMs, this.#step, this.absoluteTtlMs, uk.before, uk.after)
     if (r === null) return null
+    // A record of another layout (written before an upgrade) is no session: sign in again.
+    const s = this.#decode(r[0])
+    if (s === null) return null
     if (r.length === 3) this.#keepPrefetched(sessionId, r[2])
-    const s = decodeSession(r[0], this.absoluteTtlMs)
     // The session slid (at most once a slide step): its one moves to its new expiry minute.
     if (r[1] >= 0) await this.#live.move(r[1], Math.min(now + this.ttlMs, s.absoluteExpiresAt))
     return s
@@ -133,6 +135,14 @@ export class RedisSessionStore {
       this.#clearScheduled = false
       this.#prefetched.clear()
     })
+  }
+
+  #decode (v: string): SessionData | null {
+    try {
+      return decodeSession(v, this.absoluteTtlMs)
+    } catch {
+      return null
+    }
   }
 
   /** Number of sessions not yet expired (to within the current minute). */
@@ -217,7 +227,8 @@ export class RedisSessionStore {
     const now = this.#now()
     const [pttl, v] = await Promise.all([this.#redis.pttl(this.keyOfDigest(d)), this.#redis.getdel(this.keyOfDigest(d))])
     if (v === null) return
-    await Promise.all([this.#index.remove(decodeSession(v, this.absoluteTtlMs).userId, [d]), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
+    const s = this.#decode(v)
+    await Promise.all([s === null ? undefined : this.#index.remove(s.userId, [d]), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
   }
 
   /** Deletes session keys by digest; answers how many were still there. */
@@ -238,8 +249,9 @@ export class RedisSessionStore {
       const [v, pttl] = await Promise.all([this.#redis.get(key), this.#redis.pttl(key)])
       return { d, v, pttl }
     }))
-    await this.#index.remove(userId, rows.filter(r => r.v === null).map(r => r.d))
-    const sessions = rows.filter(r => r.v !== null).map(r => ({ ...decodeSession(r.v as string, this.absoluteTtlMs), digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }))
+    const decoded = rows.map(r => ({ ...r, s: r.v === null ? null : this.#decode(r.v) }))
+    await this.#index.remove(userId, decoded.filter(r => r.s === null).map(r => r.d))
+    const sessions = decoded.flatMap(r => r.s === null ? [] : [{ ...r.s, digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }])
     // One key per command: the texts live in other cluster slots than each other.
     const refs = [...new Set(sessions.map(s => s.userAgentRef).filter((r): r is string => r !== undefined && r !== ''))]
     const texts = new Map(await Promise.all(refs.map(async r => [r, await this.#redis.get(this.userAgentKey(r)) ?? ''] as const)))

@@ -101,3 +101,19 @@ t.test('the sliding refresh keeps the compact form and records lastSeenAt', asyn
   const pttl = await redis.pttl(store.keyOf(id))
   t.ok(pttl > 600_000 - 5_000, 'expiry pushed forward')
 })
+
+t.test('a record of another layout reads as no session, is listed as none and can still be destroyed', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttlMs: 60_000, absoluteTtlMs: 3_600_000, prefetchUser: true })
+  const id = randomToken()
+  await store.write(id, session('u-old'))
+  // The layout before this one had a sixth field (the absolute expiry).
+  await redis.set(store.keyOf(id), 'u-old|1|2|3|203.0.113.7|abcdefghijkl', 'PX', 60_000)
+  t.equal(await store.read(id), null)
+  t.same(await store.listForUser('u-old'), [])
+  t.same(await store.indexed('u-old'), [], 'and the listing dropped its entry')
+  await new Promise<void>((resolve, reject) => { store.destroy(id, err => { if (err != null) reject(err); else resolve() }) })
+  t.equal(await redis.exists(store.keyOf(id)), 0)
+})
