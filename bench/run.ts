@@ -68,6 +68,8 @@ const PREFIX = 'gh:'
 const EMAIL = 'bench@example.test'
 const PASSWORD = 'bench horse battery staple'
 const SESSIONS_PER_USER = 2
+/** accounts Gatehouse's login runs sign into, in turn (see loginOpts) */
+const LOGIN_EMAILS = Array.from({ length: 64 }, (_, i) => `bench-login-${i}@example.test`)
 // A real browser's user agent: what a session record actually holds.
 const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 // Everything is bounded: the whole run is killed after this long.
@@ -158,8 +160,21 @@ async function argon2Ceiling (hash: string, concurrency: number, seconds: number
   return { rps: r.rps, total: r.total, p50: 0, p99: 0, non2xx: 0, errors: 0 }
 }
 
-/** Sessions written through Gatehouse's own store, many at a time (auto-pipelined). */
-async function seedSessions (store: RedisSessionStore, count: number): Promise<void> {
+/**
+ * Users for the seeded sessions, made before the memory is measured: each user's session
+ * index is a field of the user's hash, which a real user has anyway. Clones of the bench
+ * user's record under fresh ids.
+ */
+async function seedUsers (redis: Redis, template: Record<string, string>, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => crypto.randomUUID())
+  for (let i = 0; i < count; i += 5_000) {
+    await Promise.all(ids.slice(i, i + 5_000).map(async id => await redis.hset(`${PREFIX}user:{${id}}`, { ...template, id, email: `${id}@example.test` })))
+  }
+  return ids
+}
+
+/** Sessions written through Gatehouse's own store, many at a time (auto-pipelined), SESSIONS_PER_USER for each of `users` (random ids without). */
+async function seedSessions (store: RedisSessionStore, count: number, users?: string[]): Promise<void> {
   const BATCH = 5_000
   const now = Date.now()
   let userId = ''
@@ -169,13 +184,14 @@ async function seedSessions (store: RedisSessionStore, count: number): Promise<v
     const n = Math.min(BATCH, count - done)
     const writes: Array<Promise<void>> = []
     for (let i = 0; i < n; i++) {
-      if ((done + i) % SESSIONS_PER_USER === 0) userId = crypto.randomUUID()
+      const k = done + i
+      if (k % SESSIONS_PER_USER === 0) userId = users?.[k / SESSIONS_PER_USER] ?? crypto.randomUUID()
       writes.push(store.write(randomToken(32), {
         userId,
         createdAt: now,
         lastSeenAt: now,
-        absoluteExpiresAt: now + store.absoluteTtl,
-        ip: `198.51.100.${(done + i) % 250}`,
+        absoluteExpiresAt: now + store.absoluteTtlMs,
+        ip: `198.51.100.${k % 250}`,
         userAgent: BROWSER_UA
       }))
     }
@@ -194,7 +210,7 @@ const usedMemory = async (redis: Redis): Promise<number> => Number((await redisI
 async function sessionCount (redis: Redis): Promise<number> {
   // The store's own count of live sessions (index keys have TTLs too, so the keyspace's
   // "expires" count would overstate it).
-  return await new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 }).countActive()
+  return await new RedisSessionStore(redis, { prefix: PREFIX, ttlMs: 604_800_000, absoluteTtlMs: 2_592_000_000 }).countActive()
 }
 
 async function commandCalls (redis: Redis): Promise<Record<string, number>> {
@@ -235,10 +251,25 @@ async function breakdown (redis: Redis, sessions: number): Promise<Record<string
     byKind.set(kind, list)
   }
   const out: Record<string, { keys: number, bytesPerSession: number }> = {}
+  const usage = async (k: string): Promise<number> => Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'))
   for (const [kind, keys] of byKind) {
     const sample = keys.slice(0, 100)
     let bytes = 0
-    for (const k of sample) bytes += Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'))
+    if (kind === `${PREFIX}user:{*}`) {
+      // A user's hash is the user's own; only its session index (the field `sessions`)
+      // belongs to the sessions: measured as the hash with it less the hash without.
+      for (const k of sample) {
+        const index = await redis.hget(k, 'sessions')
+        if (index === null) continue
+        const whole = await usage(k)
+        await redis.hdel(k, 'sessions')
+        bytes += whole - await usage(k)
+        await redis.hset(k, 'sessions', index)
+      }
+      out[`${kind} field sessions`] = { keys: keys.length, bytesPerSession: round(bytes / sample.length * keys.length / sessions) }
+      continue
+    }
+    for (const k of sample) bytes += await usage(k)
     out[kind] = { keys: keys.length, bytesPerSession: round(bytes / sample.length * keys.length / sessions) }
   }
   return out
@@ -313,8 +344,11 @@ async function main (): Promise<void> {
   const urlOf = (r: Redis): string => `redis://127.0.0.1:${r.options.port as number}`
 
   const startGatehouse = async (redis: Redis, name: string): Promise<{ base: string, store: RedisSessionStore }> => {
-    const created = await new UserRepository(redis, PREFIX).create({ email: EMAIL, username: 'bench', passwordHash, firstName: 'Bench', lastName: 'Mark', emailVerified: true })
-    if (!created.ok) throw new Error('could not create the bench user')
+    const users = new UserRepository(redis, PREFIX)
+    for (const [i, email] of [EMAIL, ...LOGIN_EMAILS].entries()) {
+      const created = await users.create({ email, username: `bench${i}`, passwordHash, firstName: 'Bench', lastName: 'Mark', emailVerified: true })
+      if (!created.ok) throw new Error('could not create the bench users')
+    }
     const port = await freePort()
     startNode('src/server.ts', {
       NODE_ENV: 'production',
@@ -329,7 +363,7 @@ async function main (): Promise<void> {
     }, name)
     const base = `http://127.0.0.1:${port}`
     await waitFor(`${base}/health/live`)
-    return { base, store: new RedisSessionStore(redis, { prefix: PREFIX, ttl: 604_800_000, absoluteTtl: 2_592_000_000 }) }
+    return { base, store: new RedisSessionStore(redis, { prefix: PREFIX, ttlMs: 604_800_000, absoluteTtlMs: 2_592_000_000 }) }
   }
   const gatehouse = await startGatehouse(main, 'gatehouse')
   const gatehouseBig = await startGatehouse(big, 'gatehouse-big')
@@ -359,13 +393,15 @@ async function main (): Promise<void> {
   await seedSessions(gatehouse.store, SMALL - await sessionCount(main))
   const sessionsSmall = await sessionCount(main)
   const bigCookie = await login(gatehouseBig.base)
-  log(`seeding ${BIG.toLocaleString('en')} Gatehouse sessions`)
   // The seeding is not what is measured: no fsync per write while it runs.
   await big.config('SET', 'appendfsync', 'no')
   const count0 = await sessionCount(big)
+  const { sessions: _index, ...template } = await big.hgetall(`${PREFIX}user:{${(await new UserRepository(big, PREFIX).findByEmail(EMAIL))?.id as string}}`)
+  log(`seeding ${Math.ceil((BIG - count0) / SESSIONS_PER_USER).toLocaleString('en')} users, then ${BIG.toLocaleString('en')} Gatehouse sessions`)
+  const users = await seedUsers(big, template, Math.ceil((BIG - count0) / SESSIONS_PER_USER))
   const mem0 = await usedMemory(big)
   const seedStart = Date.now()
-  await seedSessions(gatehouseBig.store, BIG - count0)
+  await seedSessions(gatehouseBig.store, BIG - count0, users)
   const seedSeconds = round((Date.now() - seedStart) / 1000)
   const sessionsBig = await sessionCount(big)
   const mem1 = await usedMemory(big)
@@ -374,7 +410,21 @@ async function main (): Promise<void> {
   const gatehouseBreakdown = await breakdown(big, sessionsBig)
 
   const meOpts = (name: StackName): autocannon.Options => ({ url: `${bases[name] as string}/api/auth/me`, connections: CONNECTIONS, duration: DURATION, headers: cookies[name] === undefined ? {} : { cookie: cookies[name] as string } })
-  const loginOpts = (name: StackName): autocannon.Options => ({ url: `${bases[name] as string}/api/auth/login`, method: 'POST', connections: LOGIN_CONCURRENCY, duration: DURATION, headers: { 'content-type': 'application/json' }, body: loginBody })
+  // Gatehouse's logins go round LOGIN_EMAILS: one account signed into by 8 clients at once
+  // is what its per-account throttle is there to slow down (each attempt in flight holds
+  // one of the account's free failures until it is settled), not what a login costs.
+  let nextAccount = 0
+  const loginBodies = LOGIN_EMAILS.map(email => JSON.stringify({ email, password: PASSWORD }))
+  const loginOpts = (name: StackName): autocannon.Options => ({
+    url: `${bases[name] as string}/api/auth/login`,
+    method: 'POST',
+    connections: LOGIN_CONCURRENCY,
+    duration: DURATION,
+    headers: { 'content-type': 'application/json' },
+    ...(name === 'gatehouse'
+      ? { requests: [{ setupRequest: (req: any) => ({ ...req, body: loginBodies[nextAccount++ % loginBodies.length] }) }] }
+      : { body: loginBody })
+  })
   const rotate = <T>(xs: T[], r: number): T[] => [...xs.slice(r % xs.length), ...xs.slice(0, r % xs.length)]
 
   log(`warming up: /me of each stack for ${Math.max(2, DURATION / 2)} s`)

@@ -10,18 +10,31 @@ import fp from 'fastify-plugin'
  */
 export default fp(async (app) => {
   const names = [app.config.sessionCookieName, 'gatehouseDevice']
-  app.addHook('onRequest', async (request) => {
+  const mine = (name: string) => (p: string): boolean => p.trimStart().startsWith(`${name}=`)
+  // Callback style, and the header split only when a name occurs twice in it: this runs on
+  // every request, and almost none carry a duplicate.
+  app.addHook('onRequest', function cookieGuard (request, _reply, done) {
     const header = request.raw.headers.cookie
-    if (header === undefined) return
-    let pairs: string[] | undefined
+    if (header === undefined || !names.some(name => occursTwice(header, `${name}=`))) {
+      done()
+      return
+    }
+    let pairs = header.split(';')
+    const count = pairs.length
     for (const name of names) {
-      pairs ??= header.split(';')
-      const mine = (p: string): boolean => p.trimStart().startsWith(`${name}=`)
-      if (pairs.filter(mine).length > 1) {
-        pairs = pairs.filter(p => !mine(p))
+      const isMine = mine(name)
+      if (pairs.filter(isMine).length > 1) {
+        pairs = pairs.filter(p => !isMine(p))
         request.log.warn({ cookie: name }, 'several cookies of one name: none is used')
       }
     }
-    if (pairs !== undefined && pairs.length !== header.split(';').length) request.raw.headers.cookie = pairs.join(';')
+    if (pairs.length !== count) request.raw.headers.cookie = pairs.join(';')
+    done()
   })
 }, { name: 'cookie-guard', dependencies: ['config'] })
+
+/** Whether `needle` occurs at least twice in `text` (a cheap superset of "two cookies of that name"). */
+function occursTwice (text: string, needle: string): boolean {
+  const first = text.indexOf(needle)
+  return first >= 0 && text.indexOf(needle, first + needle.length) >= 0
+}

@@ -48,14 +48,19 @@ export default fp(async (app) => {
   // A SameSite=None cookie serves an SPA on another site, where it is a third-party cookie:
   // Chromium blocks those unless they are Partitioned (CHIPS), keyed to the SPA's site.
   const partitioned = sameSite === 'none'
-  // With a single Redis the session read also returns the user's hash (one round trip per
-  // authenticated request); a Cluster may keep the two keys on different nodes.
-  const [before, after] = app.users.userKey('\u0000').split('\u0000')
   const store = new RedisSessionStore(app.redis, {
     prefix: c.redisKeyPrefix,
-    ttl: c.sessionTtlMs,
-    absoluteTtl: c.sessionAbsoluteTtlMs,
-    userKey: app.redis instanceof Cluster ? undefined : { before, after }
+    ttlMs: c.sessionTtlMs,
+    absoluteTtlMs: c.sessionAbsoluteTtlMs,
+    maxPerUser: c.maxSessionsPerUser,
+    userKey: (id) => app.users.userKey(id),
+    // With a single Redis the session read also returns the user's hash (one round trip per
+    // authenticated request); a Cluster may keep the two keys on different nodes.
+    prefetchUser: !(app.redis instanceof Cluster),
+    // The sign-in that went over the maximum is not held up by the event.
+    onEvicted: (userId, ended) => {
+      app.events.emit({ type: 'session.ended', userId, data: { reason: 'session_limit', ended } }).catch(err => app.log.error({ err }, 'session.ended event failed'))
+    }
   })
   const cookieName = c.sessionCookieName
   const cookieOptions = { httpOnly: true, path: '/', sameSite, secure, partitioned, domain: c.cookieDomain }

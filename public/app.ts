@@ -7,7 +7,7 @@
  * Text from the server is only ever set with textContent.
  */
 import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, startAuthentication, startRegistration, WebAuthnAbortService } from '@simplewebauthn/browser'
-import { createClient, GatehouseError, type ActivityEvent, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SignedIn } from '../client/src/index.js'
+import { createClient, GatehouseError, type ActivityEvent, type LoginResult, type Me, type OAuthProvider, type SessionInfo, type SessionList, type SignedIn } from '../client/src/index.js'
 
 const apiBase = (document.querySelector('meta[name="api-base"]')?.getAttribute('content') ?? '').replace(/\/+$/, '')
 let mfaToken: string | undefined
@@ -313,12 +313,19 @@ const providerErrors: Record<string, string> = {
   ACCOUNT_DISABLED: 'This account has been disabled.'
 }
 
-async function loadSessions (): Promise<void> {
+/** Sessions shown a page at a time; "More sessions" asks for the next one. */
+const SESSIONS_PER_PAGE = 20
+let sessionsCursor: string | null = null
+
+async function loadSessions (more = false): Promise<void> {
   const body = $('sessions').querySelector('tbody') as HTMLTableSectionElement
-  body.replaceChildren()
-  let sessions: SessionInfo[]
+  if (!more) {
+    body.replaceChildren()
+    sessionsCursor = null
+  }
+  let page: SessionList
   try {
-    sessions = await client.sessions()
+    page = await client.sessionPage({ cursor: sessionsCursor ?? undefined, limit: SESSIONS_PER_PAGE })
   } catch (err) {
     if (err instanceof GatehouseError && err.code === 'NOT_FOUND') {
       $('sessions-note').textContent = 'This server has no session list (GET /api/auth/sessions).'
@@ -328,7 +335,9 @@ async function loadSessions (): Promise<void> {
     throw err
   }
   show('sessions-note', false)
-  for (const s of sessions) {
+  sessionsCursor = page.nextCursor
+  show('sessions-more', sessionsCursor !== null)
+  for (const s of page.sessions) {
     const row = document.createElement('tr')
     row.dataset.sessionId = s.id
     if (s.current) row.className = 'current'
@@ -501,6 +510,7 @@ function wire (): void {
     notice('Signed out.')
   })
   on('activity-more', async () => { await loadActivity(true) })
+  on('sessions-more', async () => { await loadSessions(true) })
   on('logout-all', async () => {
     await client.logoutAll()
     renderSignedOut()

@@ -131,6 +131,8 @@ export interface SessionInfo {
 
 export interface SessionList {
   sessions: SessionInfo[]
+  /** pass as `cursor` for the next page; null on the last page */
+  nextCursor: string | null
 }
 
 export interface TotpSetup {
@@ -383,7 +385,7 @@ export interface UserPage {
 
 export interface AdminUserDetail {
   user: AdminUser
-  /** live cookie sessions and bearer token families (`current` is always false) */
+  /** the 100 most recently used live cookie sessions and bearer token families (`current` is always false) */
   sessions: SessionInfo[]
   mfa: {
     enabled: boolean

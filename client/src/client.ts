@@ -175,8 +175,25 @@ export class GatehouseClient<M extends Mode = 'cookie'> {
     this.#forget()
   }
 
+  /** Every session and token family of the user, most recently used first (all pages). */
   async sessions (): Promise<SessionInfo[]> {
-    return (await this.#call<SessionList>('GET', '/sessions', undefined, { auth: true })).sessions
+    const all: SessionInfo[] = []
+    let cursor: string | null | undefined
+    do {
+      const page = await this.sessionPage({ cursor: cursor ?? undefined })
+      all.push(...page.sessions)
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    return all
+  }
+
+  /** One page of sessions(): `limit` (1 to 100, default 100) from `cursor`, a page's `nextCursor`. */
+  async sessionPage (page: { cursor?: string, limit?: number } = {}): Promise<SessionList> {
+    const query = new URLSearchParams()
+    if (page.cursor !== undefined) query.set('cursor', page.cursor)
+    if (page.limit !== undefined) query.set('limit', String(page.limit))
+    const q = query.size === 0 ? '' : `?${query.toString()}`
+    return await this.#call<SessionList>('GET', `/sessions${q}`, undefined, { auth: true })
   }
 
   /** Ends one of the user's sessions or token families, by its `id` from sessions(). */

@@ -10,9 +10,8 @@ import { listSessions } from '../../src/sessions/lifecycle.js'
 import type { EventType } from '../../src/events/catalogue.js'
 import { eventSubject } from '../../src/events/store.js'
 import { AuthError } from '../../src/http/errors.js'
-import { ADMIN_GUARD, BODY, CSRF, EmailSchema, MessageSchema, PasswordSchema, UserSchema, answer, noContent, problems } from '../../src/http/schemas.js'
+import { ADMIN_GUARD, BODY, CSRF, EmailSchema, MessageSchema, PasswordSchema, SessionInfoSchema, UserSchema, answer, noContent, problems } from '../../src/http/schemas.js'
 import { tag } from '../../src/http/tags.js'
-import { SessionInfoSchema } from '../auth/sessions.js'
 import { NameSchema, UsernameSchema } from '../auth/account.js'
 
 export const AdminUserSchema = Type.Object({
@@ -27,7 +26,7 @@ export const UserPageSchema = Type.Object({
 
 export const AdminUserDetailSchema = Type.Object({
   user: AdminUserSchema,
-  sessions: Type.Array(SessionInfoSchema, { description: 'live cookie sessions and bearer token families (`current` is always false)' }),
+  sessions: Type.Array(SessionInfoSchema, { description: 'the 100 most recently used live cookie sessions and bearer token families (`current` is always false)' }),
   mfa: Type.Object({
     enabled: Type.Boolean(),
     backupCodesRemaining: Type.Integer({ minimum: 0 })
@@ -124,7 +123,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const user = await target(request.params.id)
     const [sessions, backupCodesRemaining] = await Promise.all([
-      listSessions(app.sessions, user.id, undefined),
+      listSessions(app.sessions, user.id, undefined, { limit: 100 }).then(page => page.sessions),
       app.mfa.backupCodes.remaining(user.id)
     ])
     return { user: adminUser(user), sessions, mfa: { enabled: user.mfaEnabled, backupCodesRemaining } }

@@ -1,26 +1,15 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AuthError } from '../../src/http/errors.js'
-import { currentKeep, endSession, listSessions, signOut } from '../../src/sessions/lifecycle.js'
+import { currentKeep, decodeCursor, endSession, listSessions, signOut } from '../../src/sessions/lifecycle.js'
 import { endAllSessions } from '../../src/sessions/end-all.js'
-import { BODY, CLEAR_SESSION_COOKIE, CSRF, GUARD, answer, noContent, problems } from '../../src/http/schemas.js'
+import { BODY, CLEAR_SESSION_COOKIE, CSRF, GUARD, SessionListSchema, answer, noContent, problems } from '../../src/http/schemas.js'
 import { tag } from '../../src/http/tags.js'
 
-const Time = Type.String({ format: 'date-time' })
-
-export const SessionInfoSchema = Type.Object({
-  id: Type.String({ description: 'public handle: never the cookie value or a token' }),
-  kind: Type.Union([Type.Literal('cookie'), Type.Literal('token')], { description: '`cookie`: a browser session; `token`: a bearer token family (one POST /token login and its refreshes)' }),
-  createdAt: Time,
-  lastSeenAt: Time,
-  expiresAt: Time,
-  ip: Type.String(),
-  userAgent: Type.String(),
-  method: Type.Union([Type.Literal('password'), Type.Literal('passkey'), Type.Literal('email_code'), Type.Literal('provider')], { description: 'how this session or token family signed in' }),
-  current: Type.Boolean({ description: 'true for the session or token family this request was made with' })
-}, { $id: 'SessionInfo', additionalProperties: false })
-
-export const SessionListSchema = Type.Object({ sessions: Type.Array(SessionInfoSchema) }, { $id: 'SessionList', additionalProperties: false })
+const SessionPageQuerySchema = Type.Object({
+  cursor: Type.Optional(Type.String({ minLength: 3, maxLength: 80, pattern: '^[0-9a-z]{1,11}\\.[A-Za-z0-9_-]{16,64}$', description: 'the `nextCursor` of the page before' })),
+  limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'entries per page, 1 to 100 (default 100)' }))
+}, { additionalProperties: false })
 
 const SessionIdParamsSchema = Type.Object({
   id: Type.String({ minLength: 16, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })
@@ -33,10 +22,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listSessions',
       tags: tag('sessions'),
       summary: 'Where the user is signed in: cookie sessions and bearer token families',
-      response: { 200: answer('The user\'s live sessions and token families, most recently used first', SessionListSchema), ...problems(GUARD) }
+      description: 'A page at a time, most recently used first; `nextCursor` asks for the next page.',
+      querystring: SessionPageQuerySchema,
+      response: { 200: answer('The user\'s live sessions and token families, most recently used first', SessionListSchema), ...problems('VALIDATION_FAILED', GUARD) }
     }
   }, async (request) => {
-    return { sessions: await listSessions(app.sessions, request.user!.id, currentKeep(request)) }
+    const { cursor, limit } = request.query
+    const after = cursor === undefined ? undefined : decodeCursor(cursor) ?? undefined
+    return await listSessions(app.sessions, request.user!.id, currentKeep(request), { after, limit: limit === undefined ? 100 : Number(limit) })
   })
 
   app.delete('/sessions/:id', {

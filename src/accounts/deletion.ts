@@ -41,7 +41,6 @@ export async function deleteAccount (deps: DeletionDeps, user: User): Promise<nu
   ended += await endAllSessions(deps.sessions, user.id)
   await deps.users.delete(user, [
     ...cleanups.flatMap(c => c.ownKeys?.(user.id) ?? []),
-    deps.sessions.sessionStore.indexKey(user.id),
     deps.sessions.tokenStore.indexKey(user.id)
   ])
   return ended

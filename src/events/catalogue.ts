@@ -52,7 +52,7 @@ export const EVENT_CATALOGUE: Record<EventType, { description: string, data: rea
   'session.sign_in_failed': { description: 'a wrong password (or code) for this account (`method`; `failures`: counted so far)', data: ['method', 'failures'] },
   'session.backoff_started': { description: 'enough failures that further attempts must wait (`failures`; `device`: the budget of a known device)', data: ['failures', 'device'] },
   'session.signed_out': { description: 'the user signed out (`kind`: `cookie` or `token`)', data: ['kind'] },
-  'session.ended': { description: 'one session or token family was ended from the session list (`by`: `user` or `admin`)', data: ['by'] },
+  'session.ended': { description: 'one session or token family was ended from the session list (`by`: `user` or `admin`), or the oldest sessions ended because a sign-in went over `MAX_SESSIONS_PER_USER` (`reason`: `session_limit`; `ended`: how many)', data: ['by', 'reason', 'ended'] },
   'session.all_ended': { description: 'every session and token family ended (`by`: `user` or `admin`; `ended`: how many)', data: ['by', 'ended'] },
   'password.changed': { description: 'the user changed the password; other sessions ended', data: [] },
   'password.reset': { description: 'the password was set through an emailed reset link; every session ended', data: [] },

@@ -1,4 +1,4 @@
-import { OptionalKind, Type, type TSchema, type TUnsafe } from '@sinclair/typebox'
+import { OptionalKind, Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
 import { ERRORS, type ErrorCode } from './errors.js'
 
 /*
@@ -41,6 +41,28 @@ export const MessageSchema = Type.Object({ message: Type.String() }, { $id: 'Mes
 export const SessionSummarySchema = Type.Object({
   expiresAt: Type.String({ format: 'date-time', description: 'when this session (or, with a bearer token, this access token) ends unless renewed' })
 }, { $id: 'SessionSummary', additionalProperties: false })
+
+const Time = Type.String({ format: 'date-time' })
+
+export const SessionInfoSchema = Type.Object({
+  id: Type.String({ description: 'public handle: never the cookie value or a token' }),
+  kind: Type.Union([Type.Literal('cookie'), Type.Literal('token')], { description: '`cookie`: a browser session; `token`: a bearer token family (one POST /token login and its refreshes)' }),
+  createdAt: Time,
+  lastSeenAt: Time,
+  expiresAt: Time,
+  ip: Type.String(),
+  userAgent: Type.String(),
+  method: Type.Union([Type.Literal('password'), Type.Literal('passkey'), Type.Literal('email_code'), Type.Literal('provider')], { description: 'how this session or token family signed in' }),
+  current: Type.Boolean({ description: 'true for the session or token family this request was made with' })
+}, { $id: 'SessionInfo', additionalProperties: false })
+
+/** One entry of the session list (GET /api/auth/sessions). */
+export type SessionInfo = Static<typeof SessionInfoSchema>
+
+export const SessionListSchema = Type.Object({
+  sessions: Type.Array(SessionInfoSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as `cursor` for the next page; null on the last page' })
+}, { $id: 'SessionList', additionalProperties: false })
 
 export const EmailSchema = Type.String({ minLength: 3, maxLength: 254, description: 'an email address; trimmed, NFKC-normalised and lower-cased by the server' })
 export const PasswordSchema = Type.String({ minLength: 8, maxLength: 128, description: '8 to 128 characters, not a common password' })

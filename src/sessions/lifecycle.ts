@@ -13,6 +13,7 @@ import { endAllSessions, type EndAllDeps } from './end-all.js'
 import { RedisSessionStore, sessionDigest } from './store.js'
 import { endFamilyOf } from '../tokens/lifecycle.js'
 import type { EmitEvent, SignInMethod } from '../events/catalogue.js'
+import type { SessionInfo } from '../http/schemas.js'
 
 /**
  * How a request was authenticated. A CSRF check applies to `session` only: a bearer token
@@ -40,9 +41,22 @@ function sessionOf (request: FastifyRequest): FastifyRequest['session'] | null {
   return request.session as FastifyRequest['session'] | null
 }
 
-/** The CSRF token of the request's session: bound to it, useless with any other. */
+/** CSRF tokens lately computed, by session digest, with the secret they were made with. */
+const csrfTokens = new Map<string, { secret: string, token: string }>()
+
+/**
+ * The CSRF token of the request's session: bound to it, useless with any other. Remembered
+ * for a while (an HMAC is a good part of a `GET /me`, which answers it every time); past
+ * 4,096 sessions the memory starts over, which only costs one HMAC each.
+ */
 export function csrfToken (deps: Pick<SessionDeps, 'secret'>, request: FastifyRequest): string {
-  return hmac(deps.secret, `csrf:${sessionDigest(request.session.sessionId)}`)
+  const d = sessionDigest(request.session.sessionId)
+  const known = csrfTokens.get(d)
+  if (known !== undefined && known.secret === deps.secret) return known.token
+  const token = hmac(deps.secret, `csrf:${d}`)
+  if (csrfTokens.size >= 4096) csrfTokens.clear()
+  csrfTokens.set(d, { secret: deps.secret, token })
+  return token
 }
 
 /** Digest of the request's signed-in session id: what the store and the index know it by. */
@@ -71,7 +85,7 @@ export async function signIn (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>
   s.userId = user.id
   s.createdAt = now
   s.lastSeenAt = now
-  s.absoluteExpiresAt = now + deps.sessionStore.absoluteTtl
+  s.absoluteExpiresAt = now + deps.sessionStore.absoluteTtlMs
   s.ip = request.ip
   s.userAgent = (request.headers['user-agent'] ?? '').slice(0, 256)
   // The version of the record the password was checked against, read before the check:
@@ -191,32 +205,38 @@ export async function validateSession (deps: SessionDeps, request: FastifyReques
   return null
 }
 
-export interface SessionInfo {
-  /** public handle: never the cookie value or a token */
-  id: string
-  kind: 'cookie' | 'token'
-  createdAt: string
-  lastSeenAt: string
-  expiresAt: string
-  ip: string
-  userAgent: string
-  /** how it signed in */
-  method: SignInMethod
-  current: boolean
-}
-
 const iso = (ms: number): string => new Date(ms).toISOString()
 
-/** Where the user is signed in: cookie sessions and token families, most recently seen first. */
-export async function listSessions (deps: EndAllDeps, userId: string, current: string | undefined): Promise<SessionInfo[]> {
+/** Where a page of the session list starts: after the item with this `lastSeenAt` (ms) and id. */
+export interface SessionCursor { lastSeenAt: number, id: string }
+
+/** The cursor as the client sees it: `<lastSeenAt in base 36>.<id>`, opaque to it. */
+export function encodeCursor (c: SessionCursor): string { return `${c.lastSeenAt.toString(36)}.${c.id}` }
+
+/** Null for anything encodeCursor did not make. */
+export function decodeCursor (text: string): SessionCursor | null {
+  const m = /^([0-9a-z]{1,11})\.([A-Za-z0-9_-]{16,64})$/.exec(text)
+  return m === null ? null : { lastSeenAt: parseInt(m[1], 36), id: m[2] }
+}
+
+export interface SessionPage { sessions: SessionInfo[], nextCursor: string | null }
+
+/**
+ * Where the user is signed in: cookie sessions and token families, most recently seen first
+ * (ties by id), `limit` at a time from `after`. An item that is used between two pages moves
+ * to the front and is not seen again on later ones; every other item is seen exactly once.
+ * The cookie sessions are bounded by the per-user maximum, so a page costs at most that many
+ * reads whatever its size.
+ */
+export async function listSessions (deps: EndAllDeps, userId: string, current: string | undefined, page: { after?: SessionCursor, limit: number }): Promise<SessionPage> {
   const [sessions, families] = await Promise.all([deps.sessionStore.listForUser(userId), deps.tokenStore.listForUser(userId)])
-  return [
+  const all = [
     ...sessions.map(s => ({
       id: s.handle,
       kind: 'cookie' as const,
-      createdAt: iso(s.createdAt),
-      lastSeenAt: iso(s.lastSeenAt),
-      expiresAt: s.expiresAt.toISOString(),
+      createdAt: s.createdAt,
+      lastSeenAt: s.lastSeenAt,
+      expiresAt: s.expiresAt.getTime(),
       ip: s.ip,
       userAgent: s.userAgent,
       method: s.method ?? 'password',
@@ -225,15 +245,23 @@ export async function listSessions (deps: EndAllDeps, userId: string, current: s
     ...families.map(f => ({
       id: f.familyId,
       kind: 'token' as const,
-      createdAt: iso(f.createdAt),
-      lastSeenAt: iso(f.lastSeenAt),
-      expiresAt: iso(f.expiresAt),
+      createdAt: f.createdAt,
+      lastSeenAt: f.lastSeenAt,
+      expiresAt: f.expiresAt,
       ip: f.ip,
       userAgent: f.userAgent,
       method: f.method,
       current: f.familyId === current
     }))
-  ].sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt))
+  ].sort((a, b) => b.lastSeenAt - a.lastSeenAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  const after = page.after
+  const rest = after === undefined ? all : all.filter(x => x.lastSeenAt < after.lastSeenAt || (x.lastSeenAt === after.lastSeenAt && x.id > after.id))
+  const shown = rest.slice(0, page.limit)
+  const last = shown.at(-1)
+  return {
+    sessions: shown.map(x => ({ ...x, createdAt: iso(x.createdAt), lastSeenAt: iso(x.lastSeenAt), expiresAt: iso(x.expiresAt) })),
+    nextCursor: rest.length > shown.length && last !== undefined ? encodeCursor(last) : null
+  }
 }
 
 /**

@@ -11,20 +11,25 @@ const READ_AND_SLIDE_BODY = `
 -- ARGV[1]  now, ms since the epoch
 -- ARGV[2]  sliding idle lifetime, ms
 -- ARGV[3]  slide step, ms: the expiry moves only when it lags its target by more than this
+-- ARGV[4]  absolute lifetime, ms: the session ends this long after its creation
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local step = tonumber(ARGV[3])
+local absTtl = tonumber(ARGV[4])
 
 local v = redis.call('GET', key)
 if not v then return false end
+-- userId|createdAt[~cv]|lastSeenAt|ip|userAgentRef (record.ts)
 local p1 = string.find(v, '|', 1, true)
 local p2 = string.find(v, '|', p1 + 1, true)
 local p3 = string.find(v, '|', p2 + 1, true)
-local p4 = string.find(v, '|', p3 + 1, true)
 local u = string.sub(v, 1, p1 - 1)
-local abs = tonumber(string.sub(v, p2 + 1, p3 - 1), 36)
-local last = tonumber(string.sub(v, p3 + 1, p4 - 1), 36)
+local created = string.sub(v, p1 + 1, p2 - 1)
+local tilde = string.find(created, '~', 1, true)
+if tilde then created = string.sub(created, 1, tilde - 1) end
+local abs = tonumber(created, 36) + absTtl
+local last = tonumber(string.sub(v, p2 + 1, p3 - 1), 36)
 if abs <= now then
   redis.call('DEL', key)
   return false
@@ -43,7 +48,7 @@ if slide or now - last >= step then
     b = string.sub(digits, r + 1, r + 1) .. b
     n = math.floor(n / 36)
   until n == 0
-  v = string.sub(v, 1, p3) .. b .. string.sub(v, p4)
+  v = string.sub(v, 1, p2) .. b .. string.sub(v, p3)
   if slide then
     redis.call('SET', key, v, 'PX', target - now)
   else
@@ -67,21 +72,33 @@ return {v, from}
  * Redis only. Answers {record, expiry it slid from or -1, flat user hash} or nil.
  */
 const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
--- ARGV[4]  user key before the user id (prefix .. 'user:{')
--- ARGV[5]  user key after the user id ('}')
-return {v, from, redis.call('HGETALL', ARGV[4] .. u .. ARGV[5])}
+-- ARGV[5]  user key before the user id (prefix .. 'user:{')
+-- ARGV[6]  user key after the user id ('}')
+-- A UUID is stored as its 32 hex digits (record.ts).
+if #u == 32 then u = string.sub(u, 1, 8) .. '-' .. string.sub(u, 9, 12) .. '-' .. string.sub(u, 13, 16) .. '-' .. string.sub(u, 17, 20) .. '-' .. string.sub(u, 21) end
+-- The user's session index (its field 'sessions', user-index.ts) stays behind: up to 28
+-- bytes a session that no request needs.
+local h = redis.call('HGETALL', ARGV[5] .. u .. ARGV[6])
+local user = {}
+for i = 1, #h, 2 do
+  if h[i] ~= 'sessions' then
+    user[#user + 1] = h[i]
+    user[#user + 1] = h[i + 1]
+  end
+end
+return {v, from, user}
 `
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number) => Promise<[string, number] | null>
-    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, number, string[]] | null>
+    gatehouseSessionRead: (key: string, now: number, ttl: number, step: number, absoluteTtl: number) => Promise<[string, number] | null>
+    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, absoluteTtl: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, number, string[]] | null>
   }
 }
 
 /** For defineScripts (src/redis/scripts.ts). */
 export const SESSION_SCRIPTS: Record<string, LuaScript> = {
-  gatehouseSessionRead: { keys: ['session'], argv: ['now', 'ttl', 'step'], lua: READ_AND_SLIDE },
-  gatehouseSessionReadWithUser: { keys: ['session'], argv: ['now', 'ttl', 'step', 'userKeyBefore', 'userKeyAfter'], lua: READ_AND_SLIDE_WITH_USER }
+  gatehouseSessionRead: { keys: ['session'], argv: ['now', 'ttl', 'step', 'absoluteTtl'], lua: READ_AND_SLIDE },
+  gatehouseSessionReadWithUser: { keys: ['session'], argv: ['now', 'ttl', 'step', 'absoluteTtl', 'userKeyBefore', 'userKeyAfter'], lua: READ_AND_SLIDE_WITH_USER }
 }

@@ -11,21 +11,27 @@ export type { SessionData } from './record.js'
 
 export interface StoreOptions {
   prefix: string
-  /** sliding idle lifetime, ms */
-  ttl: number
-  /** absolute lifetime, ms */
-  absoluteTtl: number
+  /** sliding idle lifetime */
+  ttlMs: number
+  /** absolute lifetime */
+  absoluteTtlMs: number
   /**
    * The expiry is pushed forward only when it lags its target by more than this, so an
    * active session costs one small write a minute, not one per request.
    */
-  slideStep?: number
+  slideStepMs?: number
+  /** the most sessions a user may have: a new one beyond it ends the oldest (default 100) */
+  maxPerUser?: number
   now?: () => number
+  /** the key of a user's hash, which holds the user's session index (default `prefix + 'user:{' + id + '}'`) */
+  userKey?: (userId: string) => string
   /**
-   * When set (single Redis only, never a Cluster), a read also fetches the hash at
-   * `before + userId + after` in the same script; `prefetched(sessionId)` hands it out.
+   * Single Redis only, never a Cluster: a read also fetches the user's hash in the same
+   * script; `prefetched(sessionId)` hands it out.
    */
-  userKey?: { before: string, after: string }
+  prefetchUser?: boolean
+  /** told when new sessions ended older ones of their user (the per-user maximum) */
+  onEvicted?: (userId: string, ended: number) => void
 }
 
 type Callback<T = void> = (err?: Error | null, value?: T) => void
@@ -35,17 +41,19 @@ export interface ListedSession extends SessionData { digest: string, handle: str
 /**
  * The session store of @fastify/session, on Redis. The key is prefix + SHA-256 of the
  * session id (see sessionDigest): Redis never holds an id that could be put in a cookie.
- * Reads run the read-and-slide script (one round trip); the per-user index (user-index.ts)
+ * Reads run the read-and-slide script (one round trip); the per-user index (user-index.ts, in the user's hash)
  * and the live count (expiry-count.ts) are kept in step on every write, slide and destroy.
  */
 export class RedisSessionStore {
   readonly #redis: RedisClient
   readonly #prefix: string
-  readonly ttl: number
-  readonly absoluteTtl: number
+  readonly ttlMs: number
+  readonly absoluteTtlMs: number
   readonly #step: number
   readonly #now: () => number
+  /** the user key around the user id, for the read script that also reads the user */
   readonly #userKey: { before: string, after: string } | undefined
+  readonly #onEvicted: (userId: string, ended: number) => void
   readonly #index: SessionIndex
   readonly #live: ExpiryCount
   /** user hashes read along with a session, by session id; cleared on the next turn */
@@ -55,12 +63,15 @@ export class RedisSessionStore {
   constructor (redis: RedisClient, options: StoreOptions) {
     this.#redis = redis
     this.#prefix = options.prefix
-    this.ttl = options.ttl
-    this.absoluteTtl = options.absoluteTtl
-    this.#step = options.slideStep ?? 60_000
+    this.ttlMs = options.ttlMs
+    this.absoluteTtlMs = options.absoluteTtlMs
+    this.#step = options.slideStepMs ?? 60_000
     this.#now = options.now ?? Date.now
-    this.#userKey = options.userKey
-    this.#index = new SessionIndex(redis, options.prefix, this.#now)
+    const userKey = options.userKey ?? ((id: string) => `${options.prefix}user:{${id}}`)
+    const [before, after] = userKey('\u0000').split('\u0000')
+    this.#userKey = options.prefetchUser === true ? { before, after } : undefined
+    this.#onEvicted = options.onEvicted ?? (() => {})
+    this.#index = new SessionIndex(redis, userKey, this.#now, options.maxPerUser ?? 100)
     this.#live = new ExpiryCount(redis, `${options.prefix}sessions:expiring`)
     defineScripts(redis, SESSION_SCRIPTS)
   }
@@ -79,7 +90,8 @@ export class RedisSessionStore {
   digestOf (sessionId: string): string { return sessionDigest(sessionId) }
   keyOf (sessionId: string): string { return this.keyOfDigest(sessionDigest(sessionId)) }
   keyOfDigest (d: string): string { return `${this.#prefix}sess:${d}` }
-  indexKey (userId: string): string { return this.#index.keyOf(userId) }
+  /** The digests in the user's session index, oldest first (past their absolute expiry dropped). */
+  async indexed (userId: string): Promise<string[]> { return await this.#index.digests(userId) }
   userAgentKey (ref: string): string { return `${this.#prefix}ua:${ref}` }
   /** The count of live sessions by expiry minute (see expiry-count.ts). */
   get countKey (): string { return this.#live.key }
@@ -104,13 +116,15 @@ export class RedisSessionStore {
     const now = this.#now()
     const uk = this.#userKey
     const r = uk === undefined
-      ? await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttl, this.#step)
-      : await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttl, this.#step, uk.before, uk.after)
+      ? await this.#redis.gatehouseSessionRead(this.keyOf(sessionId), now, this.ttlMs, this.#step, this.absoluteTtlMs)
+      : await this.#redis.gatehouseSessionReadWithUser(this.keyOf(sessionId), now, this.ttlMs, this.#step, this.absoluteTtlMs, uk.before, uk.after)
     if (r === null) return null
+    // A record of another layout (written before an upgrade) is no session: sign in again.
+    const s = this.#decode(r[0])
+    if (s === null) return null
     if (r.length === 3) this.#keepPrefetched(sessionId, r[2])
-    const s = decodeSession(r[0])
     // The session slid (at most once a slide step): its one moves to its new expiry minute.
-    if (r[1] >= 0) await this.#live.move(r[1], Math.min(now + this.ttl, s.absoluteExpiresAt))
+    if (r[1] >= 0) await this.#live.move(r[1], Math.min(now + this.ttlMs, s.absoluteExpiresAt))
     return s
   }
 
@@ -124,12 +138,20 @@ export class RedisSessionStore {
     })
   }
 
+  #decode (v: string): SessionData | null {
+    try {
+      return decodeSession(v, this.absoluteTtlMs)
+    } catch {
+      return null
+    }
+  }
+
   /** Number of sessions not yet expired (to within the current minute). */
   async countActive (): Promise<number> { return await this.#live.live(this.#now()) }
 
   /** Expiry the client can be told about: the sliding target, bounded by the absolute lifetime. */
   expiresAt (s: Pick<SessionData, 'absoluteExpiresAt'>, now = this.#now()): Date {
-    return new Date(Math.min(now + this.ttl, s.absoluteExpiresAt))
+    return new Date(Math.min(now + this.ttlMs, s.absoluteExpiresAt))
   }
 
   async write (sessionId: string, session: Record<string, unknown>): Promise<void> {
@@ -137,10 +159,12 @@ export class RedisSessionStore {
     // sessions are worth keeping, so an anonymous visitor never costs a Redis key.
     if (typeof session.userId !== 'string') return
     const now = this.#now()
+    const createdAt = num(session.createdAt, now)
     const s: SessionData = {
       userId: session.userId,
-      createdAt: num(session.createdAt, now),
-      absoluteExpiresAt: num(session.absoluteExpiresAt, now + this.absoluteTtl),
+      createdAt,
+      // Not stored: always the creation time plus the absolute lifetime (record.ts).
+      absoluteExpiresAt: createdAt + this.absoluteTtlMs,
       lastSeenAt: num(session.lastSeenAt, now),
       ip: typeof session.ip === 'string' ? session.ip : '',
       userAgent: typeof session.userAgent === 'string' ? session.userAgent.slice(0, 256) : '',
@@ -148,7 +172,7 @@ export class RedisSessionStore {
       ...(typeof session.method === 'string' ? { method: session.method as SignInMethod } : {})
     }
     s.userAgentRef = s.userAgent !== '' ? userAgentRef(s.userAgent) : typeof session.userAgentRef === 'string' ? session.userAgentRef : ''
-    const px = Math.min(this.ttl, s.absoluteExpiresAt - now)
+    const px = Math.min(this.ttlMs, s.absoluteExpiresAt - now)
     const d = sessionDigest(sessionId)
     if (px <= 0) {
       await this.destroyDigest(d)
@@ -157,7 +181,7 @@ export class RedisSessionStore {
     const key = this.keyOfDigest(d)
     /*
      * The User-Agent text is kept once for all the sessions that share it (a few browser
-     * versions cover most sessions), under a reference made from its digest: 12 bytes in
+     * versions cover most sessions), under a reference made from its digest: 8 bytes in
      * the session instead of about 110. NX: a text already there is never replaced (a
      * colliding text cannot relabel other sessions); it lives as long as the longest
      * session written with it.
@@ -176,9 +200,16 @@ export class RedisSessionStore {
     // A session saved again (not new) already counts: its one moves to the new expiry.
     if (before > 0) await this.#live.move(now + before, now + px)
     else await this.#live.add(now + px)
+    // Over the per-user maximum: the oldest sessions end, keys first, so an entry never
+    // goes before its session does.
+    if (added.over.length > 0) {
+      const ended = await this.#deleteKeys(added.over)
+      await this.#index.remove(s.userId, added.over)
+      if (ended > 0) this.#onEvicted(s.userId, ended)
+    }
     // A new entry is the moment the index can grow: drop the entries of sessions that have
     // ended since, so the index never holds more than the user's live sessions plus this one.
-    if (added) await this.pruneIndex(s.userId)
+    if (added.isNew) await this.pruneIndex(s.userId)
   }
 
   /**
@@ -190,8 +221,7 @@ export class RedisSessionStore {
     // One key per command: session keys live in other cluster slots than the index.
     const alive = await Promise.all(digests.map(async d => await this.#redis.exists(this.keyOfDigest(d))))
     const dead = digests.filter((_, i) => alive[i] === 0)
-    await this.#index.dropDead(userId, dead)
-    await this.#index.expireWithLast(userId)
+    await this.#index.remove(userId, dead)
     return digests.length - dead.length
   }
 
@@ -199,7 +229,8 @@ export class RedisSessionStore {
     const now = this.#now()
     const [pttl, v] = await Promise.all([this.#redis.pttl(this.keyOfDigest(d)), this.#redis.getdel(this.keyOfDigest(d))])
     if (v === null) return
-    await Promise.all([this.#index.remove(decodeSession(v).userId, [d]), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
+    const s = this.#decode(v)
+    await Promise.all([s === null ? undefined : this.#index.remove(s.userId, [d]), this.#live.remove(pttl > 0 ? [now + pttl] : [])])
   }
 
   /** Deletes session keys by digest; answers how many were still there. */
@@ -220,8 +251,9 @@ export class RedisSessionStore {
       const [v, pttl] = await Promise.all([this.#redis.get(key), this.#redis.pttl(key)])
       return { d, v, pttl }
     }))
-    await this.#index.dropDead(userId, rows.filter(r => r.v === null).map(r => r.d))
-    const sessions = rows.filter(r => r.v !== null).map(r => ({ ...decodeSession(r.v as string), digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }))
+    const decoded = rows.map(r => ({ ...r, s: r.v === null ? null : this.#decode(r.v) }))
+    await this.#index.remove(userId, decoded.filter(r => r.s === null).map(r => r.d))
+    const sessions = decoded.flatMap(r => r.s === null ? [] : [{ ...r.s, digest: r.d, handle: RedisSessionStore.handleOf(r.d), expiresAt: new Date(now + Math.max(r.pttl, 0)) }])
     // One key per command: the texts live in other cluster slots than each other.
     const refs = [...new Set(sessions.map(s => s.userAgentRef).filter((r): r is string => r !== undefined && r !== ''))]
     const texts = new Map(await Promise.all(refs.map(async r => [r, await this.#redis.get(this.userAgentKey(r)) ?? ''] as const)))

@@ -1,50 +1,140 @@
 import type { RedisClient } from '../redis/client.js'
+import { defineScripts, type LuaScript } from '../redis/scripts.js'
+
+/*
+ * The per-user session index, kept inside the user's own hash as one field, `sessions`:
+ * fixed-width entries of the session digest (20 characters) and its absolute expiry (ms
+ * since the epoch, base 36, 8 characters), oldest first. One field of the hash that exists
+ * anyway costs 28 bytes a session; the sorted set per user it replaces cost a key of its own
+ * (about 90 bytes a session at two sessions a user). The user's hash tag keeps it in the
+ * user's Cluster slot; the session keys live elsewhere, so every script here touches the
+ * user's hash only. Listing and ending a user's sessions cost O(sessions of that user),
+ * which the per-user maximum bounds.
+ */
+const DIGEST = 20
+const ENTRY = 28
 
 /**
- * The sorted set kept beside the session keys, per user: the digests of its sessions
- * scored by absolute expiry, under the user's hash tag, so listing and ending a user's
- * sessions costs O(sessions of that user). (Counting all sessions is expiry-count.ts.)
- * Single-key commands only: the session keys live in other cluster slots than these sets.
+ * Adds a session (or keeps it in place when it is saved again), drops entries past their
+ * absolute expiry, and answers which of the oldest entries are over the maximum. They stay
+ * in the index until the caller has deleted their keys and removes them (`remove`): a crash
+ * in between leaves an entry that a later listing prunes, never a live session no index
+ * knows of. A hash whose user was deleted meanwhile holds only this field, which ending the
+ * user's sessions removes (and the hash with it); it is never read as a user (it has no id).
  */
+const ADD: LuaScript = {
+  keys: ['user'],
+  argv: ['digest', 'absoluteExpiresAt', 'now', 'max'],
+  lua: `
+-- KEYS[1]  the user's hash; the index is its field 'sessions'
+-- ARGV[1]  the session's digest (20 characters)
+-- ARGV[2]  its absolute expiry, ms since the epoch in base 36 (8 characters)
+-- ARGV[3]  now, ms since the epoch
+-- ARGV[4]  the most sessions a user may have
+local user = KEYS[1]
+local digest = ARGV[1]
+local abs = ARGV[2]
+local now = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
+local v = redis.call('HGET', user, 'sessions') or ''
+local kept = {}
+local found = false
+for i = 1, #v, 28 do
+  local e = string.sub(v, i, i + 27)
+  if string.sub(e, 1, 20) == digest then
+    found = true
+    kept[#kept + 1] = e
+  elseif tonumber(string.sub(e, 21, 28), 36) > now then
+    kept[#kept + 1] = e
+  end
+end
+if not found then kept[#kept + 1] = digest .. abs end
+redis.call('HSET', user, 'sessions', table.concat(kept))
+local over = {}
+for i = 1, #kept - max do over[#over + 1] = string.sub(kept[i], 1, 20) end
+if found then return {0, over} end
+return {1, over}
+`
+}
+
+/** Drops the given digests and every entry past its absolute expiry; answers the digests left, oldest first. */
+const PRUNE: LuaScript = {
+  keys: ['user'],
+  argv: ['now', '...digests'],
+  lua: `
+-- KEYS[1]  the user's hash; the index is its field 'sessions'
+-- ARGV[1]  now, ms since the epoch
+-- ARGV[2..] digests to drop
+local user = KEYS[1]
+local now = tonumber(ARGV[1])
+local drop = {}
+for i = 2, #ARGV do drop[ARGV[i]] = true end
+local v = redis.call('HGET', user, 'sessions')
+if not v then return {} end
+local kept = {}
+local digests = {}
+for i = 1, #v, 28 do
+  local e = string.sub(v, i, i + 27)
+  local d = string.sub(e, 1, 20)
+  if not drop[d] and tonumber(string.sub(e, 21, 28), 36) > now then
+    kept[#kept + 1] = e
+    digests[#digests + 1] = d
+  end
+end
+if #kept == 0 then
+  redis.call('HDEL', user, 'sessions')
+elseif #kept * 28 ~= #v then
+  redis.call('HSET', user, 'sessions', table.concat(kept))
+end
+return digests
+`
+}
+
+declare module 'ioredis' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
+  interface RedisCommander<Context> {
+    gatehouseSessionIndexAdd: (user: string, digest: string, absoluteExpiresAt: string, now: number, max: number) => Promise<[0 | 1, string[]]>
+    gatehouseSessionIndexPrune: (user: string, now: number, ...digests: string[]) => Promise<string[]>
+  }
+}
+
+/** What adding a session to its user's index found. */
+export interface Added {
+  /** false when the session was already indexed (saved again) */
+  isNew: boolean
+  /** the user's oldest sessions beyond the maximum, still indexed: end them, then `remove` them */
+  over: string[]
+}
+
 export class SessionIndex {
   readonly #redis: RedisClient
-  readonly #prefix: string
+  readonly #userKey: (userId: string) => string
   readonly #now: () => number
+  readonly #max: number
 
-  constructor (redis: RedisClient, prefix: string, now: () => number) {
+  constructor (redis: RedisClient, userKey: (userId: string) => string, now: () => number, max: number) {
     this.#redis = redis
-    this.#prefix = prefix
+    this.#userKey = userKey
     this.#now = now
+    this.#max = max
+    defineScripts(redis, { gatehouseSessionIndexAdd: ADD, gatehouseSessionIndexPrune: PRUNE })
   }
 
-  keyOf (userId: string): string { return `${this.#prefix}user:{${userId}}:sessions` }
-
-  /** Records a session of `userId` ending at `absoluteExpiresAt` at the latest; true when it is new to the index. */
-  async add (userId: string, d: string, absoluteExpiresAt: number): Promise<boolean> {
-    return await this.#redis.zadd(this.keyOf(userId), absoluteExpiresAt, d) === 1
+  /** Records a session of `userId` ending at `absoluteExpiresAt` at the latest. */
+  async add (userId: string, d: string, absoluteExpiresAt: number): Promise<Added> {
+    if (d.length !== DIGEST) throw new Error('a session digest has 20 characters')
+    const abs = Math.ceil(absoluteExpiresAt).toString(36).padStart(ENTRY - DIGEST, '0')
+    const r = await this.#redis.gatehouseSessionIndexAdd(this.#userKey(userId), d, abs, this.#now(), this.#max)
+    return { isNew: r[0] === 1, over: r[1] }
   }
 
   /** Forgets sessions of the user that have ended. */
   async remove (userId: string, digests: string[]): Promise<void> {
-    if (digests.length > 0) await this.#redis.zrem(this.keyOf(userId), ...digests)
+    if (digests.length > 0) await this.#redis.gatehouseSessionIndexPrune(this.#userKey(userId), this.#now(), ...digests)
   }
 
-  /** The user's digests, after dropping those past their absolute expiry. */
+  /** The user's digests, oldest first, after dropping those past their absolute expiry. */
   async digests (userId: string): Promise<string[]> {
-    const index = this.keyOf(userId)
-    await this.#redis.zremrangebyscore(index, '-inf', this.#now())
-    return await this.#redis.zrange(index, 0, -1)
-  }
-
-  /** Drops entries of the user whose session key is gone (idle expiry happens in Redis and leaves them). */
-  async dropDead (userId: string, dead: string[]): Promise<void> {
-    if (dead.length > 0) await this.#redis.zrem(this.keyOf(userId), ...dead)
-  }
-
-  /** Lets the user's index expire with the last absolute expiry it holds. */
-  async expireWithLast (userId: string): Promise<void> {
-    const index = this.keyOf(userId)
-    const last = await this.#redis.zrange(index, -1, -1, 'WITHSCORES')
-    if (last.length === 2) await this.#redis.pexpireat(index, Math.ceil(Number(last[1])))
+    return await this.#redis.gatehouseSessionIndexPrune(this.#userKey(userId), this.#now())
   }
 }

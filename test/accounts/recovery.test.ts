@@ -24,7 +24,7 @@ async function deps (t: Parameters<typeof startTestRedis>[0]): Promise<{ d: Reco
   const outbox = await mkdtemp(join(tmpdir(), 'gatehouse-recovery-'))
   const logger = Fastify({ logger: false })
   const mailer = new Mailer({ from: 'Gatehouse <no-reply@gatehouse.test>', outboxDir: outbox, sendTimeoutMs: 1000, log: logger.log })
-  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 60_000, absoluteTtl: 120_000 })
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 60_000, absoluteTtlMs: 120_000 })
   t.teardown(async () => {
     await mailer.close()
     redis.disconnect()

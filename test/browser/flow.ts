@@ -122,6 +122,7 @@ export async function demoFlow (t: Test, s: Setup): Promise<void> {
     await page.locator('#sessions tbody tr').nth(1).waitFor()
     t.equal(await page.locator('#sessions tbody tr').count(), 2, 'both sessions are listed')
     t.equal(await page.locator('#sessions tbody tr.current').count(), 1, 'one is marked as this one')
+    t.equal(await page.isVisible('#sessions-more'), false, 'one page holds them: no "More sessions"')
     await page.click('#sessions tbody tr:not(.current) button.revoke')
     await page.locator('#notice').filter({ hasText: 'That session has ended' }).waitFor()
     await page.locator('#sessions tbody tr').nth(1).waitFor({ state: 'detached' })

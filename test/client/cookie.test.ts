@@ -86,3 +86,23 @@ t.test('the demo page is built on the client', async t => {
   t.match(script, /"GatehouseError"/, 'the client (its error class) is bundled into /app.js')
   t.equal(script.match(/\bfetch\(/g)?.length, 1, 'one fetch call: the client\'s')
 })
+
+t.test('cookie mode: sessionPage() pages through the session list and sessions() walks every page', async t => {
+  const ctx = await build(t)
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`
+  const { email } = await registerUser(ctx, uniqueEmail('pages'))
+  await verifyUser(ctx, email)
+  const clients = Array.from({ length: 3 }, () => createClient({ baseUrl: origin, fetch: browserLikeFetch().fetch }))
+  for (const c of clients) await c.login({ email, password: PASSWORD })
+  const first = await clients[0].sessionPage({ limit: 2 })
+  t.equal(first.sessions.length, 2)
+  t.type(first.nextCursor, 'string')
+  const second = await clients[0].sessionPage({ limit: 2, cursor: first.nextCursor as string })
+  t.equal(second.sessions.length, 1)
+  t.equal(second.nextCursor, null)
+  const all = await clients[0].sessions()
+  t.same(all.map(s => s.id), [...first.sessions, ...second.sessions].map(s => s.id))
+  const bad = await clients[0].sessionPage({ limit: 0 }).catch((err: unknown) => err)
+  t.ok(bad instanceof GatehouseError && bad.code === 'VALIDATION_FAILED', 'a bad limit is a typed 400')
+})

@@ -29,7 +29,7 @@ async function setup (t: Test): Promise<{ deps: MfaDeps, failures: string[], red
     log: Fastify({ logger: false }).log,
     onMfaFailure: async (userId) => { failures.push(userId) },
     sessions: {
-      sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttl: 60_000, absoluteTtl: 120_000 }),
+      sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 60_000, absoluteTtlMs: 120_000 }),
       tokenStore: new TokenStore(redis, { prefix: 'gh:', accessTtl: 60_000, refreshTtl: 120_000 })
     }
   }

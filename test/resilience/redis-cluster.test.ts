@@ -53,6 +53,10 @@ t.test('the whole flow runs on a three-master Redis Cluster, with one slot per u
     cookies.push(cookieOf(r) as string)
   }
   t.equal((await ctx.app.sessionStore.listForUser(userId)).length, 3, 'three sessions listed')
+  t.equal((await ctx.app.sessionStore.indexed(userId)).length, 3, 'indexed in the user\'s hash')
+  // A bearer login too: its family and index are more keys of the user.
+  const bearer = await ctx.app.inject({ method: 'POST', url: '/api/auth/token', payload: { email, password: PASSWORD } })
+  t.equal(bearer.statusCode, 200)
 
   // Every key that names the user carries the {<id>} hash tag: one slot, across all masters.
   const keys: string[] = []
@@ -69,7 +73,7 @@ t.test('the whole flow runs on a three-master Redis Cluster, with one slot per u
   const slots = new Set(await Promise.all(keys.map(async k => await probe.cluster('KEYSLOT', k))))
   t.equal(slots.size, 1, 'all in one slot')
 
-  t.equal(await endAllSessions(ctx.app.sessions, userId), 3, 'endAll ends the three')
+  t.equal(await endAllSessions(ctx.app.sessions, userId), 4, 'endAll ends the three sessions and the token family')
   for (const c of cookies) t.equal((await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: c } })).statusCode, 401)
   t.equal(await ctx.app.sessionStore.countActive(), 0)
   t.equal((await ctx.app.users.list()).filter(u => u.email === email).length, 1, 'users.list on the cluster')

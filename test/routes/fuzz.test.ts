@@ -16,7 +16,7 @@ interface FieldSchema { type?: string, minLength?: number, maxLength?: number }
  * Every key and value in Redis, except what any authenticated request may move: rate-limit
  * and back-off counters, and the session's sliding expiry and last-seen time (a request
  * with a live cookie slides it before its body is validated, as every authenticated request
- * does, once a slide step has passed: the census score and the record's last-seen field).
+ * does, once a slide step has passed: the live count by expiry minute and the record's last-seen field).
  */
 async function snapshot (redis: Redis): Promise<Map<string, string>> {
   // A wrong password is counted (login-throttle) and recorded as a security event (events):
@@ -28,7 +28,7 @@ async function snapshot (redis: Redis): Promise<Map<string, string>> {
     if (!k.startsWith('gh:sess:')) return (await redis.dumpBuffer(k))?.toString('hex') ?? 'gone'
     const v = await redis.get(k)
     if (v === null) return 'gone'
-    const { lastSeenAt: _, ...rest } = decodeSession(v)
+    const { lastSeenAt: _, ...rest } = decodeSession(v, 0)
     return JSON.stringify(rest)
   }))
   keys.forEach((k, i) => out.set(k, values[i]))

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { RedisSessionStore, sessionDigest } from '../../src/sessions/store.js'
 import { TokenStore } from '../../src/tokens/store.js'
 import { endAllSessions, type EndAllDeps } from '../../src/sessions/end-all.js'
-import { listSessions } from '../../src/sessions/lifecycle.js'
+import { decodeCursor, listSessions, type SessionCursor } from '../../src/sessions/lifecycle.js'
 import { randomToken } from '../../src/crypto/secrets.js'
 import { startTestRedis } from '../helper.js'
 
@@ -18,7 +18,7 @@ async function stores (t: Test): Promise<EndAllDeps & { redis: Redis }> {
   t.teardown(() => redis.disconnect())
   return {
     redis,
-    sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttl: 600_000, absoluteTtl: 3_600_000 }),
+    sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 600_000, absoluteTtlMs: 3_600_000 }),
     tokenStore: new TokenStore(redis, { prefix: 'gh:', accessTtl: 60_000, refreshTtl: 600_000 })
   }
 }
@@ -60,13 +60,36 @@ t.test('listSessions merges cookie sessions and token families, most recently se
   const family = await deps.tokenStore.issue(USER, META)
   const recent = await cookieSession(deps, USER, now + 1000)
 
-  const list = await listSessions(deps, USER, sessionDigest(old))
+  const all = { limit: 100 }
+  const { sessions: list, nextCursor } = await listSessions(deps, USER, sessionDigest(old), all)
+  t.equal(nextCursor, null, 'one page holds them all')
   t.same(list.map(s => s.kind), ['cookie', 'token', 'cookie'])
   t.equal(list[0].id, RedisSessionStore.handleOf(sessionDigest(recent)), 'ids are public handles, not the cookie value')
   t.not(list[0].id, recent)
   t.same(list.map(s => s.current), [false, false, true])
-  t.same((await listSessions(deps, USER, family.familyId)).map(s => s.current), [false, true, false], 'a family id marks its family')
+  t.same((await listSessions(deps, USER, family.familyId, all)).sessions.map(s => s.current), [false, true, false], 'a family id marks its family')
   t.equal(list[1].id, family.familyId)
   t.equal(list[1].ip, META.ip)
-  t.same(await listSessions(deps, OTHER, undefined), [])
+  t.same(await listSessions(deps, OTHER, undefined, all), { sessions: [], nextCursor: null })
+})
+
+t.test('listSessions pages through the list with a cursor, each entry once', async t => {
+  const deps = await stores(t)
+  const now = Date.now()
+  // Two sessions seen in the same millisecond: the id breaks the tie.
+  for (const at of [now - 3000, now - 2000, now - 2000, now - 1000, now]) await cookieSession(deps, USER, at)
+  const { sessions: all } = await listSessions(deps, USER, undefined, { limit: 100 })
+  const seen: string[] = []
+  let after: SessionCursor | undefined
+  for (let i = 0; i < 10; i++) {
+    const page = await listSessions(deps, USER, undefined, { after, limit: 2 })
+    t.ok(page.sessions.length <= 2)
+    seen.push(...page.sessions.map(s => s.id))
+    if (page.nextCursor === null) break
+    after = decodeCursor(page.nextCursor) ?? undefined
+    t.ok(after !== undefined, 'the cursor reads back')
+  }
+  t.same(seen, all.map(s => s.id), 'pages of 2 give the whole list, in order, each once')
+  t.equal(seen.length, 5)
+  t.equal(decodeCursor('not a cursor'), null)
 })

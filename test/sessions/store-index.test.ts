@@ -26,32 +26,31 @@ const session = (now: number, ttlAbs: number): Record<string, unknown> => ({ use
 
 t.test('the index stays small after many sessions expired by idleness', async t => {
   const redis = await connect(t)
-  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 1000, absoluteTtl: 86400_000 })
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 1000, absoluteTtlMs: 86400_000 })
   const ids = Array.from({ length: 300 }, () => randomToken(32))
   for (const id of ids) await store.write(id, session(Date.now(), 86400_000))
   await waitGone(redis, ids.map(id => store.keyOf(id)))
   const live = randomToken(32)
-  const longLived = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 86400_000, absoluteTtl: 86400_000 })
+  const longLived = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 86400_000, absoluteTtlMs: 86400_000 })
   await longLived.write(live, session(Date.now(), 86400_000))
-  t.same(await redis.zrange(store.indexKey(USER), 0, -1), [store.digestOf(live)], 'a new session prunes every dead entry')
-  const pttl = await redis.pttl(store.indexKey(USER))
-  t.ok(pttl > 0 && pttl <= 86400_000, 'the index key expires with its last session')
+  t.same(await store.indexed(USER), [store.digestOf(live)], 'a new session prunes every dead entry')
   t.equal((await longLived.listForUser(USER)).length, 1)
 })
 
 t.test('entries past the absolute lifetime are pruned and never listed', async t => {
   const redis = await connect(t)
   let now = Date.now()
-  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 3600_000, absoluteTtl: 7200_000, now: () => now })
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 3600_000, absoluteTtlMs: 7200_000, now: () => now })
   for (let i = 0; i < 50; i++) await store.write(randomToken(32), session(now, 7200_000))
   t.equal((await store.listForUser(USER)).length, 50)
   now += 7200_001
   t.equal((await store.listForUser(USER)).length, 0, 'nothing past its absolute expiry is listed')
-  t.equal(await redis.zcard(store.indexKey(USER)), 0, 'and the listing pruned the entries')
+  t.equal(await redis.hexists(`gh:user:{${USER}}`, 'sessions'), 0, 'and the listing pruned the entries')
   for (let i = 0; i < 50; i++) await store.write(randomToken(32), session(now - 7200_001, 7200_000))
   now += 7200_001
-  await store.write(randomToken(32), session(now, 7200_000))
-  t.equal(await redis.zcard(store.indexKey(USER)), 1, 'a login prunes them too')
+  const fresh = randomToken(32)
+  await store.write(fresh, session(now, 7200_000))
+  t.same(await store.indexed(USER), [store.digestOf(fresh)], 'a login prunes them too')
 })
 
 t.test('last seen moves at most once a step, also once the absolute lifetime caps the expiry', async t => {
@@ -59,7 +58,7 @@ t.test('last seen moves at most once a step, also once the absolute lifetime cap
   const start = Date.now()
   let now = start
   // absolute lifetime shorter than the idle one: the expiry is capped from the start
-  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 7 * 86400_000, absoluteTtl: 86400_000, slideStep: 60_000, now: () => now })
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 7 * 86400_000, absoluteTtlMs: 86400_000, slideStepMs: 60_000, now: () => now })
   const id = randomToken(32)
   await store.write(id, session(start, 86400_000))
   now = start + 30_000
@@ -74,7 +73,7 @@ t.test('last seen moves at most once a step, also once the absolute lifetime cap
 
 t.test('destroyAllForUser and destroyByHandle touch only that user', async t => {
   const redis = await connect(t)
-  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 3600_000, absoluteTtl: 7200_000 })
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 3600_000, absoluteTtlMs: 7200_000 })
   const other = '00000000-0000-4000-8000-000000000002'
   const mine = [randomToken(32), randomToken(32), randomToken(32)]
   const theirs = randomToken(32)
@@ -92,10 +91,44 @@ t.test('destroyAllForUser and destroyByHandle touch only that user', async t => 
 
 t.test('ending all sessions counts only those that were still alive', async t => {
   const redis = await connect(t)
-  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttl: 3600_000, absoluteTtl: 7200_000 })
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 3600_000, absoluteTtlMs: 7200_000 })
   const ids = [randomToken(32), randomToken(32), randomToken(32)]
   for (const id of ids) await store.write(id, session(Date.now(), 7200_000))
   await redis.del(store.keyOf(ids[0])) // as if it had expired by idleness
   t.equal(await store.destroyAllForUser(USER), 2)
-  t.equal(await redis.exists(store.indexKey(USER)), 0, 'the index is gone with its entries')
+  t.equal(await redis.hexists(`gh:user:{${USER}}`, 'sessions'), 0, 'the index is gone with its entries')
+})
+
+t.test('maxPerUser: the oldest sessions end first, and the index never holds more', async t => {
+  const redis = await connect(t)
+  let now = Date.now()
+  const evicted: Array<[string, number]> = []
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 3600_000, absoluteTtlMs: 7200_000, maxPerUser: 3, now: () => now, onEvicted: (userId, n) => evicted.push([userId, n]) })
+  const ids: string[] = []
+  for (let i = 0; i < 5; i++) {
+    const id = randomToken(32)
+    ids.push(id)
+    await store.write(id, session(now, 7200_000))
+    now += 1000
+  }
+  t.same(await store.indexed(USER), ids.slice(2).map(id => store.digestOf(id)), 'the three newest are indexed, oldest first')
+  for (const [i, id] of ids.entries()) t.equal((await store.read(id)) === null, i < 2, `session ${i}`)
+  t.same(evicted, [[USER, 1], [USER, 1]], 'each eviction is reported')
+  t.equal(await store.countActive(), 3, 'the live count follows')
+  await store.write(ids[4], { ...session(now, 7200_000), createdAt: now - 1000 })
+  t.equal((await store.indexed(USER)).length, 3, 'saving a session again adds nothing and ends nothing')
+  t.equal(evicted.length, 2)
+})
+
+t.test('maxPerUser holds with many sessions written at once', async t => {
+  const redis = await connect(t)
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 3600_000, absoluteTtlMs: 7200_000, maxPerUser: 10 })
+  const ids = Array.from({ length: 200 }, () => randomToken(32))
+  await Promise.all(ids.map(async id => await store.write(id, session(Date.now(), 7200_000))))
+  const indexed = await store.indexed(USER)
+  t.equal(indexed.length, 10, 'ten entries')
+  const live = (await Promise.all(ids.map(async id => await redis.exists(store.keyOf(id))))).filter(n => n === 1).length
+  t.equal(live, 10, 'ten live session keys')
+  t.same((await store.listForUser(USER)).map(s => s.digest).sort(), [...indexed].sort(), 'the live ones are the indexed ones')
+  t.equal(await store.countActive(), 10)
 })

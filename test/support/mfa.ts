@@ -102,6 +102,6 @@ export async function mfaState (ctx: TestContext, userId: string): Promise<unkno
     totp: await r.hgetall(`gh:user:{${userId}}:totp`),
     pending: await r.hgetall(`gh:user:{${userId}}:totp:pending`),
     backup: (await r.smembers(`gh:user:{${userId}}:backup-codes`)).sort(),
-    sessions: (await r.zrange(`gh:user:{${userId}}:sessions`, 0, -1)).sort()
+    sessions: (await ctx.app.sessionStore.indexed(userId)).sort()
   }
 }

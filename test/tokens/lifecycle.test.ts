@@ -13,7 +13,7 @@ t.test('the token lifecycle without Fastify: issue, refresh, reuse, and a disabl
   const redis = new Redis(server.url)
   t.teardown(() => redis.disconnect())
   const deps: TokenDeps = {
-    sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttl: 600_000, absoluteTtl: 3_600_000 }),
+    sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 600_000, absoluteTtlMs: 3_600_000 }),
     tokenStore: new TokenStore(redis, { prefix: 'gh:', accessTtl: 60_000, refreshTtl: 600_000 }),
     users: new UserRepository(redis, 'gh:')
   }

@@ -42,7 +42,7 @@ async function passkeysOf (ctx: TestContext, userId: string): Promise<Record<str
 /** Moves the sign-in of the cookie's session `ms` into the past, as Redis holds it. */
 async function ageSession (ctx: TestContext, u: SignedIn, ms: number): Promise<void> {
   for (const key of await ctx.redis.keys('gh:sess:*')) {
-    const s = decodeSession(await ctx.redis.get(key) as string)
+    const s = decodeSession(await ctx.redis.get(key) as string, ctx.app.config.sessionAbsoluteTtlMs)
     if (s.userId !== u.userId) continue
     await ctx.redis.set(key, encodeSession({ ...s, createdAt: s.createdAt - ms }), 'KEEPTTL')
   }

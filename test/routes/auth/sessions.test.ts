@@ -115,6 +115,89 @@ t.test('sessions of one user', async t => {
     const sessions = await list(ctx, fresh)
     t.equal(sessions.length, 1, 'only the new session is listed')
     const user = (await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: fresh } })).json().user
-    t.equal(await ctx.redis.zcard(`gh:user:{${user.id as string}}:sessions`), 1, 'the index holds only the new session')
+    t.equal((await ctx.app.sessionStore.indexed(user.id as string)).length, 1, 'the index holds only the new session')
   })
+})
+
+t.test('the session list comes a page at a time', async t => {
+  const ctx = await build(t)
+  const u = await signedInUser(ctx)
+  for (let i = 0; i < 4; i++) await login(ctx, u.email, `jar-${i}`)
+  const everything = await list(ctx, u.cookie)
+  t.equal(everything.length, 5)
+
+  await t.test('pages of two give the whole list once, in order, then a null cursor', async t => {
+    const seen: string[] = []
+    let cursor: string | null = null
+    for (let i = 0; i < 10; i++) {
+      const query: string = cursor === null ? '?limit=2' : `?limit=2&cursor=${cursor}`
+      const res = await ctx.app.inject({ url: `/api/auth/sessions${query}`, headers: { cookie: u.cookie } })
+      t.equal(res.statusCode, 200)
+      const page = res.json()
+      t.ok(page.sessions.length <= 2)
+      seen.push(...page.sessions.map((s: Listed) => s.id))
+      cursor = page.nextCursor
+      if (cursor === null) break
+      t.match(cursor, /^[0-9a-z]+\.[A-Za-z0-9_-]+$/)
+    }
+    t.same(seen, everything.map(s => s.id))
+    t.equal(cursor, null)
+  })
+
+  await t.test('without a limit one page holds up to 100, and says it is the last', async t => {
+    const res = await ctx.app.inject({ url: '/api/auth/sessions', headers: { cookie: u.cookie } })
+    t.same(res.json().nextCursor, null)
+    t.equal(res.json().sessions.length, 5)
+  })
+
+  await t.test('a bad limit or cursor, or another parameter, is a 400 VALIDATION_FAILED', async t => {
+    for (const query of ['limit=0', 'limit=101', 'limit=-1', 'limit=2.5', 'limit=abc', 'limit=', 'cursor=', 'cursor=x', `cursor=${'a'.repeat(200)}`, 'cursor=%F0%9F%98%80.aaaaaaaaaaaaaaaaaaa', 'cursor=abc.%00aaaaaaaaaaaaaaaaaaa', 'page=2', 'limit=1&limit=2']) {
+      const res = await ctx.app.inject({ url: `/api/auth/sessions?${query}`, headers: { cookie: u.cookie } })
+      t.equal(res.statusCode, 400, query)
+      t.equal(res.json().code, 'VALIDATION_FAILED', query)
+    }
+  })
+
+  await t.test('a page needs a session', async t => {
+    const res = await ctx.app.inject({ url: '/api/auth/sessions?limit=1' })
+    t.equal(res.statusCode, 401)
+    t.equal(res.json().code, 'UNAUTHENTICATED')
+  })
+})
+
+t.test('MAX_SESSIONS_PER_USER: a sign-in beyond it ends the oldest sessions first', async t => {
+  const ctx = await build(t, { MAX_SESSIONS_PER_USER: '3' })
+  const u = await signedInUser(ctx)
+  const older = [u.cookie, await login(ctx, u.email, 'second'), await login(ctx, u.email, 'third')]
+  const fourth = await login(ctx, u.email, 'fourth')
+  t.equal(await me(ctx, older[0]), 401, 'the oldest session has ended')
+  for (const jar of [older[1], older[2], fourth]) t.equal(await me(ctx, jar), 200, 'the three newest are live')
+  t.same((await list(ctx, fourth)).map(s => s.userAgent).sort(), ['fourth', 'second', 'third'])
+})
+
+t.test('MAX_SESSIONS_PER_USER holds under many logins in flight from many addresses', async t => {
+  const ctx = await build(t, { MAX_SESSIONS_PER_USER: '5' })
+  const u = await signedInUser(ctx)
+  const answers = await Promise.all(Array.from({ length: 40 }, async (_, i) => await ctx.app.inject({
+    method: 'POST',
+    url: '/api/auth/login',
+    remoteAddress: `198.51.100.${i + 1}`,
+    headers: { 'user-agent': `parallel-${i}` },
+    payload: { email: u.email, password: PASSWORD }
+  })))
+  t.ok(answers.every(r => r.statusCode === 200), 'every login succeeds')
+  const cookies = answers.map(r => cookieOf(r) as string)
+  const live = []
+  for (const c of cookies) if (await me(ctx, c) === 200) live.push(c)
+  t.equal(live.length, 5, 'exactly the maximum is live')
+  const user = (await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: live[0] } })).json().user
+  t.equal((await ctx.app.sessionStore.indexed(user.id as string)).length, 5, 'and the index holds exactly those')
+  t.equal((await list(ctx, live[0])).length, 5)
+  t.equal(await me(ctx, u.cookie), 401, 'the session from before the burst, the oldest, has ended')
+  // Another round: the five live ones are now the oldest and all give way.
+  const next = await Promise.all(Array.from({ length: 5 }, async (_, i) => await ctx.app.inject({
+    method: 'POST', url: '/api/auth/login', remoteAddress: `203.0.113.${i + 1}`, payload: { email: u.email, password: PASSWORD }
+  })))
+  for (const c of live) t.equal(await me(ctx, c), 401)
+  for (const r of next) t.equal(await me(ctx, cookieOf(r) as string), 200)
 })
