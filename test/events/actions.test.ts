@@ -126,7 +126,7 @@ t.test('two-factor actions and a sign-in with a second factor', async t => {
   const ctx = await build(t)
   const u = await enrolledUser(ctx)
   t.match(await lastEvent(ctx, u.userId, 'mfa.enabled'), { data: { method: 'totp' } })
-  const codes = await post(ctx, '/2fa/backup-codes', { password: PASSWORD }, u.cookie)
+  const codes = await post(ctx, '/2fa/backup-codes', { password: PASSWORD, code: await u.auth.next() }, u.cookie)
   t.equal(codes.statusCode, 200)
   t.ok(await lastEvent(ctx, u.userId, 'mfa.backup_codes_regenerated'))
   for (const e of await eventsOf(ctx, u.userId)) {
