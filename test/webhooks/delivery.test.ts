@@ -136,17 +136,17 @@ t.test('each user\'s events arrive in order, even with failures and several user
     const id = r.payload!.data.id
     const n = (seen.get(id) ?? 0) + 1
     seen.set(id, n)
-    return n === 1 || (n === 2 && Number(r.payload!.data.seq) % 3 === 0) ? 503 : 200
+    return n === 1 || (n === 2 && Number(r.payload!.data.failures) % 3 === 0) ? 503 : 200
   }
   const { app } = await build(t, { WEBHOOKS: webhooksEnv([receiver]), WEBHOOK_RETRY_BASE_MS: '20' })
   const users = ['a', 'b', 'c', 'd']
   const PER_USER = 8
   await Promise.all(users.map(async userId => {
-    for (let seq = 0; seq < PER_USER; seq++) await app.events.emit({ type: 'session.signed_in', userId, data: { method: 'password', seq } })
+    for (let seq = 0; seq < PER_USER; seq++) await app.events.emit({ type: 'session.sign_in_failed', userId, data: { method: 'password', failures: seq } })
   }))
   await receiver.until('every event delivered', () => receiver.delivered().length === users.length * PER_USER, 30_000)
   for (const userId of users) {
-    const attempts = receiver.received.filter(r => r.payload?.data.userId === userId).map(r => ({ seq: Number(r.payload!.data.seq), ok: r.status === 200 }))
+    const attempts = receiver.received.filter(r => r.payload?.data.userId === userId).map(r => ({ seq: Number(r.payload!.data.failures), ok: r.status === 200 }))
     t.same(attempts.filter(a => a.ok).map(a => a.seq), [...Array(PER_USER).keys()], `${userId}: delivered in order`)
     // No attempt of event n before event n-1 was delivered.
     let delivered = -1

@@ -43,10 +43,10 @@ t.test('delivery works on a Redis Cluster (each queue\'s keys in one slot)', asy
   let calls = 0
   receiver.reply = () => ++calls === 1 ? 500 : 204
   for (const userId of ['a', 'b', 'c']) {
-    for (let seq = 0; seq < 3; seq++) await app.events.emit({ type: 'session.signed_in', userId, data: { method: 'password', seq } })
+    for (let seq = 0; seq < 3; seq++) await app.events.emit({ type: 'session.sign_in_failed', userId, data: { method: 'password', failures: seq } })
   }
   await receiver.until('nine deliveries', () => receiver.delivered().length === 9, 20_000)
   for (const userId of ['a', 'b', 'c']) {
-    t.same(receiver.delivered().filter(r => r.payload!.data.userId === userId).map(r => r.payload!.data.seq), [0, 1, 2], `${userId} in order`)
+    t.same(receiver.delivered().filter(r => r.payload!.data.userId === userId).map(r => r.payload!.data.failures), [0, 1, 2], `${userId} in order`)
   }
 })
