@@ -77,7 +77,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       app.metrics.countLogin(loginOutcome(err))
       throw err
     })
-    const challenge = await loginStep(app.mfa, user, undefined, grant)
+    const challenge = await loginStep(app.mfa, user, undefined, grant, 'email_code')
     if (challenge !== null) {
       app.metrics.countLogin('mfa_required')
       return challenge
@@ -86,9 +86,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     if (!byCode) await app.loginThrottle.reset(user.id)
     let answered
     if (grant === 'token') {
-      answered = await issueTokens(app.sessions, request, user)
+      answered = await issueTokens(app.sessions, request, user, 'email_code')
     } else {
-      const signedIn = await signIn(app.sessions, request, user)
+      const signedIn = await signIn(app.sessions, request, user, 'email_code')
       answered = { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: signedIn.expiresAt.toISOString() }, csrfToken: signedIn.csrfToken }
     }
     // The device cookie (a cookie sign-in), and the session.signed_in event.

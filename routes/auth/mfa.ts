@@ -127,15 +127,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler
   }, async (request, reply) => {
-    const { user, grant } = await verifyChallenge(app.mfa, request.body)
+    const { user, grant, method } = await verifyChallenge(app.mfa, request.body)
     // A challenge begun at POST /token completes with bearer tokens, not a cookie.
     if (grant === 'token') {
-      const tokens = await issueTokens(app.sessions, request, user)
-      await app.devices.signedIn(request, reply, user.id, { method: 'password', kind: 'token', mfa: true })
+      const tokens = await issueTokens(app.sessions, request, user, method)
+      await app.devices.signedIn(request, reply, user.id, { method, kind: 'token', mfa: true })
       return tokens
     }
-    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user)
-    await app.devices.signedIn(request, reply, user.id, { method: 'password', kind: 'cookie', mfa: true })
+    const { expiresAt, csrfToken } = await signIn(app.sessions, request, user, method)
+    await app.devices.signedIn(request, reply, user.id, { method, kind: 'cookie', mfa: true })
     request.log.info({ userId: user.id }, 'login (second factor)')
     return { message: 'Login successful' as const, user: publicUser(user), session: { expiresAt: expiresAt.toISOString() }, csrfToken }
   })

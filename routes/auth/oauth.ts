@@ -149,7 +149,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const user = await accountForIdentity(deps, p, profile)
       // The same steps as a password login from here: 2FA, then a new session.
-      const challenge = await loginStep(app.mfa, user)
+      const challenge = await loginStep(app.mfa, user, undefined, 'session', 'provider')
       if (challenge !== null) return await reply.redirect(withMfaToken(returnTo, challenge.mfaToken), 302)
       if (needsHandoff(deps, returnTo)) {
         return await reply.redirect(withFragment(returnTo, 'signInToken', await deps.handoffs.issue(user.id)), 302)

@@ -238,11 +238,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
-    let tried: string | undefined
-    const guard = async <T>(userId: string, attempt: () => Promise<T>): Promise<T> => {
-      tried = userId
-      return await app.loginThrottle.guard(userId, attempt, app.devices.reader(request))
-    }
+    // The same back-off, and the same failure and back-off events, as a wrong password.
+    const guard = async <T>(userId: string, attempt: () => Promise<T>): Promise<T> =>
+      await app.loginThrottle.guard(userId, attempt, app.devices.reader(request), () => true, app.failedSignIn(request, 'passkey'))
     try {
       const { user } = await verifySignIn(deps, request.body.challengeId, request.body.response, guard)
       const grant = request.body.grant ?? 'session'
@@ -250,9 +248,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return await signedIn(request, reply, user, grant, 'passkey', false)
     } catch (err) {
       app.metrics.countLogin(loginOutcome(err))
-      if (tried !== undefined && err instanceof AuthError) {
-        await app.events.emit({ type: 'session.sign_in_failed', userId: tried, ...app.events.origin(request), data: { method: 'passkey' } })
-      }
       throw err
     }
   })
@@ -292,9 +287,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
     const { mfaToken, response } = request.body
-    const { user, grant } = await answerChallenge(app.mfa, mfaToken, async u => await verifySecondFactor(deps, u.id, mfaToken, response))
-    // The first factor was the password (as at /mfa/verify): the passkey was the second.
-    return await signedIn(request, reply, user, grant, 'password', true)
+    const { user, grant, method } = await answerChallenge(app.mfa, mfaToken, async u => await verifySecondFactor(deps, u.id, mfaToken, response))
+    // Recorded as its first factor (the password, an emailed code, a provider): the passkey was the second.
+    return await signedIn(request, reply, user, grant, method, true)
   })
 
   app.get('/passkeys', {

@@ -68,7 +68,13 @@ export const EVENT_CATALOGUE: Record<EventType, { description: string, data: rea
 }
 
 /** How a person signed in: the `method` of `session.signed_in` and `session.sign_in_failed`. */
-export type SignInMethod = 'password' | 'passkey' | 'email_code' | 'provider'
+export const SIGN_IN_METHODS = ['password', 'passkey', 'email_code', 'provider'] as const
+export type SignInMethod = typeof SIGN_IN_METHODS[number]
+
+/** A stored method read back; anything unknown is the default, a password. */
+export function signInMethod (v: string | undefined): SignInMethod {
+  return SIGN_IN_METHODS.find(m => m === v) ?? 'password'
+}
 
 export type EventData = Record<string, string | number | boolean | null>
 

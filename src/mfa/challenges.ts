@@ -8,6 +8,7 @@ import { defineScripts, type LuaScript } from '../redis/scripts.js'
 import { digest, randomToken } from '../crypto/secrets.js'
 import { newTotpSecret, otpauthUri, qrSvg, type TotpStore } from './totp.js'
 import type { User, UserRepository } from '../accounts/users.js'
+import { signInMethod, type SignInMethod } from '../events/catalogue.js'
 import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 
 export const MFA_METHODS = ['totp', 'backup_code'] as const
@@ -29,7 +30,7 @@ const RESERVE_ATTEMPT: LuaScript = {
   keys: ['challengeKey'],
   argv: ['maxAttempts'],
   lua: `
--- the challenge hash { userId, attempts, grant }
+-- the challenge hash { userId, attempts, grant, cv, method }
 local challengeKey = KEYS[1]
 -- codes a challenge may have checked in all
 local maxAttempts = tonumber(ARGV[1])
@@ -40,14 +41,14 @@ if n > maxAttempts then
   redis.call('DEL', challengeKey)
   return nil
 end
-return { userId, n, redis.call('HGET', challengeKey, 'grant') or 'session', redis.call('HGET', challengeKey, 'cv') or '0' }
+return { userId, n, redis.call('HGET', challengeKey, 'grant') or 'session', redis.call('HGET', challengeKey, 'cv') or '0', redis.call('HGET', challengeKey, 'method') or 'password' }
 `
 }
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseMfaReserveAttempt: (challengeKey: string, maxAttempts: number) => Promise<[string, number, string, string] | null>
+    gatehouseMfaReserveAttempt: (challengeKey: string, maxAttempts: number) => Promise<[string, number, string, string, string] | null>
   }
 }
 
@@ -71,17 +72,20 @@ export class MfaChallenges {
 
   key (token: string): string { return `${this.#prefix}mfa:${digest(token)}` }
 
-  /** `cv`: the credential version of the user record the password was checked against. */
-  async issue (userId: string, grant: LoginGrant = 'session', cv = 0): Promise<string> {
+  /**
+   * `cv`: the credential version of the user record the first factor was checked against;
+   * `method`: that first factor, which the sign-in is recorded as once the challenge is answered.
+   */
+  async issue (userId: string, grant: LoginGrant = 'session', cv = 0, method: SignInMethod = 'password'): Promise<string> {
     const token = randomToken(32)
     const key = this.key(token)
-    await this.#redis.multi().hset(key, { userId, attempts: '0', grant, cv: String(cv) }).pexpire(key, this.ttlMs).exec()
+    await this.#redis.multi().hset(key, { userId, attempts: '0', grant, cv: String(cv), method }).pexpire(key, this.ttlMs).exec()
     return token
   }
 
-  async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant, cv: number } | null> {
+  async reserveAttempt (token: string): Promise<{ userId: string, attempt: number, grant: LoginGrant, cv: number, method: SignInMethod } | null> {
     const r = await this.#redis.gatehouseMfaReserveAttempt(this.key(token), MFA_CHALLENGE_MAX_ATTEMPTS)
-    return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session', cv: Number(r[3]) }
+    return r === null ? null : { userId: r[0], attempt: Number(r[1]), grant: r[2] === 'token' ? 'token' : 'session', cv: Number(r[3]), method: signInMethod(r[4]) }
   }
 
   /** True for the one caller that ends the challenge. */
@@ -159,7 +163,7 @@ function methodOf (code: string): MfaMethod {
  * in": the user has no 2FA, or gave a right inline `totpCode`. Otherwise the answer is the
  * challenge the client must answer at /mfa/verify. A wrong inline code is a 401.
  */
-export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, grant: LoginGrant = 'session'): Promise<MfaChallengeAnswer | null> {
+export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, grant: LoginGrant = 'session', method: SignInMethod = 'password'): Promise<MfaChallengeAnswer | null> {
   if (!user.mfaEnabled) return null
   if (totpCode !== undefined) {
     await deps.beforeMfaAttempt?.(user.id)
@@ -170,10 +174,13 @@ export async function loginStep (deps: MfaDeps, user: User, totpCode?: string, g
     await deps.onMfaFailure(user.id)
     throw invalidCode()
   }
-  const mfaToken = await deps.challenges.issue(user.id, grant, user.credVersion)
+  const mfaToken = await deps.challenges.issue(user.id, grant, user.credVersion, method)
   const passkey = (await deps.passkeyCount?.(user.id) ?? 0) > 0
   return { mfaRequired: true, mfaToken, mfaMethods: [...MFA_METHODS, ...(passkey ? ['passkey' as const] : [])], expiresIn: Math.round(deps.challenges.ttlMs / 1000) }
 }
+
+/** A challenge answered: whom to sign in, with what (`grant`), recorded as `method` (its first factor). */
+export interface AnsweredChallenge { user: User, grant: LoginGrant, method: SignInMethod }
 
 export interface VerifyChallengeInput {
   mfaToken: string
@@ -186,7 +193,7 @@ export interface VerifyChallengeInput {
  * what to grant, or an AuthError. Each check spends one of the challenge's attempts and runs
  * under the account's back-off, whatever the factor (a code, a passkey).
  */
-export async function answerChallenge (deps: MfaDeps, mfaToken: string, check: (user: User) => Promise<boolean>): Promise<{ user: User, grant: LoginGrant }> {
+export async function answerChallenge (deps: MfaDeps, mfaToken: string, check: (user: User) => Promise<boolean>): Promise<AnsweredChallenge> {
   const dead = new AuthError('INVALID_TOKEN', 'This sign-in challenge is expired, used or unknown; sign in again.')
   const reserved = await deps.challenges.reserveAttempt(mfaToken)
   if (reserved === null) throw dead
@@ -201,7 +208,7 @@ export async function answerChallenge (deps: MfaDeps, mfaToken: string, check: (
     if (!await deps.challenges.consume(mfaToken)) throw dead
     await deps.onMfaSuccess?.(user.id)
     if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')
-    return { user, grant: reserved.grant }
+    return { user, grant: reserved.grant, method: reserved.method }
   }
   if (reserved.attempt >= MFA_CHALLENGE_MAX_ATTEMPTS) await deps.challenges.consume(mfaToken)
   await deps.onMfaFailure(user.id)
@@ -209,7 +216,7 @@ export async function answerChallenge (deps: MfaDeps, mfaToken: string, check: (
 }
 
 /** Answers a login challenge with a TOTP or backup code. */
-export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInput): Promise<{ user: User, grant: LoginGrant }> {
+export async function verifyChallenge (deps: MfaDeps, input: VerifyChallengeInput): Promise<AnsweredChallenge> {
   const answered = await answerChallenge(deps, input.mfaToken, async user => await checkSecondFactor(deps, user.id, input.code, input.method))
   if ((input.method ?? methodOf(input.code)) === 'backup_code') {
     deps.log.info({ userId: answered.user.id, remaining: await deps.backupCodes.remaining(answered.user.id) }, 'backup code used')

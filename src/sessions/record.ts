@@ -1,7 +1,5 @@
 import { digest } from '../crypto/secrets.js'
-import type { SignInMethod } from '../events/catalogue.js'
-
-const METHODS: readonly SignInMethod[] = ['password', 'passkey', 'email_code', 'provider']
+import { SIGN_IN_METHODS, type SignInMethod } from '../events/catalogue.js'
 
 /** The facts a session keeps: ids and small values, never the user object or a hash. */
 export interface SessionData {
@@ -66,7 +64,7 @@ export function decodeSession (v: string, absoluteTtlMs: number): SessionData {
   const createdAt = parseInt(created, 36)
   return {
     ...(cv === undefined || cv === '' ? {} : { cv: parseInt(cv, 36) }),
-    ...(method !== undefined && (METHODS as readonly string[]).includes(method) ? { method: method as SignInMethod } : {}),
+    ...(method !== undefined && (SIGN_IN_METHODS as readonly string[]).includes(method) ? { method: method as SignInMethod } : {}),
     userId: HEX32.test(u) ? `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}` : u,
     createdAt,
     absoluteExpiresAt: createdAt + absoluteTtlMs,

@@ -191,6 +191,8 @@ t.test('with 2FA on, the code leads to the same challenge as /login', async t =>
   const done = await post(ctx, '/mfa/verify', { mfaToken: challenge.mfaToken, code: await e.auth.next() })
   t.equal(done.statusCode, 200, done.body)
   t.equal((await me(ctx, cookieOf(done) as string)).statusCode, 200)
+  const listed = (await ctx.app.inject({ method: 'GET', url: '/api/auth/sessions', headers: { cookie: cookieOf(done) as string } })).json().sessions
+  t.equal(listed.find((s: { current: boolean }) => s.current).method, 'email_code', 'the session is listed as an emailed-code sign-in, not a password one')
 
   // By link, asking for tokens: the challenge completes with tokens.
   t.equal((await ask(ctx, e.email)).statusCode, 202)
@@ -199,6 +201,8 @@ t.test('with 2FA on, the code leads to the same challenge as /login', async t =>
   t.equal(viaLink.mfaRequired, true)
   const tokens = await post(ctx, '/mfa/verify', { mfaToken: viaLink.mfaToken, code: e.backupCodes[0] })
   t.ok(tokens.json().accessToken, 'bearer tokens')
+  const families = (await ctx.app.inject({ method: 'GET', url: '/api/auth/sessions', headers: { authorization: `Bearer ${tokens.json().accessToken as string}` } })).json().sessions
+  t.equal(families.find((s: { current: boolean }) => s.current).method, 'email_code', 'the token family too')
 })
 
 t.test('wrong codes spend the account\'s back-off; the link is not held back by it', async t => {
