@@ -20,7 +20,8 @@ export default fp(async (app) => {
     log: app.log.child({ module: 'email-change' }),
     emailChanges: new EmailChangeStore(app.redis),
     sessions: app.sessions,
-    guardPassword: async (userId: string, check: () => Promise<void>) => { await app.loginThrottle.guard(userId, check) }
+    guardPassword: async (userId: string, check: () => Promise<void>) => { await app.loginThrottle.guard(userId, check) },
+    endEmailSignIn: async (userId: string) => { await app.emailCode.codes.revoke(userId) }
   })
   const { totp, backupCodes } = app.mfa
   const identities = app.oauth.identities
@@ -43,8 +44,9 @@ export default fp(async (app) => {
       },
       signInBackoff: { cleanup: async (user) => { await app.loginThrottle.reset(user.id) } },
       passkeys: { ownKeys: id => [app.passkeys.store.key(id)] },
+      emailSignIn: { cleanup: async (user) => { await app.emailCode.codes.revoke(user.id) } },
       // The global stream keeps its events: they name the user only by an HMAC of the id.
       securityEvents: { ownKeys: id => [userEventsKey(app.config.redisKeyPrefix, id), userDevicesKey(app.config.redisKeyPrefix, id)] }
     }
   })
-}, { name: 'account-management', dependencies: ['accounts', 'session', 'tokens', 'mfa', 'oauth', 'login-throttle', 'events', 'passkeys'] })
+}, { name: 'account-management', dependencies: ['accounts', 'session', 'tokens', 'mfa', 'oauth', 'login-throttle', 'events', 'passkeys', 'email-code'] })

@@ -8,7 +8,8 @@ import { clientKey } from '../src/http/client-address.js'
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * preHandler for routes that mail the address in `body.email`: at most
+     * preHandler for routes that mail the address in `body.email` (`body.newEmail` for an
+     * email change): at most
      * EMAIL_ADDRESS_RATE_LIMIT requests per EMAIL_ADDRESS_RATE_WINDOW per address (verification
      * mails in one bucket; reset links and sign-in codes each in budgets of their own, below),
      * so nobody can bomb one mailbox.
@@ -36,7 +37,8 @@ export default fp(async (app) => {
   const limit = app.config.emailAddressRateLimit
   const timeWindow = app.config.emailAddressRateWindowMs
   const addressOf = (request: FastifyRequest): string => {
-    const email = (request.body as { email?: unknown } | undefined)?.email
+    const body = request.body as { email?: unknown, newEmail?: unknown } | undefined
+    const email = body?.email ?? body?.newEmail
     return digest(normalizeEmail(typeof email === 'string' ? email : ''))
   }
   const verifyMail = app.createRateLimit({ max: limit, timeWindow, keyGenerator: (request) => `mail-to:${addressOf(request)}` })

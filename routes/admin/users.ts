@@ -5,6 +5,7 @@ import { publicUser, type User } from '../../src/accounts/users.js'
 import { updateProfile } from '../../src/accounts/profile.js'
 import { adminCreateUser, adminSendPasswordReset, disableUser, refuseOwnAccount, resetTwoFactor } from '../../src/accounts/admin.js'
 import { deleteAccount } from '../../src/accounts/deletion.js'
+import { accountDeletedMessage } from '../../src/accounts/account-mail.js'
 import { endAllSessions } from '../../src/sessions/end-all.js'
 import { listSessions } from '../../src/sessions/lifecycle.js'
 import type { EventType } from '../../src/events/catalogue.js'
@@ -208,6 +209,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     refuseOwnAccount(request.user!.id, user.id, 'delete')
     await record(request, 'adminDeleteUser', user.id, 'user.deleted')
     await deleteAccount(app.accountDeletion, user)
+    // As DELETE /me does: the owner hears of it, at the address that is now free.
+    await app.mailer.dispatch(accountDeletedMessage(user.email, app.config.appOrigin, 'admin'))
     return await reply.code(204).send(null)
   })
 }

@@ -55,10 +55,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 202: answer('Accepted: a confirmation link is on its way if the address can be used', MessageSchema), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS') }
     },
     config: { rateLimit: { max: app.config.emailTokenRateLimit, timeWindow: 60_000 } },
-    preHandler: app.limitCredentialChecks
+    // The new address is mailed whoever owns it: it gets the per-address budget every route
+    // that mails a chosen address has.
+    preHandler: [app.limitCredentialChecks, app.limitMailPerAddress]
   }, async (request, reply) => {
-    const outcome = await requestEmailChange(app.emailChange, request.user!, request.body)
-    if (outcome === 'requested') await app.events.emit({ type: 'user.email_change_requested', userId: request.user!.id, ...app.events.origin(request) })
+    await requestEmailChange(app.emailChange, request.user!, request.body)
+    // Recorded whether or not the address was free: the owner did ask, and the answer's
+    // timing must not tell a taken address from a free one.
+    await app.events.emit({ type: 'user.email_change_requested', userId: request.user!.id, ...app.events.origin(request) })
     return await reply.code(202).send({ message: EMAIL_CHANGE_ACCEPTED })
   })
 

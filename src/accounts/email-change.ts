@@ -87,6 +87,8 @@ export interface EmailChangeDeps extends AccountDeps {
   sessions: EndAllDeps
   /** runs the password check of a signed-in user under the account's back-off */
   guardPassword?: (userId: string, check: () => Promise<void>) => Promise<void>
+  /** ends the sign-in codes and links mailed to the old address */
+  endEmailSignIn?: (userId: string) => Promise<void>
 }
 
 /**
@@ -146,8 +148,10 @@ export async function confirmEmailChange (deps: EmailChangeDeps, token: string):
   await deps.users.releaseEmail(user.email, user.id, deps.verifyTokenTtlMs)
   const changed = { ...user, email: pendingEmail }
   await deps.users.index.replace(user, changed)
-  // Reset links went to the old address: they no longer belong to the account's owner.
+  // Reset links and sign-in codes went to the old address: they no longer belong to the
+  // account's owner.
   await deps.emailTokens.revoke('reset', user.id)
+  await deps.endEmailSignIn?.(user.id)
   const hours = Math.round(deps.verifyTokenTtlMs / 3_600_000)
   const cancel = await deps.emailTokens.issue('email-cancel', user.id, deps.verifyTokenTtlMs)
   await deps.mailer.dispatch(emailChangeNoticeMessage(user.email, deps.appOrigin, cancel, pendingEmail, 'changed', hours))

@@ -144,6 +144,13 @@ export class EmailCodes {
     return await this.#redis.get(this.#linkKey(digest(token)))
   }
 
+  /** Ends the user's outstanding code and link (the account's address changed, or it is deleted). */
+  async revoke (userId: string): Promise<void> {
+    const key = this.requestKey(userId)
+    const tokenDigest = await this.#redis.hget(key, 'token')
+    await this.#redis.del(key, ...(tokenDigest === null ? [] : [this.#linkKey(tokenDigest)]))
+  }
+
   /**
    * Spends the user's request by its link: the credential version it was issued under, or
    * null when the request was spent, replaced or has expired meanwhile.

@@ -40,11 +40,11 @@ export type EventType = typeof EVENT_TYPES[number]
  * code, cookie, hash or email address. The README's event catalogue is this table.
  */
 export const EVENT_CATALOGUE: Record<EventType, { description: string, data: readonly string[] }> = {
-  'user.signed_up': { description: 'an account was created (`method`: `password` or `provider`)', data: ['method', 'provider'] },
+  'user.signed_up': { description: 'an account was created (`method`: `password` or `provider`; `by`: `admin` when an administrator created it)', data: ['method', 'provider', 'by'] },
   'user.email_verified': { description: 'the account\'s address was confirmed', data: [] },
   'user.email_change_requested': { description: 'a change of address was asked for (a link went to the new one)', data: [] },
-  'user.email_changed': { description: 'the account\'s address changed', data: [] },
-  'user.profile_updated': { description: 'names or username changed (`fields`: which, comma-separated)', data: ['fields'] },
+  'user.email_changed': { description: 'the account\'s address changed (`reason`: `cancelled` when a "this wasn\'t me" link put the old one back)', data: ['reason'] },
+  'user.profile_updated': { description: 'names or username changed (`fields`: which, comma-separated; `by`: `admin` when an administrator changed them)', data: ['fields', 'by'] },
   'user.disabled': { description: 'the account was disabled (`by`: `cli` or `admin`); its sessions ended', data: ['by'] },
   'user.enabled': { description: 'the account was enabled again (`by`: `cli` or `admin`)', data: ['by'] },
   'user.deleted': { description: 'the account was deleted (only in the global stream: the user\'s own goes with it)', data: ['by'] },
@@ -53,11 +53,11 @@ export const EVENT_CATALOGUE: Record<EventType, { description: string, data: rea
   'session.backoff_started': { description: 'enough failures that further attempts must wait (`failures`; `device`: the budget of a known device)', data: ['failures', 'device'] },
   'session.signed_out': { description: 'the user signed out (`kind`: `cookie` or `token`)', data: ['kind'] },
   'session.ended': { description: 'one session or token family was ended from the session list (`by`: `user` or `admin`), or the oldest sessions ended because a sign-in went over `MAX_SESSIONS_PER_USER` (`reason`: `session_limit`; `ended`: how many)', data: ['by', 'reason', 'ended'] },
-  'session.all_ended': { description: 'every session and token family ended (`by`: `user` or `admin`; `ended`: how many)', data: ['by', 'ended'] },
+  'session.all_ended': { description: 'every session and token family ended (`by`: `user` or `admin`; `ended`: how many; `reason`: `email_change_cancelled` after a "this wasn\'t me" link)', data: ['by', 'ended', 'reason'] },
   'password.changed': { description: 'the user changed the password; other sessions ended', data: [] },
   'password.reset': { description: 'the password was set through an emailed reset link; every session ended', data: [] },
   'mfa.enabled': { description: 'two-factor authentication was turned on', data: ['method'] },
-  'mfa.disabled': { description: 'two-factor authentication was turned off', data: ['method'] },
+  'mfa.disabled': { description: 'two-factor authentication was turned off (`by`: `admin` for an administrator\'s reset)', data: ['method', 'by'] },
   'mfa.backup_codes_regenerated': { description: 'new backup codes replaced the old ones', data: [] },
   'passkey.added': { description: 'a passkey was registered (`name`: its label)', data: ['name'] },
   'passkey.removed': { description: 'a passkey was removed', data: ['name'] },

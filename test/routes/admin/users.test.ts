@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
-import { build, logIn, outboxMessages, PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail, type SignedIn, type TestContext } from '../../helper.js'
+import { build, logIn, outboxMessages, PASSWORD, signedInUser, tokenFromOutbox, uniqueEmail, until, type SignedIn, type TestContext } from '../../helper.js'
 import { dumpRedis, enrolledUser } from '../../support/mfa.js'
 
 // Many sign-ups (each an Argon2 hash) on a machine the whole suite shares.
@@ -114,6 +114,8 @@ t.test('create, inspect, update, disable, enable and delete a user', async t => 
   const dump = await dumpRedis(ctx)
   t.notOk(dump.includes(user.id), 'the id is nowhere in Redis')
   t.notOk(dump.includes(email), 'the address is nowhere in Redis')
+  await until('the deletion mail', async () => (await outboxMessages(ctx.outbox, email)).some(m => m.subject === 'Your Gatehouse account was deleted' && /An administrator deleted/.test(m.text)), 5000)
+  t.pass('the owner is told, as after DELETE /me')
   problem(t, await call(ctx, 'GET', `/users/${user.id}`, a.cookie), 404, 'NOT_FOUND')
   problem(t, await call(ctx, 'DELETE', `/users/${user.id}`, a.cookie), 404, 'NOT_FOUND')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, cookieOf, logIn, outboxMessages, PASSWORD, registerUser, signedInUser, tokenFromOutbox, uniqueEmail, type TestContext } from '../../helper.js'
+import { build, cookieOf, emailCodeFromOutbox, logIn, outboxMessages, PASSWORD, registerUser, signedInUser, tokenFromOutbox, uniqueEmail, type TestContext } from '../../helper.js'
 import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { dumpRedis, enrolledUser } from '../../support/mfa.js'
@@ -78,6 +78,9 @@ t.test('an email change: link to the new address, notice to the old, the address
   t.equal((await call(ctx, 'POST', '/email/change', { newEmail, password: PASSWORD })).statusCode, 401)
   t.equal((await record(ctx, u.userId)).pendingEmail, undefined, 'nothing pending after refusals')
 
+  // A sign-in code mailed to the old address before the change must die with the change.
+  t.equal((await call(ctx, 'POST', '/email-code/request', { email: u.email })).statusCode, 202)
+  const oldCode = await emailCodeFromOutbox(ctx.outbox, u.email)
   const res = await call(ctx, 'POST', '/email/change', { newEmail: newEmail.toUpperCase(), password: PASSWORD }, u.cookie)
   t.equal(res.statusCode, 202, res.body)
   const token = await tokenFromOutbox(ctx.outbox, newEmail, 'confirm-email')
@@ -91,6 +94,7 @@ t.test('an email change: link to the new address, notice to the old, the address
   t.equal(await ctx.redis.get(`gh:email:${newEmail}`), u.userId)
   t.ok(await ctx.redis.pttl(`gh:email:${u.email}`) > 0, 'the old address stays reserved while the change can be undone')
   t.equal((await logIn(ctx, newEmail)).userId, u.userId, 'the new address signs in')
+  assertProblem(t, await call(ctx, 'POST', '/email-code/verify', { token: oldCode.token }), 400, 'INVALID_TOKEN')
   assertProblem(t, await call(ctx, 'POST', '/email/confirm', { token }), 400, 'INVALID_TOKEN')
   // Another change now would replace the "this wasn't me" link the old address holds.
   const again = await call(ctx, 'POST', '/email/change', { newEmail: uniqueEmail('third'), password: PASSWORD }, u.cookie)
@@ -128,6 +132,20 @@ t.test('"this wasn\'t me" before the confirmation kills the confirmation link', 
   assertProblem(t, await call(ctx, 'POST', '/email/confirm', { token }), 400, 'INVALID_TOKEN')
   t.equal((await record(ctx, u.userId)).email, u.email)
   t.equal((await record(ctx, u.userId)).pendingEmail, undefined)
+})
+
+t.test('POST /email/change mails the new address within its per-address budget', async t => {
+  const ctx = await build(t, { EMAIL_ADDRESS_RATE_LIMIT: '2' })
+  const u = await signedInUser(ctx)
+  const target = uniqueEmail('bombed')
+  // Each attempt from another account, so only the address's budget can refuse.
+  for (let i = 0; i < 2; i++) {
+    const other = await signedInUser(ctx)
+    t.equal((await call(ctx, 'POST', '/email/change', { newEmail: target, password: PASSWORD }, other.cookie)).statusCode, 202)
+  }
+  const third = await call(ctx, 'POST', '/email/change', { newEmail: target, password: PASSWORD }, u.cookie)
+  assertProblem(t, third, 429, 'RATE_LIMITED')
+  t.equal((await record(ctx, u.userId)).pendingEmail, undefined, 'the refused request changed nothing')
 })
 
 t.test('a taken address gets a notice and the same 202; taken meanwhile, the confirmation answers 409', async t => {
@@ -175,6 +193,8 @@ t.test('DELETE /me leaves neither the id nor the address anywhere in Redis, and 
   t.equal((await call(ctx, 'POST', '/password/forgot', { email: e.email })).statusCode, 202)
   await ctx.app.oauth.identities.link(e.userId, { provider: 'github', issuer: 'https://github.com', subject: '12345', email: e.email })
   await call(ctx, 'POST', '/login', { email: e.email, password: 'a wrong password' })
+  t.equal((await call(ctx, 'POST', '/email-code/request', { email: e.email })).statusCode, 202, 'and an emailed sign-in code')
+  await emailCodeFromOutbox(ctx.outbox, e.email)
 
   const res = await call(ctx, 'DELETE', '/me', { password: PASSWORD, totpCode: e.backupCodes[0] }, e.cookie)
   t.equal(res.statusCode, 204, res.body)
