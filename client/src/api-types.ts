@@ -355,8 +355,9 @@ export interface EmailTokenBody {
   token: string
 }
 
+/** `password` is required when the account has one; an account without one (created by a provider, or signing in with passkeys) must have signed in within the last 10 minutes instead. */
 export interface DeleteAccountBody {
-  password: string
+  password?: string
   /** with 2FA on: a TOTP code or a backup code */
   totpCode?: string
 }

@@ -4,7 +4,7 @@ import { publicUser } from '../../src/accounts/users.js'
 import { updateProfile } from '../../src/accounts/profile.js'
 import { cancelEmailChange, confirmEmailChange, requestEmailChange } from '../../src/accounts/email-change.js'
 import { deleteOwnAccount } from '../../src/accounts/deletion.js'
-import { signOut } from '../../src/sessions/lifecycle.js'
+import { REAUTHENTICATE_AFTER_MS, authenticatedAt, signOut } from '../../src/sessions/lifecycle.js'
 import { AnyPasswordSchema, BODY, CLEAR_SESSION_COOKIE, CSRF, EmailSchema, EmailedTokenSchema, GUARD, LIMITED, MessageSchema, UserSchema, answer, noContent, problems } from '../../src/http/schemas.js'
 import { tag } from '../../src/http/tags.js'
 
@@ -21,9 +21,9 @@ export const UserAnswerSchema = Type.Object({ user: UserSchema }, { $id: 'UserAn
 export const EmailChangeBodySchema = Type.Object({ newEmail: EmailSchema, password: AnyPasswordSchema }, { additionalProperties: false })
 export const EmailTokenBodySchema = Type.Object({ token: EmailedTokenSchema }, { additionalProperties: false })
 export const DeleteAccountBodySchema = Type.Object({
-  password: AnyPasswordSchema,
+  password: Type.Optional(AnyPasswordSchema),
   totpCode: Type.Optional(Type.String({ minLength: 6, maxLength: 24, pattern: '^[0-9A-Za-z -]+$', description: 'with 2FA on: a TOTP code or a backup code' }))
-}, { additionalProperties: false })
+}, { additionalProperties: false, description: '`password` is required when the account has one; an account without one (created by a provider, or signing in with passkeys) must have signed in within the last 10 minutes instead.' })
 
 export const EMAIL_CHANGE_ACCEPTED = 'If the address can be used, a confirmation link is on its way to it.'
 
@@ -110,12 +110,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete the signed-in user\'s account (password, and a 2FA code when 2FA is on)',
       description: 'Ends every session and token family, deletes the account and everything kept about it, and frees the address and username.',
       body: DeleteAccountBodySchema,
-      response: { 204: noContent('Deleted; the cookie is expired', CLEAR_SESSION_COOKIE), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE') }
+      response: { 204: noContent('Deleted; the cookie is expired', CLEAR_SESSION_COOKIE), ...problems(BODY, CSRF, GUARD, LIMITED, 'INVALID_CREDENTIALS', 'INVALID_MFA_CODE', 'REAUTHENTICATION_REQUIRED') }
     },
     preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
     const user = request.user!
-    const sessionsEnded = await deleteOwnAccount(app.accountDeletion, user, request.body, async () => {
+    const recentSignIn = Date.now() - await authenticatedAt(app.sessions, request) <= REAUTHENTICATE_AFTER_MS
+    const sessionsEnded = await deleteOwnAccount(app.accountDeletion, user, { ...request.body, recentSignIn }, async () => {
       await app.events.emit({ type: 'user.deleted', userId: user.id, ...app.events.origin(request), data: { by: 'owner' } })
     })
     await signOut(app.sessions, request, reply)

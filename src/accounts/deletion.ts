@@ -2,7 +2,7 @@ import type { User, UserRepository } from './users.js'
 import type { PasswordHasher } from './passwords.js'
 import type { Mailer } from '../mail/delivery.js'
 import { accountDeletedMessage } from './account-mail.js'
-import { AuthError } from '../http/errors.js'
+import { AuthError, validationError } from '../http/errors.js'
 import { endAllSessions, type EndAllDeps } from '../sessions/end-all.js'
 
 /**
@@ -60,9 +60,14 @@ export interface OwnDeletionDeps extends DeletionDeps {
  * DELETE /me: the password, and with 2FA on a code, as a sign-in would ask (under the same
  * back-off), then `announce`, deleteAccount and a last mail to the address.
  */
-export async function deleteOwnAccount (deps: OwnDeletionDeps, user: User, input: { password: string, totpCode?: string }, announce?: () => Promise<void>): Promise<number> {
+export async function deleteOwnAccount (deps: OwnDeletionDeps, user: User, input: { password?: string, totpCode?: string, recentSignIn: boolean }, announce?: () => Promise<void>): Promise<number> {
+  // An account without a password (a provider's, or passkeys only) proves itself by a fresh sign-in.
+  if (user.passwordHash === '' && !input.recentSignIn) {
+    throw new AuthError('REAUTHENTICATION_REQUIRED', 'You signed in more than 10 minutes ago: sign in again to delete your account.')
+  }
+  if (user.passwordHash !== '' && input.password === undefined) throw validationError('password', 'is required')
   await deps.guard(user.id, async () => {
-    if (!await deps.hasher.verify(user.passwordHash, input.password)) throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
+    if (user.passwordHash !== '' && !await deps.hasher.verify(user.passwordHash, input.password ?? '')) throw new AuthError('INVALID_CREDENTIALS', 'The password is incorrect.')
     if (user.mfaEnabled && (input.totpCode === undefined || !await deps.checkSecondFactor(user.id, input.totpCode))) {
       throw new AuthError('INVALID_MFA_CODE', 'The verification code is wrong, expired or already used.')
     }

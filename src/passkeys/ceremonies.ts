@@ -27,8 +27,7 @@ import type { Passkey, PasskeyChallenges, PasskeyStore } from './store.js'
  */
 const ALGORITHMS = [-8, -7, -257]
 
-/** A sign-in older than this must confirm the password before adding a passkey. */
-export const REAUTHENTICATE_AFTER_MS = 10 * 60_000
+export { REAUTHENTICATE_AFTER_MS } from '../sessions/lifecycle.js'
 
 export interface PasskeyDeps {
   store: PasskeyStore

@@ -113,6 +113,12 @@ export async function rotate (deps: Pick<SessionDeps, 'sessionStore' | 'secret'>
 }
 
 /**
+ * A sign-in older than this proves the person no longer: adding a passkey asks for the
+ * password again, and an account without one must sign in again to delete itself.
+ */
+export const REAUTHENTICATE_AFTER_MS = 10 * 60_000
+
+/**
  * When the request's credentials were last proven, ms since the epoch: the cookie session's
  * creation (sign-in), or the bearer token family's (its login). 0 when unknown.
  */

@@ -3,6 +3,7 @@ import { build, cookieOf, emailCodeFromOutbox, logIn, outboxMessages, PASSWORD, 
 import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { dumpRedis, enrolledUser } from '../../support/mfa.js'
+import { decodeSession, encodeSession } from '../../../src/sessions/record.js'
 
 // Many sign-ups (each an Argon2 hash) on a machine the whole suite shares.
 t.setTimeout(300_000)
@@ -208,6 +209,26 @@ t.test('DELETE /me leaves neither the id nor the address anywhere in Redis, and 
   const again = await signedInUser(ctx, e.email)
   t.not(again.userId, e.userId, 'the address can be registered again')
   t.equal((await call(ctx, 'PATCH', '/me', { username: 'goner' }, again.cookie)).statusCode, 200, 'and the username taken again')
+})
+
+t.test('DELETE /me of an account without a password: a fresh sign-in is the proof', async t => {
+  const ctx = await build(t)
+  const u = await signedInUser(ctx)
+  // As a provider's or a passkeys-only account holds it.
+  await ctx.redis.hset(`gh:user:{${u.userId}}`, 'passwordHash', '')
+  const stale = await signedInUser(ctx)
+  await ctx.redis.hset(`gh:user:{${stale.userId}}`, 'passwordHash', '')
+  for (const key of await ctx.redis.keys('gh:sess:*')) {
+    const s = decodeSession(await ctx.redis.get(key) as string, ctx.app.config.sessionAbsoluteTtlMs)
+    if (s.userId === stale.userId) await ctx.redis.set(key, encodeSession({ ...s, createdAt: s.createdAt - 11 * 60_000 }), 'KEEPTTL')
+  }
+  assertProblem(t, await call(ctx, 'DELETE', '/me', {}, stale.cookie), 403, 'REAUTHENTICATION_REQUIRED')
+  t.equal((await record(ctx, stale.userId)).id, stale.userId, 'a sign-in older than 10 minutes deletes nothing')
+  const withPasswordUser = await signedInUser(ctx)
+  assertProblem(t, await call(ctx, 'DELETE', '/me', {}, withPasswordUser.cookie), 400, 'VALIDATION_FAILED')
+  t.equal((await record(ctx, withPasswordUser.userId)).id, withPasswordUser.userId, 'an account with a password must send it')
+  t.equal((await call(ctx, 'DELETE', '/me', {}, u.cookie)).statusCode, 204)
+  t.same(await record(ctx, u.userId), {}, 'a fresh sign-in deletes it')
 })
 
 t.test('concurrent DELETE /me of one account: one 204, the account gone once', async t => {
