@@ -136,7 +136,9 @@ export async function deleteUserEvents (redis: RedisClient, prefix: string, user
  */
 export async function noteDevice (redis: RedisClient, prefix: string, userId: string, device: string): Promise<boolean> {
   const key = userDevicesKey(prefix, userId)
-  const results = await redis.multi().scard(key).sadd(key, digest(device)).exec()
+  // The set lives as long as a device cookie: a sign-in racing the account's deletion can
+  // recreate it, and it must not then outlive the account for good.
+  const results = await redis.multi().scard(key).sadd(key, digest(device)).pexpire(key, DEVICES_TTL_MS).exec()
   failed(results)
   const [[, before], [, added]] = results as [[null, number], [null, number]]
   if (before > DEVICES_KEPT) await redis.spop(key, before - DEVICES_KEPT)
@@ -144,3 +146,5 @@ export async function noteDevice (redis: RedisClient, prefix: string, userId: st
 }
 
 const DEVICES_KEPT = 200
+/** As long as the device cookie lives (plugins/device-cookie.ts): 180 days. */
+const DEVICES_TTL_MS = 180 * 86_400_000
