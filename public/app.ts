@@ -39,6 +39,9 @@ function notice (message: string): void {
 
 /** Shows a problem document readably: title, detail, the field errors, and the code. */
 function showError (err: unknown): void {
+  // A load begun while signed in (the session list, the activity...) that ends after the
+  // person signed out has nothing to tell them.
+  if (err instanceof GatehouseError && err.code === 'UNAUTHENTICATED' && $('signed-in').hidden) return
   $('notice').hidden = true
   const el = $('error')
   el.replaceChildren()
