@@ -4,18 +4,22 @@ import { build, signedInUser } from '../helper.js'
 t.test('security headers suit a JSON API and a same-origin page', async t => {
   const ctx = await build(t, { ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' })
   const user = await signedInUser(ctx)
-  const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: user.cookie } })
-  const h = me.headers
-  const csp = String(h['content-security-policy'])
+  const page = await ctx.app.inject({ url: '/' })
+  const csp = String(page.headers['content-security-policy'])
   for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'", "form-action 'self'"]) {
-    t.ok(csp.includes(directive), directive)
+    t.ok(csp.includes(directive), `the page: ${directive}`)
   }
   t.notMatch(csp, /unsafe-inline|unsafe-eval/)
+  t.equal(page.headers['x-frame-options'], 'SAMEORIGIN')
+  t.equal(page.headers['cross-origin-opener-policy'], 'same-origin')
+
+  const me = await ctx.app.inject({ url: '/api/auth/me', headers: { cookie: user.cookie } })
+  const h = me.headers
+  t.equal(h['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", 'a JSON answer loads nothing and is framed by nothing')
   t.equal(h['x-content-type-options'], 'nosniff')
-  t.equal(h['x-frame-options'], 'SAMEORIGIN')
+  t.equal(h['x-frame-options'], 'DENY')
   t.equal(h['referrer-policy'], 'no-referrer')
   t.equal(h['cross-origin-resource-policy'], 'same-origin')
-  t.equal(h['cross-origin-opener-policy'], 'same-origin')
   t.equal(h['cache-control'], 'no-store', 'answers carrying a session or a token are never cached')
   t.equal(h['x-powered-by'], undefined)
   t.equal(h['strict-transport-security'], undefined, 'no HSTS outside production (plain http)')
