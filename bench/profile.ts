@@ -1,5 +1,7 @@
 /*
- * CPU profile of the server under GET /me load: `npm run bench:profile`.
+ * CPU profile of the server under GET /me load: `npm run bench:profile`; with
+ * BENCH_PROFILE=login, under POST /login load instead (8 clients going round 64 accounts
+ * with their device cookies, the server's libuv pool at 2 threads, as in `npm run bench`).
  *
  * Starts redis-server and the server (NODE_ENV=production, LOG_LEVEL=warn, pinned to CPU 0
  * when `taskset` is there, like `npm run bench`) with `node --cpu-prof`, signs in, runs
@@ -10,6 +12,7 @@
  *                                       plugin on the /me path (see hookCosts)
  *   bench/results/profile-me.txt        the same table, then self and inclusive time of
  *                                       the top functions
+ *   (profile-login-hooks.md and profile-login.txt for the login)
  *
  * The .cpuprofile itself stays in the temporary directory unless BENCH_KEEP_PROFILE=1 (then
  * it is copied next to the summary, git-ignored).
@@ -27,6 +30,8 @@ import { PasswordHasher, OWASP_ARGON2 } from '../src/accounts/passwords.js'
 import { randomToken } from '../src/crypto/secrets.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
+const SCENARIO = process.env.BENCH_PROFILE === 'login' ? 'login' : 'me'
+const LOGIN_ACCOUNTS = Array.from({ length: 64 }, (_, i) => `bench-login-${i}@example.test`)
 const PASSWORD = 'bench horse battery staple'
 const RESULTS = join(PROJECT_ROOT, 'bench', 'results')
 const PIN = process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0
@@ -144,7 +149,7 @@ export function hookTable (rows: ReturnType<typeof hookCosts>, requests: number,
   const busy = rows.filter(r => r.bucket !== '(idle)')
   const total = busy.reduce((sum, r) => sum + r.usPerRequest, 0)
   return [
-    '| hook or plugin on the `/me` path | µs per request | share of samples |',
+    '| hook or plugin on the path | µs per request | share of samples |',
     '| --- | --- | --- |',
     ...rows.filter(r => r.share >= 0.2).map(r => `| ${r.bucket} | ${r.usPerRequest.toFixed(2)} | ${r.share.toFixed(1)} % |`),
     `| everything but idle | ${total.toFixed(2)} | |`,
@@ -218,7 +223,8 @@ async function main (): Promise<void> {
   const redisServer = await startRedis({ dir: join(tmp, 'redis') })
   const redis = new Redis(redisServer.url)
   const users = new UserRepository(redis, 'gh:')
-  await users.create({ email: 'bench@example.test', passwordHash: await new PasswordHasher(OWASP_ARGON2).hash(PASSWORD), emailVerified: true })
+  const passwordHash = await new PasswordHasher(OWASP_ARGON2).hash(PASSWORD)
+  for (const email of ['bench@example.test', ...(SCENARIO === 'login' ? LOGIN_ACCOUNTS : [])]) await users.create({ email, passwordHash, emailVerified: true })
   const port = await freePort()
   const profDir = join(tmp, 'prof')
   const args = ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', 'src/server.ts']
@@ -233,7 +239,8 @@ async function main (): Promise<void> {
       LOGIN_RATE_LIMIT: '100000',
       SESSION_SECRET: randomToken(32),
       DATA_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      METRICS_TOKEN: randomToken(16)
+      METRICS_TOKEN: randomToken(16),
+      ...(SCENARIO === 'login' ? { UV_THREADPOOL_SIZE: '2' } : {})
     },
     stdio: ['ignore', 'ignore', 'inherit']
   })
@@ -248,14 +255,25 @@ async function main (): Promise<void> {
     if (login.status !== 200) throw new Error(`login answered ${login.status}`)
     // The session's cookie: Gatehouse's login also sets its device cookie (gatehouseDevice).
     const cookie = login.headers.getSetCookie().map(c => c.split(';')[0]).find(c => !c.startsWith('gatehouseDevice=')) ?? ''
-    const opts = { url: `${base}/api/auth/me`, connections: 64, headers: { cookie } }
+    let next = 0
+    const bodies = LOGIN_ACCOUNTS.map(email => JSON.stringify({ email, password: PASSWORD }))
+    // Returning browsers, as in `npm run bench`: each account's device cookie from a first sign-in.
+    const devices = SCENARIO === 'me'
+      ? []
+      : await Promise.all(LOGIN_ACCOUNTS.map(async (_, i) => {
+        const first = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] })
+        return first.headers.getSetCookie().map(c => c.split(';')[0]).find(c => c.startsWith('gatehouseDevice=')) ?? ''
+      }))
+    const opts: autocannon.Options = SCENARIO === 'me'
+      ? { url: `${base}/api/auth/me`, connections: 64, headers: { cookie } }
+      : { url: `${base}/api/auth/login`, method: 'POST', connections: 8, headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: (req: any) => { const i = next++ % bodies.length; return { ...req, body: bodies[i], headers: { ...req.headers, cookie: devices[i] } } } }] }
     // Warm-up (JIT), outside the window that is analysed.
     await autocannon({ ...opts, duration: 3 })
     const from = nowUs()
     const r = await autocannon({ ...opts, duration: DURATION })
     const to = nowUs()
     const requests = r['2xx'] + r.non2xx
-    process.stderr.write(`/me: ${Math.round(r['2xx'] / r.duration)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}\n`)
+    process.stderr.write(`${SCENARIO}: ${Math.round(r['2xx'] / r.duration)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}\n`)
     await new Promise<void>(resolve => { child.once('exit', () => resolve()); child.kill('SIGTERM') })
     const file = (await readdir(profDir)).find(f => f.endsWith('.cpuprofile'))
     if (file === undefined) throw new Error('no .cpuprofile written')
@@ -263,14 +281,14 @@ async function main (): Promise<void> {
     if (profile.samples.length === 0) throw new Error('no samples in the load window: is the profile clock not CLOCK_MONOTONIC here?')
     const seconds = (to - from) / 1e6
     const hooks = hookTable(hookCosts(profile, requests), requests, seconds)
-    const heading = `CPU profile of the server under GET /me, 64 connections, ${DURATION} s (${Math.round(r['2xx'] / r.duration)} req/s), NODE_ENV=production\n` +
+    const heading = `CPU profile of the server under ${SCENARIO === 'me' ? 'GET /me, 64 connections' : 'POST /login, 8 connections, 64 accounts, libuv pool of 2'}, ${DURATION} s (${Math.round(r['2xx'] / r.duration)} req/s), NODE_ENV=production\n` +
       `node ${process.version}; ${new Date().toISOString()}; pinned: ${PIN ? 'server on CPU 0, load and Redis on CPU 1' : 'no'}\n\n`
-    await writeFile(join(RESULTS, 'profile-me-hooks.md'), `${heading}${hooks}\n`)
+    await writeFile(join(RESULTS, `profile-${SCENARIO}-hooks.md`), `${heading}${hooks}\n`)
     const text = `${heading}${hooks}\n\n${summarise(profile)}\n`
-    await writeFile(join(RESULTS, 'profile-me.txt'), text)
-    if (process.env.BENCH_KEEP_PROFILE === '1') await copyFile(join(profDir, file), join(RESULTS, 'me.cpuprofile'))
+    await writeFile(join(RESULTS, `profile-${SCENARIO}.txt`), text)
+    if (process.env.BENCH_KEEP_PROFILE === '1') await copyFile(join(profDir, file), join(RESULTS, `${SCENARIO}.cpuprofile`))
     process.stdout.write(text)
-    process.stderr.write(`wrote ${relative(PROJECT_ROOT, join(RESULTS, 'profile-me-hooks.md'))} and profile-me.txt\n`)
+    process.stderr.write(`wrote ${relative(PROJECT_ROOT, join(RESULTS, `profile-${SCENARIO}-hooks.md`))} and profile-${SCENARIO}.txt\n`)
   } finally {
     clearTimeout(kill)
     if (child.exitCode === null) child.kill('SIGKILL')
