@@ -238,11 +238,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
-    let tried: string | undefined
-    const guard = async <T>(userId: string, attempt: () => Promise<T>): Promise<T> => {
-      tried = userId
-      return await app.loginThrottle.guard(userId, attempt, app.devices.reader(request))
-    }
+    // The same back-off, and the same failure and back-off events, as a wrong password.
+    const guard = async <T>(userId: string, attempt: () => Promise<T>): Promise<T> =>
+      await app.loginThrottle.guard(userId, attempt, app.devices.reader(request), () => true, app.failedSignIn(request, 'passkey'))
     try {
       const { user } = await verifySignIn(deps, request.body.challengeId, request.body.response, guard)
       const grant = request.body.grant ?? 'session'
@@ -250,10 +248,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return await signedIn(request, reply, user, grant, 'passkey', false)
     } catch (err) {
       app.metrics.countLogin(loginOutcome(err))
-      // The guard names failures of an identifier it resolved; a passkey names its account itself.
-      if (tried !== undefined && err instanceof AuthError && err.code === 'INVALID_CREDENTIALS') {
-        await app.events.emit({ type: 'session.sign_in_failed', userId: tried, ...app.events.origin(request), data: { method: 'passkey' } })
-      }
       throw err
     }
   })

@@ -11,6 +11,11 @@ export interface LoginThrottleOptions {
    * username of one account, and the second-factor checks keyed by user id, share one budget.
    */
   resolve?: (identifier: string) => Promise<string | null>
+  /**
+   * Whether an identifier `resolve` did not name is itself an account's id: a passkey names
+   * its account by id, and its failures are that account's to hear of as a password's are.
+   */
+  isAccount?: (userId: string) => Promise<boolean>
   /** failures allowed before any delay */
   freeFailures: number
   /** delay after the first failure beyond the free ones; it doubles with each further failure */
@@ -169,7 +174,8 @@ export class LoginThrottle {
    * device cookie for the account tried (src/accounts/device-cookie.ts): with a valid one the
    * attempt spends that device's own budget, so others' failures cannot lock its owner out.
    * `completes` says whether a success finishes the sign-in (and so resets the budget).
-   * `failed` hears of each wrong secret that stays counted (for the security events).
+   * `failed` hears of each wrong secret that stays counted against a known account (for the
+   * security events), whether `identifier` resolved to it or was its id (see `isAccount`).
    */
   async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true, failed?: (failure: FailedAttempt) => Promise<void>): Promise<T> {
     if (identifier === undefined) return await attempt()
@@ -182,7 +188,7 @@ export class LoginThrottle {
     } catch (err) {
       if (!(err instanceof AuthError && (err.code === 'INVALID_CREDENTIALS' || err.code === 'INVALID_MFA_CODE'))) {
         await this.#redis.gatehouseLoginRefund(reservation.key, reservation.fields, this.#opts.freeFailures).catch(() => {})
-      } else if (failed !== undefined && subject !== identifier) {
+      } else if (failed !== undefined && (subject !== identifier || await this.#opts.isAccount?.(subject) === true)) {
         // Only a known account has someone to tell; the reservation that reached the free
         // failures is the one whose failure started the wait (RESERVE counts them in order).
         await failed({ userId: subject, failures: reservation.failures, backoffStarted: reservation.failures === this.#opts.freeFailures, device: known !== undefined })

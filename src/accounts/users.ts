@@ -287,6 +287,10 @@ export class UserRepository {
     return userFromHash(await this.#redis.hgetall(this.userKey(id)))
   }
 
+  async exists (id: string): Promise<boolean> {
+    return await this.#redis.exists(this.userKey(id)) === 1
+  }
+
   async findByEmail (email: string): Promise<User | null> {
     const id = await this.#redis.get(this.emailKey(normalizeEmail(email)))
     return id === null ? null : await this.findById(id)

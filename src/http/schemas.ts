@@ -1,5 +1,6 @@
 import { OptionalKind, Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
 import { ERRORS, type ErrorCode } from './errors.js'
+import { SIGN_IN_METHODS } from '../events/catalogue.js'
 
 /*
  * Schemas with an `$id` are the named components of the OpenAPI document: the docs plugin
@@ -52,7 +53,7 @@ export const SessionInfoSchema = Type.Object({
   expiresAt: Time,
   ip: Type.String(),
   userAgent: Type.String(),
-  method: Type.Union([Type.Literal('password'), Type.Literal('passkey'), Type.Literal('email_code'), Type.Literal('provider')], { description: 'how this session or token family signed in' }),
+  method: Type.Union(SIGN_IN_METHODS.map(m => Type.Literal(m)), { description: 'how this session or token family signed in' }),
   current: Type.Boolean({ description: 'true for the session or token family this request was made with' })
 }, { $id: 'SessionInfo', additionalProperties: false })
 

@@ -197,6 +197,13 @@ export class RedisSessionStore {
       this.#index.add(s.userId, d, s.absoluteExpiresAt)
     ])
     await Promise.all(dictionary)
+    // The account is gone (deleted while this request ran): its deletion ended the sessions
+    // it could see, not this one if our SET came after, and no index will ever name it. The
+    // shared User-Agent text may stay; it expires on its own.
+    if (added.userGone) {
+      if (await this.#redis.del(key) === 1 && before > 0) await this.#live.remove([now + before])
+      return
+    }
     // A session saved again (not new) already counts: its one moves to the new expiry.
     if (before > 0) await this.#live.move(now + before, now + px)
     else await this.#live.add(now + px)

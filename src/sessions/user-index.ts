@@ -19,8 +19,9 @@ const ENTRY = 28
  * absolute expiry, and answers which of the oldest entries are over the maximum. They stay
  * in the index until the caller has deleted their keys and removes them (`remove`): a crash
  * in between leaves an entry that a later listing prunes, never a live session no index
- * knows of. A hash whose user was deleted meanwhile holds only this field, which ending the
- * user's sessions removes (and the hash with it); it is never read as a user (it has no id).
+ * knows of. A user whose hash is gone (deleted while a session was being saved) gets no
+ * index: writing the field would recreate the hash with only this field and no TTL, a key
+ * nothing would ever remove. The caller hears of it and deletes the session instead.
  */
 const ADD: LuaScript = {
   keys: ['user'],
@@ -36,6 +37,7 @@ local digest = ARGV[1]
 local abs = ARGV[2]
 local now = tonumber(ARGV[3])
 local max = tonumber(ARGV[4])
+if redis.call('EXISTS', user) == 0 then return {-1, {}} end
 local v = redis.call('HGET', user, 'sessions') or ''
 local kept = {}
 local found = false
@@ -93,13 +95,15 @@ return digests
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseSessionIndexAdd: (user: string, digest: string, absoluteExpiresAt: string, now: number, max: number) => Promise<[0 | 1, string[]]>
+    gatehouseSessionIndexAdd: (user: string, digest: string, absoluteExpiresAt: string, now: number, max: number) => Promise<[-1 | 0 | 1, string[]]>
     gatehouseSessionIndexPrune: (user: string, now: number, ...digests: string[]) => Promise<string[]>
   }
 }
 
 /** What adding a session to its user's index found. */
 export interface Added {
+  /** the user's hash does not exist (the account was deleted): nothing was written */
+  userGone: boolean
   /** false when the session was already indexed (saved again) */
   isNew: boolean
   /** the user's oldest sessions beyond the maximum, still indexed: end them, then `remove` them */
@@ -120,12 +124,12 @@ export class SessionIndex {
     defineScripts(redis, { gatehouseSessionIndexAdd: ADD, gatehouseSessionIndexPrune: PRUNE })
   }
 
-  /** Records a session of `userId` ending at `absoluteExpiresAt` at the latest. */
+  /** Records a session of `userId` ending at `absoluteExpiresAt` at the latest, if the user exists. */
   async add (userId: string, d: string, absoluteExpiresAt: number): Promise<Added> {
     if (d.length !== DIGEST) throw new Error('a session digest has 20 characters')
     const abs = Math.ceil(absoluteExpiresAt).toString(36).padStart(ENTRY - DIGEST, '0')
     const r = await this.#redis.gatehouseSessionIndexAdd(this.#userKey(userId), d, abs, this.#now(), this.#max)
-    return { isNew: r[0] === 1, over: r[1] }
+    return { userGone: r[0] === -1, isNew: r[0] === 1, over: r[1] }
   }
 
   /** Forgets sessions of the user that have ended. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { LoginThrottle } from '../../src/accounts/login-throttle.js'
+import { LoginThrottle, type FailedAttempt } from '../../src/accounts/login-throttle.js'
 import { AuthError } from '../../src/http/errors.js'
 import { startTestRedis } from '../helper.js'
 
@@ -89,6 +89,29 @@ t.test('login throttle', async t => {
     let ran = false
     await t.rejects(th.guard('g@example.com', async () => { ran = true }), { code: 'RATE_LIMITED' })
     t.notOk(ran, 'no secret check while backing off')
+  })
+
+  t.test('guard tells of wrong secrets for an account, named by an identifier or by its id, and of nobody else', async t => {
+    const ids: Record<string, string> = { 'known@example.com': 'user-by-email' }
+    const accounts = new Set(['user-by-email', 'user-by-id'])
+    const th = new LoginThrottle(a, {
+      ...opts,
+      prefix: 'gh:told:',
+      freeFailures: 2,
+      resolve: async identifier => ids[identifier] ?? null,
+      isAccount: async id => accounts.has(id)
+    })
+    const wrong = async (): Promise<never> => { throw new AuthError('INVALID_CREDENTIALS') }
+    const told: FailedAttempt[] = []
+    const failed = async (f: FailedAttempt): Promise<void> => { told.push(f) }
+    for (const identifier of ['known@example.com', 'user-by-id', 'nobody@example.com', 'user-by-id']) {
+      await t.rejects(th.guard(identifier, wrong, undefined, () => true, failed), { code: 'INVALID_CREDENTIALS' })
+    }
+    t.same(told, [
+      { userId: 'user-by-email', failures: 1, backoffStarted: false, device: false },
+      { userId: 'user-by-id', failures: 1, backoffStarted: false, device: false },
+      { userId: 'user-by-id', failures: 2, backoffStarted: true, device: false }
+    ])
   })
 
   t.test('the wait runs out and the key expires: the lock is never permanent', async t => {

@@ -16,6 +16,8 @@ async function stores (t: Test): Promise<EndAllDeps & { redis: Redis }> {
   const server = await startTestRedis(t)
   const redis = new Redis(server.url)
   t.teardown(() => redis.disconnect())
+  // Sessions are kept only for users that exist (user-index.ts): a minimal record each.
+  for (const id of [USER, OTHER]) await redis.hset(`gh:user:{${id}}`, 'id', id)
   return {
     redis,
     sessionStore: new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 600_000, absoluteTtlMs: 3_600_000 }),

@@ -9,6 +9,11 @@ const session = (userId: string, now = Date.now()): Record<string, unknown> => (
   userId, createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + 3_600_000, ip: '203.0.113.7', userAgent: 'test agent'
 })
 
+/** Sessions are kept only for users that exist (user-index.ts): a minimal record. */
+async function userRecord (redis: Redis, id: string): Promise<void> {
+  await redis.hset(`t:user:{${id}}`, 'id', id)
+}
+
 t.test('a read with userKey hands out the user hash read with the session in the same turn', async t => {
   const server = await startTestRedis(t)
   const redis = new Redis(server.url)
@@ -30,8 +35,9 @@ t.test('an untaken prefetched hash is dropped on the next turn of the event loop
   t.teardown(() => redis.disconnect())
   const store = new RedisSessionStore(redis, { prefix: 't:', ttlMs: 60_000, absoluteTtlMs: 3_600_000, prefetchUser: true })
   const id = randomToken()
-  await store.write(id, session('gone'))
-  await store.read(id)
+  await userRecord(redis, 'u1')
+  await store.write(id, session('u1'))
+  t.ok(await store.read(id))
   await new Promise(resolve => setImmediate(resolve))
   t.equal(store.prefetched(id), undefined)
 })
@@ -42,7 +48,10 @@ t.test('a missing user reads as an empty hash and a missing session as null', as
   t.teardown(() => redis.disconnect())
   const store = new RedisSessionStore(redis, { prefix: 't:', ttlMs: 60_000, absoluteTtlMs: 3_600_000, prefetchUser: true })
   const id = randomToken()
+  await userRecord(redis, 'nobody')
   await store.write(id, session('nobody'))
+  // The account deleted while its session is read (deletion ends the sessions after).
+  await redis.del('t:user:{nobody}')
   t.equal((await store.read(id))?.userId, 'nobody')
   t.same(store.prefetched(id), [])
   t.equal(await store.read(randomToken()), null)
@@ -68,6 +77,7 @@ t.test('a session is stored compactly and reads back field for field', async t =
   const id = randomToken()
   const now = Date.now()
   const ua = 'Mozilla/5.0 (X11; Linux x86_64) a|b|c'
+  await userRecord(redis, 'u-1')
   await store.write(id, { userId: 'u-1', createdAt: now - 5, lastSeenAt: now - 1, absoluteExpiresAt: Date.now() + 3_000_000, ip: '2001:db8::1', userAgent: ua })
   const raw = await redis.get(store.keyOf(id)) as string
   t.notOk(raw.startsWith('{'), 'not JSON')
@@ -86,6 +96,7 @@ t.test('the sliding refresh keeps the compact form and records lastSeenAt', asyn
   let clock = Date.now()
   const store = new RedisSessionStore(redis, { prefix: 't:', ttlMs: 600_000, absoluteTtlMs: 3_600_000, slideStepMs: 60_000, now: () => clock })
   const id = randomToken()
+  await userRecord(redis, 'u1')
   await store.write(id, session('u1', clock))
   const createdAt = clock
   // Two minutes later: the key's TTL has run down by as much.
@@ -108,7 +119,9 @@ t.test('a record of another layout reads as no session, is listed as none and ca
   t.teardown(() => redis.disconnect())
   const store = new RedisSessionStore(redis, { prefix: 't:', ttlMs: 60_000, absoluteTtlMs: 3_600_000, prefetchUser: true })
   const id = randomToken()
+  await userRecord(redis, 'u-old')
   await store.write(id, session('u-old'))
+  t.equal((await store.indexed('u-old')).length, 1)
   // The layout before this one had a sixth field (the absolute expiry).
   await redis.set(store.keyOf(id), 'u-old|1|2|3|203.0.113.7|abcdefghijkl', 'PX', 60_000)
   t.equal(await store.read(id), null)

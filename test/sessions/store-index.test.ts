@@ -5,11 +5,14 @@ import { randomToken } from '../../src/crypto/secrets.js'
 import { startTestRedis } from '../helper.js'
 
 const USER = '00000000-0000-4000-8000-000000000001'
+const OTHER = '00000000-0000-4000-8000-000000000002'
 
 async function connect (t: Test): Promise<Redis> {
   const server = await startTestRedis(t)
   const redis = new Redis(server.url)
   t.teardown(() => redis.disconnect())
+  // Sessions are kept only for users that exist (user-index.ts): a minimal record each.
+  for (const id of [USER, OTHER]) await redis.hset(`gh:user:{${id}}`, 'id', id)
   return redis
 }
 
@@ -74,11 +77,10 @@ t.test('last seen moves at most once a step, also once the absolute lifetime cap
 t.test('destroyAllForUser and destroyByHandle touch only that user', async t => {
   const redis = await connect(t)
   const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 3600_000, absoluteTtlMs: 7200_000 })
-  const other = '00000000-0000-4000-8000-000000000002'
   const mine = [randomToken(32), randomToken(32), randomToken(32)]
   const theirs = randomToken(32)
   for (const id of mine) await store.write(id, session(Date.now(), 7200_000))
-  await store.write(theirs, { ...session(Date.now(), 7200_000), userId: other })
+  await store.write(theirs, { ...session(Date.now(), 7200_000), userId: OTHER })
   t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(store.digestOf(theirs))), false)
   t.equal(await redis.exists(store.keyOf(theirs)), 1)
   t.equal(await store.destroyByHandle(USER, RedisSessionStore.handleOf(store.digestOf(mine[0]))), true)

@@ -12,6 +12,8 @@ t.test('RedisSessionStore', async t => {
   let now = 1_800_000_000_000
   const store = new RedisSessionStore(redis, { prefix: 't:', ttlMs: 600_000, absoluteTtlMs: 3_600_000, slideStepMs: 60_000, now: () => now })
   const session = (userId: string) => ({ userId, createdAt: now, absoluteExpiresAt: now + 3_600_000, lastSeenAt: now, ip: '127.0.0.1', userAgent: 'tap' })
+  // Sessions are kept only for users that exist (user-index.ts): a minimal record each.
+  for (const id of ['u1', 'u2', 'u3', 'ua', 'ub', 'uc']) await redis.hset(`t:user:{${id}}`, 'id', id)
 
   t.test('keys are the SHA-256 of the id and values hold no id', async t => {
     await store.write('raw-id-1', session('u1'))
@@ -66,6 +68,22 @@ t.test('RedisSessionStore', async t => {
     await store.write('fresh', session('uc'))
     t.equal((await store.listForUser('uc')).length, 1)
     t.equal((await store.indexed('uc')).length, 1)
+  })
+
+  t.test('a session saved after its user was deleted is not kept, and the user hash is not recreated', async t => {
+    await redis.hset('t:user:{gone}', 'id', 'gone')
+    const live = await store.countActive()
+    await store.write('saved-again', session('gone'))
+    t.equal(await store.countActive(), live + 1)
+    await redis.del('t:user:{gone}')
+    await store.write('saved-again', session('gone'))
+    await store.write('new', session('gone'))
+    t.equal(await redis.exists('t:user:{gone}'), 0, 'no user hash holding only the index')
+    t.equal(await redis.exists(store.keyOf('saved-again')), 0, 'a session saved again is deleted')
+    t.equal(await redis.exists(store.keyOf('new')), 0, 'a new session is deleted')
+    t.equal(await store.read('saved-again'), null)
+    t.equal(await store.read('new'), null)
+    t.equal(await store.countActive(), live, 'the live count forgets them')
   })
 
   t.test('anonymous sessions are not stored', async t => {
