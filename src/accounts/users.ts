@@ -421,6 +421,19 @@ export class UserRepository {
 }
 
 /** A user from its Redis hash (as HGETALL returns it, or as a flat field/value list); null when the hash is empty. */
+/** The fields of a user's hash that make a User (fromHash reads no others). */
+export const USER_FIELDS = ['id', 'email', 'username', 'firstName', 'lastName', 'role', 'organizationId', 'emailVerified', 'mfaEnabled', 'disabled', 'passwordHash', 'credVersion', 'createdAt', 'updatedAt'] as const satisfies ReadonlyArray<keyof User>
+
+/** The user in the answer of HMGET of USER_FIELDS, in that order; null when there is no user. */
+export function userFromFields (values: ReadonlyArray<string | null>): User | null {
+  const h: Record<string, string> = {}
+  for (let i = 0; i < USER_FIELDS.length; i++) {
+    const v = values[i]
+    if (v !== null && v !== undefined) h[USER_FIELDS[i]] = v
+  }
+  return h.id === undefined ? null : fromHash(h)
+}
+
 export function userFromHash (h: Record<string, string> | string[]): User | null {
   if (Array.isArray(h)) {
     const o: Record<string, string> = {}

@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { SerializeOptions } from '@fastify/cookie'
 import { hmac } from '../crypto/secrets.js'
-import { userFromHash, type User, type UserRepository } from '../accounts/users.js'
+import { userFromFields, type User, type UserRepository } from '../accounts/users.js'
 import { endAllSessions, type EndAllDeps } from './end-all.js'
 import { RedisSessionStore, sessionDigest } from './store.js'
 import { endFamilyOf } from '../tokens/lifecycle.js'
@@ -28,7 +28,7 @@ export interface SessionDeps extends EndAllDeps {
   /** keys the CSRF tokens (and, through @fastify/session, signs the cookie) */
   secret: string
   cookie: { name: string, options: SerializeOptions }
-  /** user hashes read with the session, moved onto their request by `takePrefetchedUser` */
+  /** users read with the session, moved onto their request by `takePrefetchedUser` */
   prefetched: WeakMap<FastifyRequest, User | null>
   /** records security events (the token functions take these deps too) */
   emit?: EmitEvent
@@ -177,15 +177,15 @@ export function currentExpiry (deps: Pick<SessionDeps, 'sessionStore'>, request:
 
 /**
  * Must run in the same turn as the store's read (right after @fastify/session's onRequest):
- * moves the user hash read with the session onto this request.
+ * moves the user read with the session onto this request.
  */
 export function takePrefetchedUser (deps: Pick<SessionDeps, 'sessionStore' | 'prefetched'>, request: FastifyRequest): void {
   const session = sessionOf(request)
   const userId = session?.userId
   if (userId === undefined) return
-  const flat = deps.sessionStore.prefetched(session!.sessionId)
-  if (flat === undefined) return
-  const user = userFromHash(flat)
+  const values = deps.sessionStore.prefetched(session!.sessionId)
+  if (values === undefined) return
+  const user = userFromFields(values)
   // Only a hash that belongs to this session's user is of use.
   if (user === null || user.id === userId) deps.prefetched.set(request, user)
 }

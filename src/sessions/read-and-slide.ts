@@ -1,4 +1,5 @@
 import type { LuaScript } from '../redis/scripts.js'
+import { USER_FIELDS } from '../accounts/users.js'
 
 /*
  * The session read, as one Redis round trip: GET, the absolute-lifetime check and the
@@ -34,12 +35,15 @@ if abs <= now then
   redis.call('DEL', key)
   return false
 end
-local target = math.min(now + ttl, abs)
-local pttl = redis.call('PTTL', key)
-local slide = pttl >= 0 and now + pttl < target - step
--- Once the absolute lifetime caps the target there is nothing left to slide, but "last
--- seen" must still move: it is rewritten on its own, keeping the TTL, at most once a step.
-if slide or now - last >= step then
+-- the expiry a slide moved the session from (for the live count), -1 without a slide
+local from = -1
+-- Every write sets "last seen" with the expiry it slid to, or keeps an expiry within a step
+-- of its target: so while "last seen" is less than a step old there is nothing to move,
+-- and the read is one GET. Otherwise (at most once a step) the expiry is checked.
+if now - last >= step then
+  local target = math.min(now + ttl, abs)
+  local pttl = redis.call('PTTL', key)
+  local slide = pttl >= 0 and now + pttl < target - step
   local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
   local n = math.floor(now)
   local b = ''
@@ -50,14 +54,14 @@ if slide or now - last >= step then
   until n == 0
   v = string.sub(v, 1, p2) .. b .. string.sub(v, p3)
   if slide then
+    -- Once the absolute lifetime caps the target there is nothing left to slide, but "last
+    -- seen" still moves, keeping the TTL.
     redis.call('SET', key, v, 'PX', target - now)
+    from = now + pttl
   else
     redis.call('SET', key, v, 'KEEPTTL')
   end
 end
--- the expiry a slide moved the session from (for the live count), -1 without a slide
-local from = -1
-if slide then from = now + pttl end
 `
 
 /** Answers {record (possibly slid), expiry it slid from or -1}, or nil when there is no live session. */
@@ -66,34 +70,27 @@ return {v, from}
 `
 
 /*
- * The same, and the user's hash in the same round trip: GET /me then costs one Redis
- * command. The user key is built in the script, which a Redis Cluster does not allow (the
- * key is not declared and may live on another node), so this variant is for a single
- * Redis only. Answers {record, expiry it slid from or -1, flat user hash} or nil.
+ * The same, and the user in the same round trip: GET /me then costs one Redis command. The
+ * user key is built in the script, which a Redis Cluster does not allow (the key is not
+ * declared and may live on another node), so this variant is for a single Redis only.
+ * HMGET of the fields a User is made of (USER_FIELDS), not HGETALL: the user's session
+ * index stays behind, and Lua turns a dozen values into strings instead of twice as many
+ * (the script costs Redis about a third less). Answers {record, expiry it slid from or -1,
+ * the values of USER_FIELDS} or nil.
  */
 const READ_AND_SLIDE_WITH_USER = `${READ_AND_SLIDE_BODY}
 -- ARGV[5]  user key before the user id (prefix .. 'user:{')
 -- ARGV[6]  user key after the user id ('}')
 -- A UUID is stored as its 32 hex digits (record.ts).
 if #u == 32 then u = string.sub(u, 1, 8) .. '-' .. string.sub(u, 9, 12) .. '-' .. string.sub(u, 13, 16) .. '-' .. string.sub(u, 17, 20) .. '-' .. string.sub(u, 21) end
--- The user's session index (its field 'sessions', user-index.ts) stays behind: up to 28
--- bytes a session that no request needs.
-local h = redis.call('HGETALL', ARGV[5] .. u .. ARGV[6])
-local user = {}
-for i = 1, #h, 2 do
-  if h[i] ~= 'sessions' then
-    user[#user + 1] = h[i]
-    user[#user + 1] = h[i + 1]
-  end
-end
-return {v, from, user}
+return {v, from, redis.call('HMGET', ARGV[5] .. u .. ARGV[6], ${USER_FIELDS.map(f => `'${f}'`).join(', ')})}
 `
 
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
     gatehouseSessionRead: (key: string, now: number, ttl: number, step: number, absoluteTtl: number) => Promise<[string, number] | null>
-    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, absoluteTtl: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, number, string[]] | null>
+    gatehouseSessionReadWithUser: (key: string, now: number, ttl: number, step: number, absoluteTtl: number, userKeyBefore: string, userKeyAfter: string) => Promise<[string, number, Array<string | null>] | null>
   }
 }
 

@@ -56,8 +56,8 @@ export class RedisSessionStore {
   readonly #onEvicted: (userId: string, ended: number) => void
   readonly #index: SessionIndex
   readonly #live: ExpiryCount
-  /** user hashes read along with a session, by session id; cleared on the next turn */
-  readonly #prefetched = new Map<string, string[]>()
+  /** users read along with a session (USER_FIELDS values), by session id; cleared on the next turn */
+  readonly #prefetched = new Map<string, Array<string | null>>()
   #clearScheduled = false
 
   constructor (redis: RedisClient, options: StoreOptions) {
@@ -77,12 +77,12 @@ export class RedisSessionStore {
   }
 
   /**
-   * The user hash (flat field/value list, empty if the user is gone) read together with
+   * The user (the values of USER_FIELDS, all null if the user is gone) read together with
    * session `sessionId` by a `get` in this turn of the event loop, if any. Concurrent
    * requests of one session share it (their reads answer in the same turn); it is dropped
    * on the next turn, so it is never older than the request that reads it.
    */
-  prefetched (sessionId: string): string[] | undefined {
+  prefetched (sessionId: string): Array<string | null> | undefined {
     return this.#prefetched.get(sessionId)
   }
 
@@ -128,8 +128,8 @@ export class RedisSessionStore {
     return s
   }
 
-  #keepPrefetched (sessionId: string, flat: string[]): void {
-    this.#prefetched.set(sessionId, flat)
+  #keepPrefetched (sessionId: string, values: Array<string | null>): void {
+    this.#prefetched.set(sessionId, values)
     if (this.#clearScheduled) return
     this.#clearScheduled = true
     setImmediate(() => {

@@ -4,6 +4,7 @@ import { startTestRedis } from '../helper.js'
 import { RedisSessionStore } from '../../src/sessions/store.js'
 import { decodeSession as decode, userAgentRef } from '../../src/sessions/record.js'
 import { randomToken } from '../../src/crypto/secrets.js'
+import { USER_FIELDS, userFromFields } from '../../src/accounts/users.js'
 
 const session = (userId: string, now = Date.now()): Record<string, unknown> => ({
   userId, createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + 3_600_000, ip: '203.0.113.7', userAgent: 'test agent'
@@ -14,7 +15,7 @@ async function userRecord (redis: Redis, id: string): Promise<void> {
   await redis.hset(`t:user:{${id}}`, 'id', id)
 }
 
-t.test('a read with userKey hands out the user hash read with the session in the same turn', async t => {
+t.test('a read with userKey hands out the user read with the session in the same turn', async t => {
   const server = await startTestRedis(t)
   const redis = new Redis(server.url)
   t.teardown(() => redis.disconnect())
@@ -24,8 +25,13 @@ t.test('a read with userKey hands out the user hash read with the session in the
   await store.write(id, session('u1'))
   const s = await store.read(id)
   t.equal(s?.userId, 'u1')
-  t.same(store.prefetched(id), ['id', 'u1', 'email', 'a@example.com'])
-  t.same(store.prefetched(id), ['id', 'u1', 'email', 'a@example.com'], 'to every request of the session in this turn')
+  // The values of USER_FIELDS, in order: the session index and other fields stay behind.
+  await redis.hset('t:user:{u1}', { sessions: 'x'.repeat(28), other: 'not a user field' })
+  await store.read(id)
+  const expected = USER_FIELDS.map(f => f === 'id' ? 'u1' : f === 'email' ? 'a@example.com' : null)
+  t.same(store.prefetched(id), expected)
+  t.same(store.prefetched(id), expected, 'to every request of the session in this turn')
+  t.match(userFromFields(store.prefetched(id) ?? []), { id: 'u1', email: 'a@example.com', username: null })
   t.equal(store.prefetched(randomToken()), undefined, 'nothing for another session')
 })
 
@@ -42,7 +48,7 @@ t.test('an untaken prefetched hash is dropped on the next turn of the event loop
   t.equal(store.prefetched(id), undefined)
 })
 
-t.test('a missing user reads as an empty hash and a missing session as null', async t => {
+t.test('a missing user reads as no values and a missing session as null', async t => {
   const server = await startTestRedis(t)
   const redis = new Redis(server.url)
   t.teardown(() => redis.disconnect())
@@ -53,7 +59,8 @@ t.test('a missing user reads as an empty hash and a missing session as null', as
   // The account deleted while its session is read (deletion ends the sessions after).
   await redis.del('t:user:{nobody}')
   t.equal((await store.read(id))?.userId, 'nobody')
-  t.same(store.prefetched(id), [])
+  t.same(store.prefetched(id), USER_FIELDS.map(() => null))
+  t.equal(userFromFields(store.prefetched(id) ?? []), null)
   t.equal(await store.read(randomToken()), null)
 })
 
