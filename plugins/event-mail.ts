@@ -1,11 +1,11 @@
 import fp from 'fastify-plugin'
-import { mayMail, securityMail } from '../src/events/mail.js'
+import { callsForMail, securityMail } from '../src/events/mail.js'
 
 /** Mails the account's owner about the security events they must hear of (src/events/mail.ts). */
 export default fp(async (app) => {
   const appOrigin = app.config.appOrigin
   app.events.addSink(async (event) => {
-    if (!mayMail(event.type)) return
+    if (!callsForMail(event)) return
     const user = await app.users.findById(event.userId)
     if (user === null) return
     const mail = securityMail(event, user.email, appOrigin)

@@ -7,7 +7,6 @@ import { Cluster } from 'ioredis'
 import { RedisSessionStore } from '../src/sessions/store.js'
 import { RememberingSigner } from '../src/sessions/cookie-signer.js'
 import { takePrefetchedUser, type SessionDeps } from '../src/sessions/lifecycle.js'
-import { randomToken } from '../src/crypto/secrets.js'
 import type { User } from '../src/accounts/users.js'
 
 declare module 'fastify' {
@@ -83,8 +82,7 @@ export default fp(async (app) => {
       secret: new RememberingSigner(c.sessionSecret),
       cookieName,
       store,
-      // 256 bits, above the 128 the contract asks for.
-      idGenerator: () => randomToken(32),
+      idGenerator: () => store.newId(),
       saveUninitialized: false,
       // Sliding happens in the store's read script; rolling would rewrite the session on
       // every request.

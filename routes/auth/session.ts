@@ -66,7 +66,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     // Per-account back-off: one budget per account (by user id; an unknown identifier by
     // itself), a known device's attempts on a budget of their own.
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled, app.failedSignIn(request, 'password')).catch((err: unknown) => {
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async (accountId) => await checkCredentials(app.accounts, request.body, accountId), app.devices.reader(request), u => !u.mfaEnabled, app.failedSignIn(request, 'password')).catch((err: unknown) => {
       app.metrics.countLogin(loginOutcome(err))
       throw err
     })

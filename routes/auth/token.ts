@@ -38,7 +38,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // The same limit as /login (its own count per client IP).
     preHandler: app.limitCredentialChecks
   }, async (request, reply) => {
-    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async () => await checkCredentials(app.accounts, request.body), app.devices.reader(request), u => !u.mfaEnabled, app.failedSignIn(request, 'password'))
+    const user = await app.loginThrottle.guard(request.body.email ?? request.body.username, async (accountId) => await checkCredentials(app.accounts, request.body, accountId), app.devices.reader(request), u => !u.mfaEnabled, app.failedSignIn(request, 'password'))
     // With 2FA on: the inline totpCode, or a challenge whose /mfa/verify answers with tokens.
     const challenge = await loginStep(app.mfa, user, request.body.totpCode, 'token')
     if (challenge !== null) return challenge

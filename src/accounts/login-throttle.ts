@@ -177,14 +177,15 @@ export class LoginThrottle {
    * `failed` hears of each wrong secret that stays counted against a known account (for the
    * security events), whether `identifier` resolved to it or was its id (see `isAccount`).
    */
-  async guard<T>(identifier: string | undefined, attempt: () => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true, failed?: (failure: FailedAttempt) => Promise<void>): Promise<T> {
+  async guard<T>(identifier: string | undefined, attempt: (accountId?: string) => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true, failed?: (failure: FailedAttempt) => Promise<void>): Promise<T> {
     if (identifier === undefined) return await attempt()
     const subject = await this.subjectOf(identifier)
     const known = device?.(subject)
     const reservation = await this.reserve(subject, known)
     let result: T
     try {
-      result = await attempt()
+      // The account the identifier resolved to, so the check need not look it up again.
+      result = await attempt(subject !== identifier ? subject : undefined)
     } catch (err) {
       if (!(err instanceof AuthError && (err.code === 'INVALID_CREDENTIALS' || err.code === 'INVALID_MFA_CODE'))) {
         await this.#redis.gatehouseLoginRefund(reservation.key, reservation.fields, this.#opts.freeFailures).catch(() => {})

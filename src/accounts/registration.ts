@@ -138,10 +138,11 @@ export interface LoginInput {
  * a dummy hash otherwise), and account-state errors come only after the password is right,
  * so neither the answer nor its timing tells an attacker whether an account exists.
  */
-export async function checkCredentials (deps: Pick<AccountDeps, 'users' | 'hasher'>, input: LoginInput): Promise<User> {
+export async function checkCredentials (deps: Pick<AccountDeps, 'users' | 'hasher'>, input: LoginInput, accountId?: string): Promise<User> {
   const identifier = input.email ?? input.username
   if (identifier === undefined) throw new AuthError('VALIDATION_FAILED', 'email or username is required', { fieldErrors: {}, formErrors: ['email or username is required'] })
-  const user = await deps.users.findByLogin(identifier.trim())
+  // `accountId`: the id the identifier named a moment ago (the throttle resolved it).
+  const user = accountId === undefined ? await deps.users.findByLogin(identifier.trim()) : await deps.users.findByLoginId(identifier, accountId)
   const ok = await deps.hasher.verify(user?.passwordHash, input.password)
   if (!ok || user === null) throw new AuthError('INVALID_CREDENTIALS', 'The email, username or password is incorrect.')
   if (user.disabled) throw new AuthError('ACCOUNT_DISABLED', 'This account has been disabled.')

@@ -310,6 +310,18 @@ export class UserRepository {
     return await this.#redis.get(this.usernameKey(id))
   }
 
+  /**
+   * The user `findByLogin(identifier)` finds, when `idByLogin(identifier)` already answered
+   * `id`: one read instead of two. When that record no longer answers to the identifier
+   * (an address or a username changed hands in between), the lookup by identifier decides.
+   */
+  async findByLoginId (identifier: string, id: string): Promise<User | null> {
+    const user = await this.findById(id)
+    const given = identifier.trim()
+    if (user !== null && (normalizeEmail(given) === user.email || (user.username !== null && normalizeUsername(given) === normalizeUsername(user.username)))) return user
+    return await this.findByLogin(given)
+  }
+
   /** Login accepts an email in either field, and a username in either field. */
   async findByLogin (identifier: string): Promise<User | null> {
     if (identifier.includes('@')) {

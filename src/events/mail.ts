@@ -9,15 +9,13 @@ import type { EventType, SecurityEvent } from './catalogue.js'
  */
 const IF_NOT_YOU = 'If it was not you, change your password now and sign out everywhere (the sessions list of your account), then check your two-factor settings.'
 
-const MAILS: Partial<Record<EventType, (event: SecurityEvent, to: string, appOrigin: string) => MailMessage | null>> = {
-  'session.signed_in': (event, to, appOrigin) => event.data.newDevice !== true
-    ? null
-    : message(to, 'New sign-in to your Gatehouse account', [
+const MAILS: Partial<Record<EventType, (event: SecurityEvent, to: string, appOrigin: string) => MailMessage>> = {
+  'session.signed_in': (event, to, appOrigin) => message(to, 'New sign-in to your Gatehouse account', [
       `Your Gatehouse account was signed in to from a browser or device it has not been used from before, at ${new Date(event.at).toISOString()}.`,
       `Address: ${event.ip ?? 'unknown'}. Browser or app: ${event.userAgent ?? 'unknown'}.`,
       'If this was you, there is nothing to do.',
       IF_NOT_YOU
-    ], { url: `${appOrigin}/`, label: 'Review your account' }),
+  ], { url: `${appOrigin}/`, label: 'Review your account' }),
   'user.email_changed': (event, to, appOrigin) => message(to, 'The address of your Gatehouse account changed', [
     `The email address of your Gatehouse account was changed at ${new Date(event.at).toISOString()}; mail now goes to this address.`,
     'If this was you, there is nothing to do.',
@@ -30,12 +28,16 @@ const MAILS: Partial<Record<EventType, (event: SecurityEvent, to: string, appOri
   ], { url: `${appOrigin}/`, label: 'Review your account' })
 }
 
-/** The mail `event` calls for, to the account's address `to`; null when it calls for none. */
-export function securityMail (event: SecurityEvent, to: string, appOrigin: string): MailMessage | null {
-  return MAILS[event.type]?.(event, to, appOrigin) ?? null
+/**
+ * Whether `event` calls for a mail: decided before the user is looked up for the address,
+ * so the events that call for none (most sign-ins are from a known device) cost nothing.
+ */
+export function callsForMail (event: SecurityEvent): boolean {
+  if (MAILS[event.type] === undefined) return false
+  return event.type !== 'session.signed_in' || event.data.newDevice === true
 }
 
-/** Whether an event of this type may call for a mail (so others need not look the user up). */
-export function mayMail (type: EventType): boolean {
-  return MAILS[type] !== undefined
+/** The mail `event` calls for, to the account's address `to`; null when it calls for none. */
+export function securityMail (event: SecurityEvent, to: string, appOrigin: string): MailMessage | null {
+  return callsForMail(event) ? (MAILS[event.type]?.(event, to, appOrigin) ?? null) : null
 }

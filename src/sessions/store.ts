@@ -1,7 +1,7 @@
 import type { SignInMethod } from '../events/catalogue.js'
 import type { RedisClient } from '../redis/client.js'
 import { defineScripts } from '../redis/scripts.js'
-import { digest } from '../crypto/secrets.js'
+import { digest, randomToken } from '../crypto/secrets.js'
 import { decodeSession, encodeSession, userAgentRef, type SessionData } from './record.js'
 import { SESSION_SCRIPTS } from './read-and-slide.js'
 import { SessionIndex } from './user-index.js'
@@ -26,8 +26,9 @@ export interface StoreOptions {
   /** the key of a user's hash, which holds the user's session index (default `prefix + 'user:{' + id + '}'`) */
   userKey?: (userId: string) => string
   /**
-   * Single Redis only, never a Cluster: a read also fetches the user's hash in the same
-   * script; `prefetched(sessionId)` hands it out.
+   * Single Redis only, never a Cluster, where scripts cannot reach keys they do not declare:
+   * a read also fetches the user in the same script (`prefetched(sessionId)` hands it out),
+   * and adding a session to its user's index drops the entries of ended sessions there too.
    */
   prefetchUser?: boolean
   /** told when new sessions ended older ones of their user (the per-user maximum) */
@@ -55,7 +56,10 @@ export class RedisSessionStore {
   readonly #userKey: { before: string, after: string } | undefined
   readonly #onEvicted: (userId: string, ended: number) => void
   readonly #index: SessionIndex
+  readonly #max: number
   readonly #live: ExpiryCount
+  /** ids handed out by newId and not yet written: nothing in Redis to destroy (bounded) */
+  readonly #unsaved = new Set<string>()
   /** users read along with a session (USER_FIELDS values), by session id; cleared on the next turn */
   readonly #prefetched = new Map<string, Array<string | null>>()
   #clearScheduled = false
@@ -71,7 +75,8 @@ export class RedisSessionStore {
     const [before, after] = userKey('\u0000').split('\u0000')
     this.#userKey = options.prefetchUser === true ? { before, after } : undefined
     this.#onEvicted = options.onEvicted ?? (() => {})
-    this.#index = new SessionIndex(redis, userKey, this.#now, options.maxPerUser ?? 100)
+    this.#max = options.maxPerUser ?? 100
+    this.#index = new SessionIndex(redis, userKey, this.#now, this.#max)
     this.#live = new ExpiryCount(redis, `${options.prefix}sessions:expiring`)
     defineScripts(redis, SESSION_SCRIPTS)
   }
@@ -84,6 +89,19 @@ export class RedisSessionStore {
    */
   prefetched (sessionId: string): Array<string | null> | undefined {
     return this.#prefetched.get(sessionId)
+  }
+
+  /**
+   * A new session id (256 bits; the contract asks for 128), for @fastify/session's
+   * idGenerator. Every request that comes without a session gets one, and a sign-in
+   * regenerates the session, which destroys the old id first: remembering the ids never
+   * written spares that Redis round trip on every sign-in.
+   */
+  newId (): string {
+    const id = randomToken(32)
+    if (this.#unsaved.size >= 4096) this.#unsaved.clear()
+    this.#unsaved.add(id)
+    return id
   }
 
   /** What Redis knows session `sessionId` by (see sessionDigest). */
@@ -109,6 +127,10 @@ export class RedisSessionStore {
   }
 
   destroy (sessionId: string, cb: Callback): void {
+    if (this.#unsaved.delete(sessionId)) {
+      cb()
+      return
+    }
     this.destroyDigest(sessionDigest(sessionId)).then(() => cb(), cb)
   }
 
@@ -146,6 +168,9 @@ export class RedisSessionStore {
     }
   }
 
+  /** a single Redis (see StoreOptions.prefetchUser) */
+  get #single (): boolean { return this.#userKey !== undefined }
+
   /** Number of sessions not yet expired (to within the current minute). */
   async countActive (): Promise<number> { return await this.#live.live(this.#now()) }
 
@@ -158,6 +183,7 @@ export class RedisSessionStore {
     // @fastify/session stores a fresh, empty session on regenerate(); only signed-in
     // sessions are worth keeping, so an anonymous visitor never costs a Redis key.
     if (typeof session.userId !== 'string') return
+    this.#unsaved.delete(sessionId)
     const now = this.#now()
     const createdAt = num(session.createdAt, now)
     const s: SessionData = {
@@ -194,7 +220,7 @@ export class RedisSessionStore {
     const [before, , added] = await Promise.all([
       this.#redis.pttl(key),
       this.#redis.set(key, encodeSession(s), 'PX', px),
-      this.#index.add(s.userId, d, s.absoluteExpiresAt)
+      this.#index.add(s.userId, d, s.absoluteExpiresAt, this.#single ? this.keyOfDigest('') : '')
     ])
     await Promise.all(dictionary)
     // The account is gone (deleted while this request ran): its deletion ended the sessions
@@ -207,29 +233,36 @@ export class RedisSessionStore {
     // A session saved again (not new) already counts: its one moves to the new expiry.
     if (before > 0) await this.#live.move(now + before, now + px)
     else await this.#live.add(now + px)
+    // A new entry is the moment the index can grow: drop the entries of sessions that have
+    // ended since, so the index never holds more than the user's live sessions plus this
+    // one, and only live sessions count against the maximum. On a single Redis the add
+    // script has done both; on a Cluster it cannot see the session keys, so it is done here.
+    let over = added.over
+    if (added.isNew && !this.#single) {
+      const live = await this.#prune(s.userId)
+      over = live.slice(0, Math.max(0, live.length - this.#max))
+    }
     // Over the per-user maximum: the oldest sessions end, keys first, so an entry never
     // goes before its session does.
-    if (added.over.length > 0) {
-      const ended = await this.#deleteKeys(added.over)
-      await this.#index.remove(s.userId, added.over)
+    if (over.length > 0) {
+      const ended = await this.#deleteKeys(over)
+      await this.#index.remove(s.userId, over)
       if (ended > 0) this.#onEvicted(s.userId, ended)
     }
-    // A new entry is the moment the index can grow: drop the entries of sessions that have
-    // ended since, so the index never holds more than the user's live sessions plus this one.
-    if (added.isNew) await this.pruneIndex(s.userId)
   }
 
   /**
    * Removes index entries whose session is gone: by score (absolute expiry passed) and by
    * asking for each remaining session key (idle expiry). Cost O(entries of that user).
+   * Answers the digests left, oldest first.
    */
-  async pruneIndex (userId: string): Promise<number> {
+  async #prune (userId: string): Promise<string[]> {
     const digests = await this.#index.digests(userId)
     // One key per command: session keys live in other cluster slots than the index.
     const alive = await Promise.all(digests.map(async d => await this.#redis.exists(this.keyOfDigest(d))))
     const dead = digests.filter((_, i) => alive[i] === 0)
     await this.#index.remove(userId, dead)
-    return digests.length - dead.length
+    return digests.filter((_, i) => alive[i] !== 0)
   }
 
   async destroyDigest (d: string): Promise<void> {

@@ -25,28 +25,32 @@ const ENTRY = 28
  */
 const ADD: LuaScript = {
   keys: ['user'],
-  argv: ['digest', 'absoluteExpiresAt', 'now', 'max'],
+  argv: ['digest', 'absoluteExpiresAt', 'now', 'max', 'sessionKeyPrefix'],
   lua: `
 -- KEYS[1]  the user's hash; the index is its field 'sessions'
 -- ARGV[1]  the session's digest (20 characters)
 -- ARGV[2]  its absolute expiry, ms since the epoch in base 36 (8 characters)
 -- ARGV[3]  now, ms since the epoch
 -- ARGV[4]  the most sessions a user may have
+-- ARGV[5]  single Redis only: the prefix of session keys, to drop the entries whose session
+--          has ended (idle expiry, deleted); '' on a Cluster, where those keys live elsewhere
 local user = KEYS[1]
 local digest = ARGV[1]
 local abs = ARGV[2]
 local now = tonumber(ARGV[3])
 local max = tonumber(ARGV[4])
+local sessionKey = ARGV[5]
 if redis.call('EXISTS', user) == 0 then return {-1, {}} end
 local v = redis.call('HGET', user, 'sessions') or ''
 local kept = {}
 local found = false
 for i = 1, #v, 28 do
   local e = string.sub(v, i, i + 27)
-  if string.sub(e, 1, 20) == digest then
+  local d = string.sub(e, 1, 20)
+  if d == digest then
     found = true
     kept[#kept + 1] = e
-  elseif tonumber(string.sub(e, 21, 28), 36) > now then
+  elseif tonumber(string.sub(e, 21, 28), 36) > now and (sessionKey == '' or redis.call('EXISTS', sessionKey .. d) == 1) then
     kept[#kept + 1] = e
   end
 end
@@ -95,7 +99,7 @@ return digests
 declare module 'ioredis' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- must repeat ioredis' type parameter
   interface RedisCommander<Context> {
-    gatehouseSessionIndexAdd: (user: string, digest: string, absoluteExpiresAt: string, now: number, max: number) => Promise<[-1 | 0 | 1, string[]]>
+    gatehouseSessionIndexAdd: (user: string, digest: string, absoluteExpiresAt: string, now: number, max: number, sessionKeyPrefix: string) => Promise<[-1 | 0 | 1, string[]]>
     gatehouseSessionIndexPrune: (user: string, now: number, ...digests: string[]) => Promise<string[]>
   }
 }
@@ -124,11 +128,15 @@ export class SessionIndex {
     defineScripts(redis, { gatehouseSessionIndexAdd: ADD, gatehouseSessionIndexPrune: PRUNE })
   }
 
-  /** Records a session of `userId` ending at `absoluteExpiresAt` at the latest, if the user exists. */
-  async add (userId: string, d: string, absoluteExpiresAt: number): Promise<Added> {
+  /**
+   * Records a session of `userId` ending at `absoluteExpiresAt` at the latest, if the user
+   * exists. With `sessionKeyPrefix` (single Redis only) it also drops the entries whose
+   * session key is gone, in the same script.
+   */
+  async add (userId: string, d: string, absoluteExpiresAt: number, sessionKeyPrefix = ''): Promise<Added> {
     if (d.length !== DIGEST) throw new Error('a session digest has 20 characters')
     const abs = Math.ceil(absoluteExpiresAt).toString(36).padStart(ENTRY - DIGEST, '0')
-    const r = await this.#redis.gatehouseSessionIndexAdd(this.#userKey(userId), d, abs, this.#now(), this.#max)
+    const r = await this.#redis.gatehouseSessionIndexAdd(this.#userKey(userId), d, abs, this.#now(), this.#max, sessionKeyPrefix)
     return { userGone: r[0] === -1, isNew: r[0] === 1, over: r[1] }
   }
 

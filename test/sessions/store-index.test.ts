@@ -27,18 +27,37 @@ async function waitGone (redis: Redis, keys: string[]): Promise<void> {
 
 const session = (now: number, ttlAbs: number): Record<string, unknown> => ({ userId: USER, createdAt: now, lastSeenAt: now, absoluteExpiresAt: now + ttlAbs, ip: '127.0.0.1', userAgent: 'test' })
 
-t.test('the index stays small after many sessions expired by idleness', async t => {
-  const redis = await connect(t)
-  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 1000, absoluteTtlMs: 86400_000 })
-  const ids = Array.from({ length: 300 }, () => randomToken(32))
-  for (const id of ids) await store.write(id, session(Date.now(), 86400_000))
-  await waitGone(redis, ids.map(id => store.keyOf(id)))
-  const live = randomToken(32)
-  const longLived = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 86400_000, absoluteTtlMs: 86400_000 })
-  await longLived.write(live, session(Date.now(), 86400_000))
-  t.same(await store.indexed(USER), [store.digestOf(live)], 'a new session prunes every dead entry')
-  t.equal((await longLived.listForUser(USER)).length, 1)
-})
+for (const single of [false, true]) {
+  // A single Redis drops ended sessions in the index's own script; a Cluster asks for each key.
+  const mode = single ? 'single Redis' : 'Cluster-safe'
+  t.test(`the index stays small after many sessions expired by idleness (${mode})`, async t => {
+    const redis = await connect(t)
+    const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 1000, absoluteTtlMs: 86400_000, prefetchUser: single })
+    const ids = Array.from({ length: 300 }, () => randomToken(32))
+    for (const id of ids) await store.write(id, session(Date.now(), 86400_000))
+    await waitGone(redis, ids.map(id => store.keyOf(id)))
+    const live = randomToken(32)
+    const longLived = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 86400_000, absoluteTtlMs: 86400_000, prefetchUser: single })
+    await longLived.write(live, session(Date.now(), 86400_000))
+    t.same(await store.indexed(USER), [store.digestOf(live)], 'a new session prunes every dead entry')
+    t.equal((await longLived.listForUser(USER)).length, 1)
+  })
+
+  t.test(`ended sessions do not count against maxPerUser (${mode})`, async t => {
+    const redis = await connect(t)
+    const evicted: number[] = []
+    const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 3600_000, absoluteTtlMs: 7200_000, maxPerUser: 3, prefetchUser: single, onEvicted: (_, n) => evicted.push(n) })
+    const ids = Array.from({ length: 3 }, () => randomToken(32))
+    for (const id of ids) await store.write(id, session(Date.now(), 7200_000))
+    // The middle one ends without its index hearing of it (as an idle expiry does).
+    await redis.del(store.keyOf(ids[1]))
+    const fourth = randomToken(32)
+    await store.write(fourth, session(Date.now(), 7200_000))
+    t.same(await store.indexed(USER), [ids[0], ids[2], fourth].map(id => store.digestOf(id)), 'the ended entry went, no live session was ended')
+    t.same(evicted, [])
+    for (const id of [ids[0], ids[2], fourth]) t.ok(await store.read(id), 'still signed in')
+  })
+}
 
 t.test('entries past the absolute lifetime are pruned and never listed', async t => {
   const redis = await connect(t)
