@@ -105,6 +105,9 @@ function on (id: string, handler: () => Promise<void>): void {
 
 function renderSignedOut (): void {
   show('signed-in', false)
+  // The last account's lists go with it: a later sign-in shows only what it loads itself.
+  for (const id of ['sessions', 'activity']) ($(id).querySelector('tbody') as HTMLTableSectionElement).replaceChildren()
+  for (const id of ['passkeys', 'identities']) $(id).replaceChildren()
   show('signed-out')
   show('mfa', mfaToken !== undefined)
   show('mfa-passkey', mfaToken !== undefined && mfaWithPasskey && passkeysUsable())
