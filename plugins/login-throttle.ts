@@ -21,7 +21,6 @@ export default fp(async (app) => {
     prefix: c.redisKeyPrefix,
     // One budget per account, whichever identifier was typed (and shared with its MFA checks).
     resolve: async (identifier: string) => await app.users.idByLogin(identifier),
-    isAccount: async (userId: string) => await app.users.exists(userId),
     freeFailures: c.loginFreeFailures,
     baseDelayMs: c.loginBackoffBaseMs,
     maxDelayMs: c.loginBackoffMaxMs,

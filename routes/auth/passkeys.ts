@@ -240,7 +240,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     // The same back-off, and the same failure and back-off events, as a wrong password.
     const guard = async <T>(userId: string, attempt: () => Promise<T>): Promise<T> =>
-      await app.loginThrottle.guard(userId, attempt, app.devices.reader(request), () => true, app.failedSignIn(request, 'passkey'))
+      await app.loginThrottle.guardAccount(userId, attempt, app.devices.reader(request), () => true, app.failedSignIn(request, 'passkey'))
     try {
       const { user } = await verifySignIn(deps, request.body.challengeId, request.body.response, guard)
       const grant = request.body.grant ?? 'session'

@@ -11,11 +11,6 @@ export interface LoginThrottleOptions {
    * username of one account, and the second-factor checks keyed by user id, share one budget.
    */
   resolve?: (identifier: string) => Promise<string | null>
-  /**
-   * Whether an identifier `resolve` did not name is itself an account's id: a passkey names
-   * its account by id, and its failures are that account's to hear of as a password's are.
-   */
-  isAccount?: (userId: string) => Promise<boolean>
   /** failures allowed before any delay */
   freeFailures: number
   /** delay after the first failure beyond the free ones; it doubles with each further failure */
@@ -174,22 +169,35 @@ export class LoginThrottle {
    * device cookie for the account tried (src/accounts/device-cookie.ts): with a valid one the
    * attempt spends that device's own budget, so others' failures cannot lock its owner out.
    * `completes` says whether a success finishes the sign-in (and so resets the budget).
-   * `failed` hears of each wrong secret that stays counted against a known account (for the
-   * security events), whether `identifier` resolved to it or was its id (see `isAccount`).
+   * `failed` hears of each wrong secret that stays counted against an account `identifier`
+   * resolved to (for the security events).
    */
   async guard<T>(identifier: string | undefined, attempt: (accountId?: string) => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true, failed?: (failure: FailedAttempt) => Promise<void>): Promise<T> {
     if (identifier === undefined) return await attempt()
     const subject = await this.subjectOf(identifier)
+    // The account the identifier resolved to, so the check need not look it up again.
+    const account = subject !== identifier ? subject : undefined
+    return await this.#guarded(subject, account, attempt, device, completes, failed)
+  }
+
+  /**
+   * `guard` for a sign-in that names its account by id (a passkey's credential does): the
+   * account's budget, and its failures are the account's to hear of, as a password's are.
+   */
+  async guardAccount<T>(userId: string, attempt: () => Promise<T>, device?: (userId: string) => string | undefined, completes: (result: T) => boolean = () => true, failed?: (failure: FailedAttempt) => Promise<void>): Promise<T> {
+    return await this.#guarded(userId, userId, attempt, device, completes, failed)
+  }
+
+  async #guarded<T>(subject: string, account: string | undefined, attempt: (accountId?: string) => Promise<T>, device: ((userId: string) => string | undefined) | undefined, completes: (result: T) => boolean, failed: ((failure: FailedAttempt) => Promise<void>) | undefined): Promise<T> {
     const known = device?.(subject)
     const reservation = await this.reserve(subject, known)
     let result: T
     try {
-      // The account the identifier resolved to, so the check need not look it up again.
-      result = await attempt(subject !== identifier ? subject : undefined)
+      result = await attempt(account)
     } catch (err) {
       if (!(err instanceof AuthError && (err.code === 'INVALID_CREDENTIALS' || err.code === 'INVALID_MFA_CODE'))) {
         await this.#redis.gatehouseLoginRefund(reservation.key, reservation.fields, this.#opts.freeFailures).catch(() => {})
-      } else if (failed !== undefined && (subject !== identifier || await this.#opts.isAccount?.(subject) === true)) {
+      } else if (failed !== undefined && account !== undefined) {
         // Only a known account has someone to tell; the reservation that reached the free
         // failures is the one whose failure started the wait (RESERVE counts them in order).
         await failed({ userId: subject, failures: reservation.failures, backoffStarted: reservation.failures === this.#opts.freeFailures, device: known !== undefined })

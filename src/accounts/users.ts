@@ -287,10 +287,6 @@ export class UserRepository {
     return userFromHash(await this.#redis.hgetall(this.userKey(id)))
   }
 
-  async exists (id: string): Promise<boolean> {
-    return await this.#redis.exists(this.userKey(id)) === 1
-  }
-
   async findByEmail (email: string): Promise<User | null> {
     const id = await this.#redis.get(this.emailKey(normalizeEmail(email)))
     return id === null ? null : await this.findById(id)
@@ -432,9 +428,13 @@ export class UserRepository {
   }
 }
 
-/** A user from its Redis hash (as HGETALL returns it, or as a flat field/value list); null when the hash is empty. */
-/** The fields of a user's hash that make a User (fromHash reads no others). */
-export const USER_FIELDS = ['id', 'email', 'username', 'firstName', 'lastName', 'role', 'organizationId', 'emailVerified', 'mfaEnabled', 'disabled', 'passwordHash', 'credVersion', 'createdAt', 'updatedAt'] as const satisfies ReadonlyArray<keyof User>
+/**
+ * The fields of a user's hash that make a User (fromHash reads no others), in a fixed
+ * order. Written as a record of every key of User, so a field added to User and left out
+ * here does not compile: a read by these fields would silently miss it.
+ */
+const EVERY_USER_FIELD: Record<keyof User, true> = { id: true, email: true, username: true, firstName: true, lastName: true, role: true, organizationId: true, emailVerified: true, mfaEnabled: true, disabled: true, passwordHash: true, credVersion: true, createdAt: true, updatedAt: true }
+export const USER_FIELDS = Object.keys(EVERY_USER_FIELD) as ReadonlyArray<keyof User>
 
 /** The user in the answer of HMGET of USER_FIELDS, in that order; null when there is no user. */
 export function userFromFields (values: ReadonlyArray<string | null>): User | null {
@@ -446,6 +446,7 @@ export function userFromFields (values: ReadonlyArray<string | null>): User | nu
   return h.id === undefined ? null : fromHash(h)
 }
 
+/** A user from its Redis hash (as HGETALL returns it, or as a flat field/value list); null when the hash is empty. */
 export function userFromHash (h: Record<string, string> | string[]): User | null {
   if (Array.isArray(h)) {
     const o: Record<string, string> = {}

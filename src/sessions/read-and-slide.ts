@@ -11,7 +11,7 @@ const READ_AND_SLIDE_BODY = `
 -- KEYS[1]  session key: prefix .. 'sess:' .. SHA-256 of the session id
 -- ARGV[1]  now, ms since the epoch
 -- ARGV[2]  sliding idle lifetime, ms
--- ARGV[3]  slide step, ms: the expiry moves only when it lags its target by more than this
+-- ARGV[3]  slide step, ms: the expiry and "last seen" move at most once a step
 -- ARGV[4]  absolute lifetime, ms: the session ends this long after its creation
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -37,13 +37,11 @@ if abs <= now then
 end
 -- the expiry a slide moved the session from (for the live count), -1 without a slide
 local from = -1
--- Every write sets "last seen" with the expiry it slid to, or keeps an expiry within a step
--- of its target: so while "last seen" is less than a step old there is nothing to move,
--- and the read is one GET. Otherwise (at most once a step) the expiry is checked.
+-- Every write sets "last seen" and the expiry it targets together, so while "last seen" is
+-- less than a step old the expiry lags its target by less than a step, and the read is one
+-- GET. Otherwise (at most once a step) the expiry moves to its target, "last seen" to now.
 if now - last >= step then
-  local target = math.min(now + ttl, abs)
   local pttl = redis.call('PTTL', key)
-  local slide = pttl >= 0 and now + pttl < target - step
   local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
   local n = math.floor(now)
   local b = ''
@@ -53,10 +51,8 @@ if now - last >= step then
     n = math.floor(n / 36)
   until n == 0
   v = string.sub(v, 1, p2) .. b .. string.sub(v, p3)
-  if slide then
-    -- Once the absolute lifetime caps the target there is nothing left to slide, but "last
-    -- seen" still moves, keeping the TTL.
-    redis.call('SET', key, v, 'PX', target - now)
+  if pttl >= 0 then
+    redis.call('SET', key, v, 'PX', math.min(now + ttl, abs) - now)
     from = now + pttl
   else
     redis.call('SET', key, v, 'KEEPTTL')

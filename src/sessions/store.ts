@@ -16,8 +16,9 @@ export interface StoreOptions {
   /** absolute lifetime */
   absoluteTtlMs: number
   /**
-   * The expiry is pushed forward only when it lags its target by more than this, so an
-   * active session costs one small write a minute, not one per request.
+   * The expiry (and "last seen") is pushed forward at most once a step, so an active
+   * session costs one small write a minute, not one per request (default 60 s, at most a
+   * quarter of `ttlMs`).
    */
   slideStepMs?: number
   /** the most sessions a user may have: a new one beyond it ends the oldest (default 100) */
@@ -69,7 +70,9 @@ export class RedisSessionStore {
     this.#prefix = options.prefix
     this.ttlMs = options.ttlMs
     this.absoluteTtlMs = options.absoluteTtlMs
-    this.#step = options.slideStepMs ?? 60_000
+    // A step is at most a quarter of the lifetime, so that an active session's expiry never
+    // lags its target by more than that (a lifetime of seconds in tests, 7 days by default).
+    this.#step = Math.min(options.slideStepMs ?? 60_000, Math.floor(this.ttlMs / 4))
     this.#now = options.now ?? Date.now
     const userKey = options.userKey ?? ((id: string) => `${options.prefix}user:{${id}}`)
     const [before, after] = userKey('\u0000').split('\u0000')
@@ -214,14 +217,17 @@ export class RedisSessionStore {
      */
     const uaKey = this.userAgentKey(s.userAgentRef)
     const dictionary = s.userAgent === '' ? [] : [this.#redis.set(uaKey, s.userAgent, 'PXAT', Math.ceil(s.absoluteExpiresAt), 'NX'), this.#redis.pexpireat(uaKey, Math.ceil(s.absoluteExpiresAt), 'GT')]
-    // Sent together (auto-pipelining): one round trip, and with `appendfsync always` one
-    // fsync for the writes instead of one each. An index entry whose SET failed is pruned
-    // like any dead one.
-    const [before, , added] = await Promise.all([
-      this.#redis.pttl(key),
-      this.#redis.set(key, encodeSession(s), 'PX', px),
-      this.#index.add(s.userId, d, s.absoluteExpiresAt, this.#single ? this.keyOfDigest('') : '')
-    ])
+    /*
+     * On a single Redis sent together (auto-pipelining, one connection, so in this order):
+     * one round trip, and with `appendfsync always` one fsync for the writes instead of one
+     * each. On a Cluster the index lives on another node than the session key, so the entry
+     * waits for the SET: otherwise a concurrent sign-in of the user could prune the entry
+     * of a key not yet written, and the session would live on unlisted. An index entry
+     * whose SET failed is pruned like any dead one.
+     */
+    const record = Promise.all([this.#redis.pttl(key), this.#redis.set(key, encodeSession(s), 'PX', px)])
+    if (!this.#single) await record
+    const [[before], added] = await Promise.all([record, this.#index.add(s.userId, d, s.absoluteExpiresAt, this.#single ? this.keyOfDigest('') : '')])
     await Promise.all(dictionary)
     // The account is gone (deleted while this request ran): its deletion ended the sessions
     // it could see, not this one if our SET came after, and no index will ever name it. The

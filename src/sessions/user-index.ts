@@ -7,9 +7,10 @@ import { defineScripts, type LuaScript } from '../redis/scripts.js'
  * since the epoch, base 36, 8 characters), oldest first. One field of the hash that exists
  * anyway costs 28 bytes a session; the sorted set per user it replaces cost a key of its own
  * (about 90 bytes a session at two sessions a user). The user's hash tag keeps it in the
- * user's Cluster slot; the session keys live elsewhere, so every script here touches the
- * user's hash only. Listing and ending a user's sessions cost O(sessions of that user),
- * which the per-user maximum bounds.
+ * user's Cluster slot; the session keys live elsewhere, so on a Cluster every script here
+ * touches the user's hash only (on a single Redis the add script also looks at session
+ * keys). Listing and ending a user's sessions cost O(sessions of that user), which the
+ * per-user maximum bounds.
  */
 const DIGEST = 20
 const ENTRY = 28

@@ -91,26 +91,30 @@ t.test('login throttle', async t => {
     t.notOk(ran, 'no secret check while backing off')
   })
 
-  t.test('guard tells of wrong secrets for an account, named by an identifier or by its id, and of nobody else', async t => {
+  t.test('guard tells of wrong secrets for an account its identifier names, guardAccount for the account it is given, and of nobody else', async t => {
     const ids: Record<string, string> = { 'known@example.com': 'user-by-email' }
-    const accounts = new Set(['user-by-email', 'user-by-id'])
     const th = new LoginThrottle(a, {
       ...opts,
       prefix: 'gh:told:',
-      freeFailures: 2,
-      resolve: async identifier => ids[identifier] ?? null,
-      isAccount: async id => accounts.has(id)
+      freeFailures: 3,
+      resolve: async identifier => ids[identifier] ?? null
     })
     const wrong = async (): Promise<never> => { throw new AuthError('INVALID_CREDENTIALS') }
     const told: FailedAttempt[] = []
     const failed = async (f: FailedAttempt): Promise<void> => { told.push(f) }
-    for (const identifier of ['known@example.com', 'user-by-id', 'nobody@example.com', 'user-by-id']) {
-      await t.rejects(th.guard(identifier, wrong, undefined, () => true, failed), { code: 'INVALID_CREDENTIALS' })
-    }
+    const seen: Array<string | undefined> = []
+    await t.rejects(th.guard('known@example.com', async (accountId) => { seen.push(accountId); return await wrong() }, undefined, () => true, failed), { code: 'INVALID_CREDENTIALS' })
+    t.same(seen, ['user-by-email'], 'the check is told the account the identifier named')
+    await t.rejects(th.guardAccount('user-by-id', wrong, undefined, () => true, failed), { code: 'INVALID_CREDENTIALS' })
+    // A user id typed as a login identifier names no account: nobody is told (it spends
+    // the budget under that string, which is the account's).
+    await t.rejects(th.guard('user-by-id', wrong, undefined, () => true, failed), { code: 'INVALID_CREDENTIALS' })
+    await t.rejects(th.guard('nobody@example.com', wrong, undefined, () => true, failed), { code: 'INVALID_CREDENTIALS' })
+    await t.rejects(th.guardAccount('user-by-id', wrong, undefined, () => true, failed), { code: 'INVALID_CREDENTIALS' })
     t.same(told, [
       { userId: 'user-by-email', failures: 1, backoffStarted: false, device: false },
       { userId: 'user-by-id', failures: 1, backoffStarted: false, device: false },
-      { userId: 'user-by-id', failures: 2, backoffStarted: true, device: false }
+      { userId: 'user-by-id', failures: 3, backoffStarted: true, device: false }
     ])
   })
 

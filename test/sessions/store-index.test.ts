@@ -153,3 +153,22 @@ t.test('maxPerUser holds with many sessions written at once', async t => {
   t.same((await store.listForUser(USER)).map(s => s.digest).sort(), [...indexed].sort(), 'the live ones are the indexed ones')
   t.equal(await store.countActive(), 10)
 })
+
+t.test('a session in use never lapses, also when its lifetime is short against the slide step', async t => {
+  const redis = await connect(t)
+  // 1.2 s of lifetime against the default 60 s step: the step becomes a quarter of it.
+  const store = new RedisSessionStore(redis, { prefix: 'gh:', ttlMs: 1200, absoluteTtlMs: 60_000, prefetchUser: true })
+  const id = randomToken(32)
+  await store.write(id, session(Date.now(), 60_000))
+  let lapsed = 0
+  let laggedMost = 0
+  const end = Date.now() + 4000
+  while (Date.now() < end) {
+    if (await store.read(id) === null) lapsed++
+    const lag = 1200 - await redis.pttl(store.keyOf(id))
+    laggedMost = Math.max(laggedMost, lag)
+    await new Promise(resolve => setTimeout(resolve, 150))
+  }
+  t.equal(lapsed, 0, 'read every 150 ms for 4 s (three lifetimes): signed in throughout')
+  t.ok(laggedMost < 1200 / 4 + 250, `the expiry lags its target by at most about a step (${laggedMost} ms)`)
+})

@@ -92,3 +92,29 @@ t.test('RedisSessionStore', async t => {
     t.equal(await redis.dbsize(), before)
   })
 })
+
+t.test('an id handed out and never written is destroyed without asking Redis; once written, for real', async t => {
+  const server = await startTestRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => redis.disconnect())
+  const store = new RedisSessionStore(redis, { prefix: 't:', ttlMs: 600_000, absoluteTtlMs: 3_600_000 })
+  await redis.hset('t:user:{u1}', 'id', 'u1')
+  const calls = async (): Promise<number> => Number(/cmdstat_getdel:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0)
+  const destroy = async (id: string): Promise<void> => { await new Promise<void>((resolve, reject) => { store.destroy(id, err => { if (err != null) reject(err); else resolve() }) }) }
+  const fresh = store.newId()
+  t.match(fresh, /^[A-Za-z0-9_-]{43}$/, '256 bits, base64url')
+  t.not(store.newId(), fresh)
+  await destroy(fresh)
+  t.equal(await calls(), 0, 'nothing to destroy: no command')
+
+  const signedIn = store.newId()
+  await store.write(signedIn, { userId: 'u1', createdAt: Date.now(), lastSeenAt: Date.now(), ip: '127.0.0.1', userAgent: 'tap' })
+  t.ok(await store.read(signedIn))
+  await destroy(signedIn)
+  t.equal(await calls(), 1, 'a written id is destroyed in Redis')
+  t.equal(await store.read(signedIn), null, 'and is gone')
+  t.equal(await store.read(fresh), null)
+  // An id this store never handed out (another process's, or a cookie's) always asks Redis.
+  await destroy('an id from elsewhere')
+  t.equal(await calls(), 2)
+})
