@@ -443,16 +443,11 @@ export function userFromFields (values: ReadonlyArray<string | null>): User | nu
     const v = values[i]
     if (v !== null && v !== undefined) h[USER_FIELDS[i]] = v
   }
-  return h.id === undefined ? null : fromHash(h)
+  return userFromHash(h)
 }
 
-/** A user from its Redis hash (as HGETALL returns it, or as a flat field/value list); null when the hash is empty. */
-export function userFromHash (h: Record<string, string> | string[]): User | null {
-  if (Array.isArray(h)) {
-    const o: Record<string, string> = {}
-    for (let i = 0; i + 1 < h.length; i += 2) o[h[i]] = h[i + 1]
-    h = o
-  }
+/** A user from its Redis hash (as HGETALL returns it); null when the hash is empty. */
+export function userFromHash (h: Record<string, string>): User | null {
   return h.id === undefined ? null : fromHash(h)
 }
 
