@@ -19,6 +19,7 @@ import { UserRepository } from '../src/accounts/users.js'
 import { PasswordHasher, OWASP_ARGON2 } from '../src/accounts/passwords.js'
 import { randomToken } from '../src/crypto/secrets.js'
 import { userRecordKey } from './baselines/common.js'
+import { signIn, waitFor } from './support.js'
 
 const SECONDS = Number(process.env.AB_SECONDS ?? 3)
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 4)
@@ -38,18 +39,8 @@ function startNode (cwd: string, script: string, env: Record<string, string>): v
   children.push(child)
 }
 
-async function waitFor (url: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try { if ((await fetch(url)).status < 500) return } catch {}
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`${url} did not answer`)
-}
-
 async function login (base: string): Promise<string> {
-  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': UA }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) })
-  if (r.status !== 200) throw new Error(`${base}: login answered ${r.status}`)
-  return r.headers.getSetCookie().map(c => c.split(';')[0]).find(c => !c.startsWith('gatehouseDevice=')) ?? ''
+  return (await signIn(base, EMAIL, PASSWORD, UA)).session
 }
 
 async function main (): Promise<void> {

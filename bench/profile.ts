@@ -28,6 +28,7 @@ import { freePort, PROJECT_ROOT, startRedis } from '../src/redis/local-server.js
 import { UserRepository } from '../src/accounts/users.js'
 import { PasswordHasher, OWASP_ARGON2 } from '../src/accounts/passwords.js'
 import { randomToken } from '../src/crypto/secrets.js'
+import { signIn, waitFor } from './support.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 15)
 const SCENARIO = process.env.BENCH_PROFILE === 'login' ? 'login' : 'me'
@@ -249,23 +250,14 @@ async function main (): Promise<void> {
   const kill = setTimeout(() => child.kill('SIGKILL'), (DURATION + 120) * 1000)
   try {
     const base = `http://127.0.0.1:${port}`
-    for (let i = 0; ; i++) {
-      try { await fetch(`${base}/health/live`); break } catch { if (i > 600) throw new Error('server did not start') }
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bench@example.test', password: PASSWORD }) })
-    if (login.status !== 200) throw new Error(`login answered ${login.status}`)
-    // The session's cookie: Gatehouse's login also sets its device cookie (gatehouseDevice).
-    const cookie = login.headers.getSetCookie().map(c => c.split(';')[0]).find(c => !c.startsWith('gatehouseDevice=')) ?? ''
+    await waitFor(`${base}/health/live`)
+    const cookie = (await signIn(base, 'bench@example.test', PASSWORD)).session
     let next = 0
     const bodies = LOGIN_ACCOUNTS.map(email => JSON.stringify({ email, password: PASSWORD }))
     // Returning browsers, as in `npm run bench`: each account's device cookie from a first sign-in.
     const devices = SCENARIO === 'me'
       ? []
-      : await Promise.all(LOGIN_ACCOUNTS.map(async (_, i) => {
-        const first = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] })
-        return first.headers.getSetCookie().map(c => c.split(';')[0]).find(c => c.startsWith('gatehouseDevice=')) ?? ''
-      }))
+      : await Promise.all(LOGIN_ACCOUNTS.map(async email => (await signIn(base, email, PASSWORD)).device ?? ''))
     const opts: autocannon.Options = SCENARIO === 'me'
       ? { url: `${base}/api/auth/me`, connections: 64, headers: { cookie } }
       : { url: `${base}/api/auth/login`, method: 'POST', connections: 8, headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: (req: any) => { const i = next++ % bodies.length; return { ...req, body: bodies[i], headers: { ...req.headers, cookie: devices[i] } } } }] }

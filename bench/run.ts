@@ -46,6 +46,7 @@ import { UserRepository } from '../src/accounts/users.js'
 import { PasswordHasher, OWASP_ARGON2 } from '../src/accounts/passwords.js'
 import { randomToken } from '../src/crypto/secrets.js'
 import { userRecordKey } from './baselines/common.js'
+import { signIn, waitFor } from './support.js'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 6))
@@ -107,24 +108,11 @@ const watchdog = setTimeout(() => {
 watchdog.unref()
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { cleanup().finally(() => process.exit(130)).catch(() => {}) })
 
-const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-async function waitFor (url: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url)
-      if (r.status < 500) return
-    } catch {}
-    await sleep(100)
-  }
-  throw new Error(`${url} did not answer within ${ms} ms`)
 }
 
 /** A node process running `script`, on the server CPU when pinning. */
@@ -313,23 +301,19 @@ function machine (): Record<string, unknown> {
   }
 }
 
+/** Signs in to the bench user at `base` and checks the session: its cookie. */
 async function login (base: string): Promise<string> {
-  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) })
-  if (r.status !== 200) throw new Error(`${base} login answered ${r.status}: ${await r.text()}`)
-  // The session's cookie: Gatehouse's login also sets its device cookie (gatehouseDevice).
-  const cookie = r.headers.getSetCookie().map(c => c.split(';')[0]).find(c => !c.startsWith('gatehouseDevice=')) ?? ''
-  const me = await fetch(`${base}/api/auth/me`, { headers: { cookie } })
+  const { session } = await signIn(base, EMAIL, PASSWORD, BROWSER_UA)
+  const me = await fetch(`${base}/api/auth/me`, { headers: { cookie: session } })
   if (me.status !== 200) throw new Error(`${base} /me answered ${me.status}`)
-  return cookie
+  return session
 }
 
 /** The device cookie (`gatehouseDevice=…`) a browser keeps after signing in to `email`. */
 async function deviceCookie (base: string, email: string): Promise<string> {
-  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA }, body: JSON.stringify({ email, password: PASSWORD }) })
-  if (r.status !== 200) throw new Error(`${base} login of ${email} answered ${r.status}`)
-  const cookie = r.headers.getSetCookie().map(c => c.split(';')[0]).find(c => c.startsWith('gatehouseDevice='))
-  if (cookie === undefined) throw new Error(`${base} login of ${email} set no device cookie`)
-  return cookie
+  const { device } = await signIn(base, email, PASSWORD, BROWSER_UA)
+  if (device === undefined) throw new Error(`${base} login of ${email} set no device cookie`)
+  return device
 }
 
 async function main (): Promise<void> {
