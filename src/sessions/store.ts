@@ -57,7 +57,6 @@ export class RedisSessionStore {
   readonly #userKey: { before: string, after: string } | undefined
   readonly #onEvicted: (userId: string, ended: number) => void
   readonly #index: SessionIndex
-  readonly #max: number
   readonly #live: ExpiryCount
   /** ids handed out by newId and not yet written: nothing in Redis to destroy (bounded) */
   readonly #unsaved = new Set<string>()
@@ -78,8 +77,7 @@ export class RedisSessionStore {
     const [before, after] = userKey('\u0000').split('\u0000')
     this.#userKey = options.prefetchUser === true ? { before, after } : undefined
     this.#onEvicted = options.onEvicted ?? (() => {})
-    this.#max = options.maxPerUser ?? 100
-    this.#index = new SessionIndex(redis, userKey, this.#now, this.#max)
+    this.#index = new SessionIndex(redis, userKey, this.#now, options.maxPerUser ?? 100)
     this.#live = new ExpiryCount(redis, `${options.prefix}sessions:expiring`)
     defineScripts(redis, SESSION_SCRIPTS)
   }
@@ -246,7 +244,7 @@ export class RedisSessionStore {
     let over = added.over
     if (added.isNew && !this.#single) {
       const live = await this.#prune(s.userId)
-      over = live.slice(0, Math.max(0, live.length - this.#max))
+      over = live.slice(0, Math.max(0, live.length - this.#index.max))
     }
     // Over the per-user maximum: the oldest sessions end, keys first, so an entry never
     // goes before its session does.

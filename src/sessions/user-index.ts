@@ -129,6 +129,9 @@ export class SessionIndex {
     defineScripts(redis, { gatehouseSessionIndexAdd: ADD, gatehouseSessionIndexPrune: PRUNE })
   }
 
+  /** the most sessions a user may have */
+  get max (): number { return this.#max }
+
   /**
    * Records a session of `userId` ending at `absoluteExpiresAt` at the latest, if the user
    * exists. With `sessionKeyPrefix` (single Redis only) it also drops the entries whose
